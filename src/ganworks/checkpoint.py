@@ -1,0 +1,100 @@
+"""Saving and loading networks: safetensors weights + a JSON config beside them.
+
+A *snapshot directory* holds ``generator.safetensors`` + ``generator.json`` (and, in a run
+directory, ``discriminator.*`` too). Loading never unpickles anything: weights come from
+safetensors, configs from JSON, and the network is rebuilt from the registry by name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import __version__
+from .errors import GanworksError
+from .images import atomic_path
+from .models import build_discriminator, build_generator, config_from_dict, config_to_dict
+
+KINDS = ("generator", "discriminator")
+
+
+def unwrap(module: nn.Module) -> nn.Module:
+    """The plain module under DDP / torch.compile wrappers, so saved keys never carry prefixes."""
+    module = getattr(module, "module", module)  # DDP
+    return getattr(module, "_orig_mod", module)  # torch.compile
+
+
+def save_network(directory: str | os.PathLike, kind: str, module: nn.Module, arch: str, cfg,
+                 extra: dict[str, Any] | None = None) -> Path:
+    """Write ``{kind}.safetensors`` and ``{kind}.json`` into ``directory`` atomically."""
+    from safetensors.torch import save_file
+
+    assert kind in KINDS, kind
+    d = Path(directory)
+    module = unwrap(module)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in module.state_dict().items()}
+    meta = {"format": "ganworks", "kind": kind, "arch": arch, "ganworks_version": __version__}
+    with atomic_path(d / f"{kind}.safetensors") as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
+    info = {"kind": kind, "ganworks_version": __version__, "model": config_to_dict(arch, cfg), **(extra or {})}
+    with atomic_path(d / f"{kind}.json") as tmp:
+        tmp.write_text(json.dumps(info, indent=2) + "\n")
+    return d / f"{kind}.safetensors"
+
+
+def _resolve(path: str | os.PathLike, kind: str) -> Path:
+    """A run/snapshot directory, or the .safetensors/.json file itself -> the directory."""
+    p = Path(path)
+    if not p.exists():
+        raise GanworksError(f"no such run or snapshot: {p}")
+    if p.is_file():
+        if p.name in (f"{kind}.safetensors", f"{kind}.json"):
+            return p.parent
+        raise GanworksError(f"{p} is not a run or snapshot directory (expected a folder with {kind}.safetensors)")
+    if not (p / f"{kind}.safetensors").exists() or not (p / f"{kind}.json").exists():
+        have = "" if not p.is_dir() else (" (a run still training, or not a ganworks run?)"
+                                          if (p / "config.json").exists() else "")
+        raise GanworksError(f"{p} has no {kind}.safetensors and {kind}.json: not a finished ganworks run or snapshot{have}")
+    return p
+
+
+def load_network(path: str | os.PathLike, kind: str = "generator", device: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild the saved ``kind`` network from ``path`` (run dir, snapshot dir or file) in eval mode."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    d = _resolve(path, kind)
+    cfg_path, w_path = d / f"{kind}.json", d / f"{kind}.safetensors"
+    try:
+        info = json.loads(cfg_path.read_text())
+        arch, cfg = config_from_dict(info["model"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise GanworksError(f"cannot read model config {cfg_path}: {e}") from None
+    module = build_generator(arch, cfg) if kind == "generator" else build_discriminator(arch, cfg)
+    try:
+        state = load_file(str(w_path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise GanworksError(f"corrupt or unreadable weights file {w_path}: {e}") from None
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()
+        detail = " ".join(s.strip() for s in first[1:3]) if len(first) > 1 else first[0]
+        raise GanworksError(f"weights in {w_path} do not match the {arch} config in {cfg_path}: {detail}") from None
+    module.arch = arch  # type: ignore[attr-defined]
+    return module.to(device).eval()
+
+
+def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
+    """The trained generator of a run or snapshot directory, in eval mode."""
+    return load_network(path, "generator", device)
+
+
+def load_discriminator(path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
+    """The trained discriminator of a run directory, in eval mode."""
+    return load_network(path, "discriminator", device)

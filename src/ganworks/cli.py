@@ -1,0 +1,244 @@
+"""The ``ganworks`` command: a thin layer over the Python API. Nothing imports this module.
+
+Progress and logs go to stderr; results (paths, JSON) go to stdout. A GanworksError becomes one
+line ``ganworks: error: ...`` and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import GanworksError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage dump) and exit status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _widths(s: str) -> tuple[int, ...]:
+    try:
+        out = tuple(int(w) for w in s.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 256,512, got {s!r}") from None
+    return out
+
+
+def _positive_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
+    return v
+
+
+def _nonneg_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s!r}")
+    return v
+
+
+# ---------------------------------------------------------------------------------------- train
+def _cmd_train(a: argparse.Namespace) -> int:
+    from .config import TrainConfig
+    from .training import train
+
+    opts = {k: v for k, v in (("z_dim", a.z_dim), ("g_hidden", a.g_hidden), ("d_hidden", a.d_hidden),
+                              ("d_dropout", a.d_dropout), ("g_batchnorm", a.g_batchnorm)) if v is not None}
+    cfg = TrainConfig(
+        data=a.data, model=a.model, objective=a.objective, model_options=opts, kimg=a.kimg,
+        batch_size=a.batch_size, d_steps=a.d_steps, lr_g=a.lr_g if a.lr_g is not None else a.lr,
+        lr_d=a.lr_d if a.lr_d is not None else a.lr, beta1=a.beta1, beta2=a.beta2, seed=a.seed,
+        tick_kimg=a.tick_kimg, snapshot_kimg=a.snapshot_kimg, device=a.device, precision=a.precision,
+        run_dir=a.run_dir, runs_root=a.runs_root, progress=not a.no_progress,
+    )
+    run_dir = train(cfg)
+    print(run_dir)
+    return 0
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a GAN; prints the run directory",
+                       description="Train a GAN. The run directory (config, logs, sample grids, both networks) "
+                                   "is printed on stdout when training ends.")
+    g = p.add_argument_group("what to train")
+    g.add_argument("--data", default="mnist", help="dataset name (ganworks data list); default mnist")
+    g.add_argument("--model", default="mlp", help="architecture; default mlp (the 2014 paper's MLPs)")
+    g.add_argument("--objective", default="ns",
+                   help="ns (non-saturating, default) or minimax (the paper's saturating loss)")
+    g.add_argument("--z-dim", type=_positive_int, help="latent dimension (default 100)")
+    g.add_argument("--g-hidden", type=_widths, help="generator hidden widths, e.g. 256,512,1024")
+    g.add_argument("--d-hidden", type=_widths, help="discriminator hidden widths, e.g. 512,256")
+    g.add_argument("--d-dropout", type=float, help="dropout in D's hidden layers (default 0.3)")
+    g.add_argument("--g-batchnorm", action=argparse.BooleanOptionalAction, default=None,
+                   help="BatchNorm in G's hidden layers")
+    t = p.add_argument_group("how long and how")
+    t.add_argument("--kimg", type=float, default=600.0, help="thousands of real images shown to D (default 600)")
+    t.add_argument("--batch-size", type=_positive_int, default=64)
+    t.add_argument("--d-steps", type=_positive_int, default=1, help="k: D steps per G step (default 1)")
+    t.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate of both networks (default 2e-4)")
+    t.add_argument("--lr-g", type=float, help="generator learning rate (overrides --lr)")
+    t.add_argument("--lr-d", type=float, help="discriminator learning rate (overrides --lr)")
+    t.add_argument("--beta1", type=float, default=0.5)
+    t.add_argument("--beta2", type=float, default=0.999)
+    t.add_argument("--seed", type=_nonneg_int, default=0)
+    t.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    t.add_argument("--precision", default="fp32", help="fp32 or bf16 (autocast)")
+    o = p.add_argument_group("output")
+    o.add_argument("--run-dir", help="run directory (must be new or empty); default runs/NNNNN-DATA-MODEL-OBJECTIVE")
+    o.add_argument("--runs-root", default="runs", help="where numbered run directories go (default runs/)")
+    o.add_argument("--tick-kimg", type=float, default=10.0, help="a status line every this many kimg")
+    o.add_argument("--snapshot-kimg", type=float, default=50.0, help="a sample grid every this many kimg")
+    o.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+
+# --------------------------------------------------------------------------------------- sample
+def _check_out(path: str | None, suffixes: tuple[str, ...], flag: str) -> None:
+    if path is not None and Path(path).suffix.lower() not in suffixes:
+        raise GanworksError(f"{flag} {path}: unsupported file type; use {' or '.join(suffixes)}")
+
+
+def _cmd_sample(a: argparse.Namespace) -> int:
+    from .checkpoint import load_generator
+    from .images import make_grid, save_image_dir, save_npy, save_png
+    from .sampling import sample
+
+    if a.out is None and a.npy is None and a.dir is None:
+        a.out = "samples.png"
+    _check_out(a.out, (".png",), "--out")
+    _check_out(a.npy, (".npy",), "--npy")
+    G = load_generator(a.run)
+    imgs = sample(G, a.n, seed=a.seed)
+    written = []
+    if a.out:
+        written.append(save_png(make_grid(imgs, nrow=a.nrow), a.out, scale=a.scale))
+    if a.npy:
+        written.append(save_npy(imgs, a.npy))
+    if a.dir:
+        save_image_dir(imgs, a.dir)
+        written.append(Path(a.dir))
+    for w in written:
+        print(w)
+    return 0
+
+
+def _add_sample(sub) -> None:
+    p = sub.add_parser("sample", help="turn noise into images with a trained generator",
+                       description="Sample a trained generator (run or snapshot directory).")
+    p.add_argument("run", help="run or snapshot directory (holds generator.safetensors + generator.json)")
+    p.add_argument("--n", type=_positive_int, default=64, help="number of samples (default 64)")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="noise seed (default 0)")
+    p.add_argument("--out", help="PNG grid to write (default samples.png when no other output is named)")
+    p.add_argument("--npy", help="write the samples as a uint8 .npy, N x H x W (N x C x H x W for colour)")
+    p.add_argument("--dir", help="write each sample as NNNNNN.png into this folder")
+    p.add_argument("--nrow", type=_positive_int, help="images per grid row (default: square)")
+    p.add_argument("--scale", type=_positive_int, default=2, help="pixel scale of the grid PNG (default 2)")
+    p.set_defaults(func=_cmd_sample)
+
+
+# ---------------------------------------------------------------------------------- interpolate
+def _cmd_interpolate(a: argparse.Namespace) -> int:
+    from .checkpoint import load_generator
+    from .images import make_grid, save_gif, save_png
+    from .sampling import interpolate
+
+    _check_out(a.out, (".png", ".gif"), "--out")
+    G = load_generator(a.run)
+    walk = interpolate(G, steps=a.steps, rows=a.rows, seed=a.seed, spherical=a.slerp)  # (R, K, C, H, W)
+    if Path(a.out).suffix.lower() == ".gif":
+        # One frame per step (each frame: the R walks side by side), there and back again.
+        frames = [make_grid(walk[:, k], nrow=a.rows) for k in range(a.steps)]
+        save_gif(frames + frames[-2:0:-1], a.out, scale=a.scale)
+    else:
+        save_png(make_grid(walk.flatten(0, 1), nrow=a.steps), a.out, scale=a.scale)
+    print(a.out)
+    return 0
+
+
+def _add_interpolate(sub) -> None:
+    p = sub.add_parser("interpolate", help="walk the latent space between random points",
+                       description="Each row walks from one random latent vector to another in --steps steps.")
+    p.add_argument("run", help="run or snapshot directory")
+    p.add_argument("--steps", type=_positive_int, default=10, help="images per walk (default 10)")
+    p.add_argument("--rows", type=_positive_int, default=8, help="number of walks (default 8)")
+    p.add_argument("--slerp", action="store_true", help="spherical instead of linear interpolation")
+    p.add_argument("--seed", type=_nonneg_int, default=0)
+    p.add_argument("--out", default="interpolation.png", help="strip of walks (.png) or an animation (.gif)")
+    p.add_argument("--scale", type=_positive_int, default=2)
+    p.set_defaults(func=_cmd_interpolate)
+
+
+# ----------------------------------------------------------------------------------------- data
+def _cmd_data(a: argparse.Namespace) -> int:
+    from . import data
+
+    if a.action == "list":
+        for name in data.list_datasets():
+            info = data.dataset_info(name)
+            mark = "cached" if info.get("cached") else "not cached"
+            print(f"{name:<15} {mark:<11} {info.get('description', '')}")
+    elif a.action == "info":
+        print(json.dumps(data.dataset_info(a.name), indent=2))
+    elif a.action == "fetch":
+        for p in data.fetch_dataset(a.name):
+            print(p)
+    elif a.action == "pick":
+        # The first of the named datasets that needs no download (make demo: mnist, else mnist-5k).
+        for name in a.names:
+            if data.is_cached(name):
+                print(name)
+                return 0
+        raise GanworksError(f"none of {', '.join(a.names)} is available offline; try: ganworks data fetch {a.names[0]}")
+    return 0
+
+
+def _add_data(sub) -> None:
+    p = sub.add_parser("data", help="list, describe and download datasets")
+    dsub = p.add_subparsers(dest="action", required=True, metavar="{list,info,fetch,pick}", parser_class=_Parser)
+    dsub.add_parser("list", help="datasets and whether they are cached")
+    dsub.add_parser("info", help="one dataset's details (JSON)").add_argument("name")
+    dsub.add_parser("fetch", help="download (or locate) a dataset's files").add_argument("name")
+    pk = dsub.add_parser("pick", help="print the first of NAMES usable offline")
+    pk.add_argument("names", nargs="+")
+    p.set_defaults(func=_cmd_data)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    p = _Parser(prog="ganworks", description="Train, sample and understand generative adversarial networks.")
+    p.add_argument("--version", action="version", version=f"ganworks {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    _add_train(sub)
+    _add_sample(sub)
+    _add_interpolate(sub)
+    _add_data(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GanworksError as e:
+        print(f"ganworks: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ganworks: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

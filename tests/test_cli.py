@@ -1,0 +1,161 @@
+"""The real ``ganworks`` command in subprocesses: the workflow and its error paths."""
+
+import json
+
+import numpy as np
+import pytest
+from gwtest import needs_mnist5k, run_cli
+from PIL import Image
+
+TINY_FLAGS = ["--data", "mnist-5k", "--kimg", "0.5", "--batch-size", "32", "--z-dim", "8", "--g-hidden", "32",
+              "--d-hidden", "32", "--no-progress", "--tick-kimg", "0.25"]
+
+
+def _one_line_error(r, *fragments):
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    for f in fragments:
+        assert f in lines[0], (f, lines[0])
+
+
+def test_help_lists_commands():
+    r = run_cli("--help")
+    assert r.returncode == 0
+    for cmd in ("train", "sample", "interpolate", "data"):
+        assert cmd in r.stdout
+    r = run_cli("train", "--help")
+    assert r.returncode == 0 and "--kimg" in r.stdout and "--run-dir" in r.stdout and "--d-steps" in r.stdout
+
+
+@needs_mnist5k
+def test_train_sample_interpolate_workflow(tmp_path):
+    run = tmp_path / "run"
+    r = run_cli("train", *TINY_FLAGS, "--run-dir", str(run))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str(run)  # the result on stdout, logs on stderr
+    assert "tick" in r.stderr
+    assert (run / "generator.safetensors").is_file() and (run / "discriminator.safetensors").is_file()
+
+    r = run_cli("sample", str(run), "--n", "30", "--seed", "5", "--out", str(tmp_path / "g.png"),
+                "--npy", str(tmp_path / "x.npy"), "--dir", str(tmp_path / "pngs"))
+    assert r.returncode == 0, r.stderr
+    x = np.load(tmp_path / "x.npy")
+    assert x.shape == (30, 28, 28) and x.dtype == np.uint8
+    files = sorted((tmp_path / "pngs").iterdir())
+    assert [f.name for f in files[:2]] == ["000000.png", "000001.png"] and len(files) == 30
+    assert np.array_equal(np.asarray(Image.open(files[3])), x[3])  # the folder holds the same samples
+    grid = Image.open(tmp_path / "g.png")
+    assert grid.size == (2 * (2 + 6 * 30), 2 * (2 + 5 * 30))  # 6 x 5 grid of 28 px + 2 px padding, scale 2
+
+    # Same seed -> same samples from a fresh process.
+    r = run_cli("sample", str(run), "--n", "30", "--seed", "5", "--npy", str(tmp_path / "y.npy"))
+    assert r.returncode == 0 and np.array_equal(np.load(tmp_path / "y.npy"), x)
+
+    for flag in ([], ["--slerp"]):
+        out = tmp_path / f"walk{len(flag)}.png"
+        r = run_cli("interpolate", str(run), "--steps", "7", "--rows", "3", *flag, "--out", str(out), "--scale", "1")
+        assert r.returncode == 0, r.stderr
+        assert Image.open(out).size == (2 + 7 * 30, 2 + 3 * 30)
+    r = run_cli("interpolate", str(run), "--steps", "4", "--rows", "2", "--out", str(tmp_path / "walk.gif"))
+    assert r.returncode == 0, r.stderr
+    gif = Image.open(tmp_path / "walk.gif")
+    assert gif.n_frames == 6  # 4 steps there, 2 back
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["train", "--data", "cifar-typo"], ["unknown dataset 'cifar-typo'", "mnist-5k"]),
+    (["train", "--model", "transformer"], ["unknown model 'transformer'", "mlp"]),
+    (["train", "--objective", "wgan-typo"], ["unknown objective 'wgan-typo'", "minimax", "ns"]),
+    (["train", "--kimg", "0"], ["--kimg", "got 0"]),
+    (["train", "--batch-size", "-4"], ["--batch-size", "'-4'"]),
+    (["train", "--g-hidden", "12,x"], ["--g-hidden", "'12,x'"]),
+    (["train", "--lr", "nan"], ["--lr-g", "nan"]),
+    (["train", "--bogus-flag"], ["unrecognized arguments: --bogus-flag"]),
+    (["sample", "/no/such/run"], ["no such run or snapshot: /no/such/run"]),
+    (["interpolate", "/no/such/run"], ["no such run or snapshot: /no/such/run"]),
+    (["data", "info", "imagenet"], ["unknown dataset 'imagenet'"]),
+    (["frobnicate"], ["invalid choice: 'frobnicate'"]),
+])
+def test_bad_input_is_one_line_exit_2(args, fragments):
+    _one_line_error(run_cli(*args), *fragments)
+
+
+def test_not_a_run_directory(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    _one_line_error(run_cli("sample", str(tmp_path)), str(tmp_path), "generator.safetensors")
+
+
+@needs_mnist5k
+def test_corrupt_and_mismatched_weights(tiny_run, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_run, bad)
+    w = bad / "generator.safetensors"
+    w.write_bytes(w.read_bytes()[:100])  # truncated
+    _one_line_error(run_cli("sample", str(bad), "--out", str(tmp_path / "x.png")), "corrupt", str(w))
+    assert not (tmp_path / "x.png").exists()
+
+    other = tmp_path / "other"
+    shutil.copytree(tiny_run, other)
+    cfg = json.loads((other / "generator.json").read_text())
+    cfg["model"]["g_hidden"] = [64]  # the config no longer matches the weights
+    (other / "generator.json").write_text(json.dumps(cfg))
+    _one_line_error(run_cli("sample", str(other)), "do not match", "generator.json")
+
+
+@needs_mnist5k
+def test_unwritable_output_keeps_existing_files(tiny_run, tmp_path):
+    r = run_cli("sample", str(tiny_run), "--out", str(tmp_path / "missing-dir" / "g.png"))
+    _one_line_error(r, "cannot write", "missing-dir")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    (ro / "g.png").write_bytes(b"old grid")
+    ro.chmod(0o500)
+    try:
+        r = run_cli("sample", str(tiny_run), "--out", str(ro / "g.png"))
+        import os
+        if os.geteuid() != 0:  # root ignores directory permissions
+            _one_line_error(r, "cannot write", str(ro / "g.png"))
+        assert r.returncode in (0, 2)
+        if r.returncode == 2:
+            assert (ro / "g.png").read_bytes() == b"old grid"
+    finally:
+        ro.chmod(0o700)
+    _one_line_error(run_cli("sample", str(tiny_run), "--out", str(tmp_path / "g.jpg")), "--out", "use .png")
+
+
+@needs_mnist5k
+def test_train_refuses_nonempty_run_dir(tmp_path):
+    d = tmp_path / "mine"
+    d.mkdir()
+    (d / "thesis.tex").write_text("precious")
+    _one_line_error(run_cli("train", *TINY_FLAGS, "--run-dir", str(d)), "--run-dir", str(d), "not empty")
+    assert [p.name for p in d.iterdir()] == ["thesis.tex"]
+
+
+def test_data_commands():
+    r = run_cli("data", "list")
+    assert r.returncode == 0 and "mnist" in r.stdout and "fashion-mnist" in r.stdout
+    r = run_cli("data", "info", "mnist")
+    info = json.loads(r.stdout)
+    assert info["name"] == "mnist" and info["shape"] == [1, 28, 28] and info["num_classes"] == 10
+
+
+def test_offline_download_error_names_alternatives(tmp_path):
+    # A closed port on 127.0.0.1 stands in for "no network": nothing leaves this machine.
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    env = {"GANWORKS_HOME": str(tmp_path / "home"), "GANWORKS_MNIST_MIRRORS": f"http://127.0.0.1:{port}/"}
+    r = run_cli("data", "fetch", "mnist", env=env)
+    _one_line_error(r, "mnist", "mnist-5k", f"127.0.0.1:{port}")
+    r = run_cli("train", "--data", "mnist", "--kimg", "1", "--run-dir", str(tmp_path / "run"), env=env)
+    _one_line_error(r, "mnist-5k")
+    assert not list((tmp_path / "home").rglob("*.gz"))  # no half-downloaded file left as if complete
+    assert not (tmp_path / "run").exists()  # nothing created for a run that could not start

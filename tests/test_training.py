@@ -1,0 +1,152 @@
+"""The training loop: alternating updates with the other network frozen, run directories, weights."""
+
+import json
+
+import pytest
+import torch
+
+from ganworks import GanworksError, TrainConfig, load_discriminator, load_generator, sample, train
+from ganworks.models import build_discriminator, build_generator, make_model_config
+from ganworks.objectives import get_objective
+from ganworks.training.loop import discriminator_step, generator_step
+
+from gwtest import TINY, needs_mnist5k
+
+
+def _pair(seed=0):
+    torch.manual_seed(seed)
+    cfg = make_model_config("mlp", image_shape=(1, 4, 4), z_dim=3, g_hidden=(8,), d_hidden=(8,), d_dropout=0.0)
+    return cfg, build_generator("mlp", cfg), build_discriminator("mlp", cfg)
+
+
+def _snapshot(m):
+    return [p.detach().clone() for p in m.parameters()]
+
+
+@pytest.mark.parametrize("objective", ["ns", "minimax"])
+def test_d_step_leaves_generator_untouched(objective):
+    cfg, G, D = _pair()
+    opt_d = torch.optim.Adam(D.parameters(), lr=0.1)
+    g_before, d_before = _snapshot(G), _snapshot(D)
+    discriminator_step(G, D, get_objective(objective), torch.rand(5, 1, 4, 4) * 2 - 1, torch.randn(5, 3), opt_d)
+    assert all(p.grad is None for p in G.parameters()), "gradient flowed into the frozen generator"
+    assert all(torch.equal(a, b) for a, b in zip(g_before, G.parameters()))
+    assert all(p.grad is not None for p in D.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(d_before, D.parameters())), "D did not move"
+    assert all(p.requires_grad for p in G.parameters()), "G must be unfrozen again after the D step"
+
+
+@pytest.mark.parametrize("objective", ["ns", "minimax"])
+def test_g_step_leaves_discriminator_untouched(objective):
+    cfg, G, D = _pair()
+    opt_g = torch.optim.Adam(G.parameters(), lr=0.1)
+    g_before, d_before = _snapshot(G), _snapshot(D)
+    generator_step(G, D, get_objective(objective), torch.randn(5, 3), opt_g)
+    assert all(p.grad is None for p in D.parameters()), "gradient flowed into the frozen discriminator"
+    assert all(torch.equal(a, b) for a, b in zip(d_before, D.parameters()))
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in G.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(g_before, G.parameters())), "G did not move"
+    assert all(p.requires_grad for p in D.parameters())
+
+
+def test_g_step_follows_d_judgement():
+    # With D fixed, the non-saturating step must raise D(G(z)) on the noise it was taken on.
+    cfg, G, D = _pair(1)
+    z = torch.randn(64, 3)
+    opt_g = torch.optim.SGD(G.parameters(), lr=0.05)
+    before = torch.sigmoid(D(G(z))).mean().item()
+    for _ in range(20):
+        generator_step(G, D, get_objective("ns"), z, opt_g)
+    assert torch.sigmoid(D(G(z))).mean().item() > before + 0.01
+
+
+@needs_mnist5k
+def test_run_directory_contents(tiny_run):
+    for name in ("config.json", "log.txt", "stats.jsonl", "generator.safetensors", "generator.json",
+                 "discriminator.safetensors", "discriminator.json", "samples/reals.png", "samples/fakes000000.png",
+                 "samples/fakes000001.png"):
+        assert (tiny_run / name).is_file(), name
+    cfg = json.loads((tiny_run / "config.json").read_text())
+    assert cfg["train"]["data"] == "mnist-5k" and cfg["model"]["arch"] == "mlp"
+    assert cfg["model"]["image_shape"] == [1, 28, 28] and cfg["data"]["images"] == 5000
+    ticks = [json.loads(line) for line in (tiny_run / "stats.jsonl").read_text().splitlines()]
+    assert len(ticks) == 2 and ticks[-1]["kimg"] >= 1.0
+    for t in ticks:
+        for key in ("loss_D", "loss_G", "D(x)", "D(G(z))", "D_acc", "img_per_s"):
+            assert key in t
+        assert 0.0 <= t["D(x)"] <= 1.0 and 0.0 <= t["D_acc"] <= 1.0
+
+
+@needs_mnist5k
+def test_save_load_gives_identical_samples(tiny_run):
+    G = load_generator(tiny_run)
+    a = sample(G, 20, seed=3)
+    b = sample(load_generator(tiny_run / "generator.safetensors"), 20, seed=3)
+    assert a.dtype == torch.uint8 and a.shape == (20, 1, 28, 28)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, sample(G, 20, seed=4))
+    # Batch size of sampling does not change the result.
+    from ganworks.sampling import generate, latents
+    z = latents(20, G.cfg.z_dim, 3)
+    assert torch.equal(generate(G, z, batch_size=7), a)
+    D = load_discriminator(tiny_run)
+    assert D(torch.zeros(2, 1, 28, 28)).shape == (2,)
+
+
+@needs_mnist5k
+def test_training_is_reproducible(tmp_path):
+    a = train(run_dir=str(tmp_path / "a"), **{**TINY, "kimg": 0.2})
+    b = train(run_dir=str(tmp_path / "b"), **{**TINY, "kimg": 0.2})
+    c = train(run_dir=str(tmp_path / "c"), **{**TINY, "kimg": 0.2, "seed": 1})
+    ga, gb, gc = (load_generator(p).state_dict() for p in (a, b, c))
+    assert all(torch.equal(ga[k], gb[k]) for k in ga)
+    assert any(not torch.equal(ga[k], gc[k]) for k in ga)
+
+
+@needs_mnist5k
+def test_run_dir_is_never_overwritten(tmp_path):
+    d = tmp_path / "taken"
+    d.mkdir()
+    (d / "precious.txt").write_text("keep me")
+    with pytest.raises(GanworksError, match="already exists and is not empty"):
+        train(run_dir=str(d), **TINY)
+    assert (d / "precious.txt").read_text() == "keep me" and len(list(d.iterdir())) == 1
+
+
+@needs_mnist5k
+def test_numbered_run_dirs(tmp_path):
+    a = train(runs_root=str(tmp_path), **{**TINY, "kimg": 0.1})
+    b = train(runs_root=str(tmp_path), **{**TINY, "kimg": 0.1})
+    assert a.name == "00001-mnist-5k-mlp-ns" and b.name == "00002-mnist-5k-mlp-ns"
+
+
+@needs_mnist5k
+def test_d_steps_count_real_images(tmp_path):
+    run = train(run_dir=str(tmp_path / "k"), **{**TINY, "kimg": 0.64, "d_steps": 2, "tick_kimg": 10})
+    last = json.loads((run / "stats.jsonl").read_text().splitlines()[-1])
+    assert last["kimg"] == 0.64  # 10 iterations x 2 D steps x 32 images
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(batch_size=0), "--batch-size must be a positive integer, got 0"),
+    (dict(d_steps=-1), "--d-steps must be a positive integer, got -1"),
+    (dict(kimg=float("nan")), "--kimg must be a positive finite number, got nan"),
+    (dict(lr_g=0.0), "--lr-g must be a positive finite number"),
+    (dict(beta1=1.0), r"--beta1 must be in \[0, 1\), got 1.0"),
+    (dict(data="cifar-typo"), "unknown dataset 'cifar-typo'; valid: .*mnist-5k"),
+    (dict(model="nope"), "unknown model 'nope'; valid: .*mlp"),
+    (dict(device="tpu"), "unknown device 'tpu'; valid: auto, cpu, cuda"),
+    (dict(model_options={"g_hidden": [0]}), "--g-hidden must be a comma-separated list of positive widths"),
+    (dict(model_options={"depth": 3}), "model 'mlp' has no option 'depth'"),
+    (dict(model_options={"d_dropout": 1.5}), r"--d-dropout must be in \[0, 1\), got 1.5"),
+])
+def test_config_validation(bad, match):
+    with pytest.raises(GanworksError, match=match):
+        TrainConfig(**bad)
+
+
+def test_config_round_trip():
+    cfg = TrainConfig(data="mnist-5k", kimg=3, model_options={"g_hidden": [16, 32]})
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(GanworksError, match="unknown config key 'epochs'"):
+        TrainConfig.from_dict({"epochs": 3})
