@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 demo: $(STAMP)
 	@set -e; data=$$($(BIN)/ganworks data pick mnist mnist-5k); \
 	run=$$($(BIN)/ganworks train --data $$data --model mlp --objective ns --g-batchnorm \
-	    --kimg $(DEMO_KIMG) --batch-size 128 --lr-g 1e-3 --lr-d 5e-4 --tick-kimg 50 --snapshot-kimg 100 \
+	    --kimg $(DEMO_KIMG) --batch-size 128 --lr-g 1e-3 --lr-d 5e-4 --ema-kimg 10 --tick-kimg 50 --snapshot-kimg 100 \
 	    --runs-root runs); \
 	$(BIN)/ganworks sample $$run --n 100 --seed 0 --out $$run/demo-grid.png >/dev/null; \
 	echo "demo: trained on $$data; run directory $$run; samples in $$run/demo-grid.png"

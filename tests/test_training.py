@@ -150,3 +150,28 @@ def test_config_round_trip():
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(GanworksError, match="unknown config key 'epochs'"):
         TrainConfig.from_dict({"epochs": 3})
+
+
+def test_update_ema_is_a_half_life():
+    from ganworks.training.loop import update_ema
+
+    cfg, G, _ = _pair()
+    G_ema = build_generator("mlp", cfg)
+    G_ema.load_state_dict(G.state_dict())
+    start = [p.detach().clone() for p in G_ema.parameters()]
+    with torch.no_grad():
+        for p in G.parameters():
+            p.add_(1.0)
+    # 10 steps of beta = 0.5 ** (1 / 10): the average moves half way towards G.
+    for _ in range(10):
+        update_ema(G_ema, G, 0.5 ** 0.1)
+    for s, p_ema in zip(start, G_ema.parameters()):
+        torch.testing.assert_close(p_ema, s + 0.5, rtol=0, atol=1e-5)
+
+
+@needs_mnist5k
+def test_ema_run_saves_average_for_sampling(tmp_path):
+    run = train(run_dir=str(tmp_path / "ema"), **{**TINY, "kimg": 0.5, "ema_kimg": 0.1})
+    assert json.loads((run / "generator.json").read_text())["ema"] is True
+    ema, raw = load_generator(run), load_generator(run / "generator_raw.safetensors")
+    assert any(not torch.equal(a, b) for a, b in zip(ema.parameters(), raw.parameters()))

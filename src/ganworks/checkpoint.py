@@ -20,7 +20,8 @@ from .errors import GanworksError
 from .images import atomic_path
 from .models import build_discriminator, build_generator, config_from_dict, config_to_dict
 
-KINDS = ("generator", "discriminator")
+# generator: what sampling uses (the EMA of G when the run kept one); generator_raw: G itself then.
+KINDS = ("generator", "generator_raw", "discriminator")
 
 
 def unwrap(module: nn.Module) -> nn.Module:
@@ -47,20 +48,22 @@ def save_network(directory: str | os.PathLike, kind: str, module: nn.Module, arc
     return d / f"{kind}.safetensors"
 
 
-def _resolve(path: str | os.PathLike, kind: str) -> Path:
-    """A run/snapshot directory, or the .safetensors/.json file itself -> the directory."""
+def _resolve(path: str | os.PathLike, kind: str) -> tuple[Path, str]:
+    """A run/snapshot directory, or one saved network's .safetensors/.json file -> (directory, kind)."""
     p = Path(path)
     if not p.exists():
         raise GanworksError(f"no such run or snapshot: {p}")
     if p.is_file():
-        if p.name in (f"{kind}.safetensors", f"{kind}.json"):
-            return p.parent
-        raise GanworksError(f"{p} is not a run or snapshot directory (expected a folder with {kind}.safetensors)")
+        same_role = KINDS if kind != "discriminator" else ("discriminator",)
+        if p.suffix in (".safetensors", ".json") and p.stem in same_role:
+            return p.parent, p.stem
+        names = " or ".join(f"{k}.safetensors" for k in same_role)
+        raise GanworksError(f"{p} is not a run or snapshot directory (expected a folder with {kind}.safetensors, "
+                            f"or the file {names})")
     if not (p / f"{kind}.safetensors").exists() or not (p / f"{kind}.json").exists():
-        have = "" if not p.is_dir() else (" (a run still training, or not a ganworks run?)"
-                                          if (p / "config.json").exists() else "")
+        have = " (a run still training, or not a ganworks run?)" if (p / "config.json").exists() else ""
         raise GanworksError(f"{p} has no {kind}.safetensors and {kind}.json: not a finished ganworks run or snapshot{have}")
-    return p
+    return p, kind
 
 
 def load_network(path: str | os.PathLike, kind: str = "generator", device: str | torch.device = "cpu") -> nn.Module:
@@ -68,14 +71,14 @@ def load_network(path: str | os.PathLike, kind: str = "generator", device: str |
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    d = _resolve(path, kind)
+    d, kind = _resolve(path, kind)
     cfg_path, w_path = d / f"{kind}.json", d / f"{kind}.safetensors"
     try:
         info = json.loads(cfg_path.read_text())
         arch, cfg = config_from_dict(info["model"])
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise GanworksError(f"cannot read model config {cfg_path}: {e}") from None
-    module = build_generator(arch, cfg) if kind == "generator" else build_discriminator(arch, cfg)
+    module = build_discriminator(arch, cfg) if kind == "discriminator" else build_generator(arch, cfg)
     try:
         state = load_file(str(w_path))
     except (SafetensorError, OSError, ValueError) as e:

@@ -59,7 +59,7 @@ def _cmd_train(a: argparse.Namespace) -> int:
     cfg = TrainConfig(
         data=a.data, model=a.model, objective=a.objective, model_options=opts, kimg=a.kimg,
         batch_size=a.batch_size, d_steps=a.d_steps, lr_g=a.lr_g if a.lr_g is not None else a.lr,
-        lr_d=a.lr_d if a.lr_d is not None else a.lr, beta1=a.beta1, beta2=a.beta2, seed=a.seed,
+        lr_d=a.lr_d if a.lr_d is not None else a.lr, beta1=a.beta1, beta2=a.beta2, seed=a.seed, ema_kimg=a.ema_kimg,
         tick_kimg=a.tick_kimg, snapshot_kimg=a.snapshot_kimg, device=a.device, precision=a.precision,
         run_dir=a.run_dir, runs_root=a.runs_root, progress=not a.no_progress,
     )
@@ -93,6 +93,8 @@ def _add_train(sub) -> None:
     t.add_argument("--beta1", type=float, default=0.5)
     t.add_argument("--beta2", type=float, default=0.999)
     t.add_argument("--seed", type=_nonneg_int, default=0)
+    t.add_argument("--ema-kimg", type=float, default=0.0,
+                   help="half-life (kimg) of an EMA of G's weights used for sampling; 0 = off (default)")
     t.add_argument("--device", default="auto", help="auto, cpu or cuda")
     t.add_argument("--precision", default="fp32", help="fp32 or bf16 (autocast)")
     o = p.add_argument_group("output")

@@ -38,6 +38,9 @@ class TrainConfig:
     beta1: float = 0.5
     beta2: float = 0.999
     seed: int = 0
+    ema_kimg: float = 0.0
+    """Half-life, in thousands of images, of an exponential moving average of G's weights
+    (0: off). Sampling uses the average when a run has one (Karras et al. 2018; Yazici et al. 2019)."""
     tick_kimg: float = 10.0
     """One status line and one stats.jsonl record per tick."""
     snapshot_kimg: float = 50.0
@@ -68,6 +71,7 @@ class TrainConfig:
         _positive_float("--lr-d", self.lr_d)
         _positive_float("--tick-kimg", self.tick_kimg)
         _nonneg_float("--snapshot-kimg", self.snapshot_kimg)
+        _nonneg_float("--ema-kimg", self.ema_kimg)
         for flag, b in (("--beta1", self.beta1), ("--beta2", self.beta2)):
             if not (isinstance(b, (int, float)) and math.isfinite(b) and 0.0 <= b < 1.0):
                 raise GanworksError(f"{flag} must be in [0, 1), got {b!r}")

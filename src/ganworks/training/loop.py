@@ -9,6 +9,7 @@ or k does not silently change how much data a run sees.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import math
 import platform
@@ -66,6 +67,15 @@ def generator_step(G: nn.Module, D: nn.Module, objective: Objective, z: torch.Te
     finally:
         D.requires_grad_(True)
     return {"loss_G": loss.detach()}
+
+
+@torch.no_grad()
+def update_ema(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
+    """G_ema <- beta * G_ema + (1 - beta) * G for weights; buffers (BatchNorm statistics) are copied."""
+    for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+        p_ema.lerp_(p, 1.0 - beta)
+    for b_ema, b in zip(G_ema.buffers(), G.buffers()):
+        b_ema.copy_(b)
 
 
 def _index_batches(n: int, batch_size: int, gen: torch.Generator) -> Iterator[torch.Tensor]:
@@ -138,14 +148,19 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> Path:
 
     images = data.images.to(device)  # uint8 (N, C, H, W): the whole dataset, batches drawn by index
     batches = _index_batches(len(images), cfg.batch_size, torch.Generator().manual_seed(cfg.seed))
+    # EMA with a half-life of ema_kimg thousand images: beta^(images per step) halves every ema_kimg.
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema_kimg > 0 else None
+    ema_beta = 0.5 ** (cfg.batch_size / (cfg.ema_kimg * 1000)) if cfg.ema_kimg > 0 else 0.0
+    G_out = G_ema if G_ema is not None else G  # the network that grids and the saved "generator" use
     grid_z = latents(64, model_cfg.z_dim, GRID_SEED).to(device)
     save_png(make_grid(data.images[:64]), run_dir / "samples" / "reals.png", scale=2)
 
     def snapshot(kimg: int) -> None:
-        G.eval()
+        was_training = G_out.training
+        G_out.eval()
         with torch.no_grad():
-            grid = make_grid(to_uint8(G(grid_z)).cpu(), nrow=8)
-        G.train()
+            grid = make_grid(to_uint8(G_out(grid_z)).cpu(), nrow=8)
+        G_out.train(was_training)
         save_png(grid, run_dir / "samples" / f"fakes{kimg:06d}.png", scale=2)
 
     total = int(round(cfg.kimg * 1000))
@@ -174,6 +189,8 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> Path:
             # G phase: one step, D frozen.
             z = torch.randn(cfg.batch_size, model_cfg.z_dim, device=device)
             g_stats = generator_step(G, D, objective, z, opt_g, autocast)
+            if G_ema is not None:
+                update_ema(G_ema, G, ema_beta)
 
             nimg += per_iter
             bar.update(per_iter)
@@ -204,7 +221,9 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> Path:
                     next_snap += snap_img
 
         snapshot(nimg // 1000)
-        save_network(run_dir, "generator", G, cfg.model, model_cfg)
+        save_network(run_dir, "generator", G_out, cfg.model, model_cfg, {"ema": G_ema is not None})
+        if G_ema is not None:
+            save_network(run_dir, "generator_raw", G, cfg.model, model_cfg)
         save_network(run_dir, "discriminator", D, cfg.model, model_cfg)
         _log(f"done: {nimg / 1000:.1f} kimg in {time.perf_counter() - t_start:.1f}s; networks saved in {run_dir}",
              log_file)
