@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from ganworks import GanworksError, TrainConfig, load_discriminator, load_generator, sample, train
+from ganworks import GanworksError, Generator, TrainConfig, load_discriminator, load_generator, sample, train
 from ganworks.models import build_discriminator, build_generator, make_model_config
 from ganworks.objectives import get_objective
 from ganworks.training.loop import discriminator_step, generator_step
@@ -82,6 +82,8 @@ def test_save_load_gives_identical_samples(tiny_run):
     G = load_generator(tiny_run)
     a = sample(G, 20, seed=3)
     b = sample(load_generator(tiny_run / "generator.safetensors"), 20, seed=3)
+    c = sample(Generator.from_pretrained(tiny_run), 20, seed=3)
+    assert torch.equal(a, c)
     assert a.dtype == torch.uint8 and a.shape == (20, 1, 28, 28)
     assert torch.equal(a, b)
     assert not torch.equal(a, sample(G, 20, seed=4))

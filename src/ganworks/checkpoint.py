@@ -101,3 +101,11 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") 
 def load_discriminator(path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
     """The trained discriminator of a run directory, in eval mode."""
     return load_network(path, "discriminator", device)
+
+
+class Generator:
+    """``Generator.from_pretrained(path)``: the diffusers-style spelling of :func:`load_generator`."""
+
+    @staticmethod
+    def from_pretrained(path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
+        return load_generator(path, device)

@@ -55,11 +55,20 @@ def _cmd_train(a: argparse.Namespace) -> int:
     from .training import train
 
     opts = {k: v for k, v in (("z_dim", a.z_dim), ("g_hidden", a.g_hidden), ("d_hidden", a.d_hidden),
-                              ("d_dropout", a.d_dropout), ("g_batchnorm", a.g_batchnorm)) if v is not None}
+                              ("d_dropout", a.d_dropout), ("g_batchnorm", a.g_batchnorm),
+                              ("g_channels", a.g_channels), ("d_channels", a.d_channels)) if v is not None}
+    if a.sn:
+        opts["sn"] = True
     cfg = TrainConfig(
         data=a.data, model=a.model, objective=a.objective, model_options=opts, kimg=a.kimg,
-        batch_size=a.batch_size, d_steps=a.d_steps, lr_g=a.lr_g if a.lr_g is not None else a.lr,
-        lr_d=a.lr_d if a.lr_d is not None else a.lr, beta1=a.beta1, beta2=a.beta2, seed=a.seed, ema_kimg=a.ema_kimg,
+        batch_size=a.batch_size, d_steps=a.d_steps, optimizer=a.optimizer,
+        lr_g=a.lr_g if a.lr_g is not None else a.lr, lr_d=a.lr_d if a.lr_d is not None else a.lr,
+        beta1=a.beta1, beta2=a.beta2, clip=a.clip, gp_weight=a.gp_weight, gp_one_sided=a.gp_one_sided,
+        r1_gamma=a.r1_gamma, r1_interval=a.r1_interval, label_smoothing=a.label_smoothing,
+        replay_size=a.replay_size, replay_fraction=a.replay_fraction, augment=a.augment or "",
+        conditional=a.conditional, init_discriminator=a.init_discriminator,
+        freeze_discriminator=a.freeze_discriminator, resolution=a.resolution, channels=a.channels,
+        strict_data=a.strict, seed=a.seed, ema_kimg=a.ema_kimg,
         tick_kimg=a.tick_kimg, snapshot_kimg=a.snapshot_kimg, device=a.device, precision=a.precision,
         run_dir=a.run_dir, runs_root=a.runs_root, progress=not a.no_progress,
     )
@@ -69,32 +78,58 @@ def _cmd_train(a: argparse.Namespace) -> int:
 
 
 def _add_train(sub) -> None:
+    from .objectives import list_objectives
+
     p = sub.add_parser("train", help="train a GAN; prints the run directory",
                        description="Train a GAN. The run directory (config, logs, sample grids, both networks) "
-                                   "is printed on stdout when training ends.")
+                                   "is printed on stdout when training ends. Settings left unset take the "
+                                   "objective's paper defaults (e.g. wgan: RMSProp, lr 5e-5, 5 critic steps, "
+                                   "clip 0.01), else Adam lr 2e-4 betas (0.5, 0.999), k = 1.")
     g = p.add_argument_group("what to train")
-    g.add_argument("--data", default="mnist", help="dataset name (ganworks data list); default mnist")
-    g.add_argument("--model", default="mlp", help="architecture; default mlp (the 2014 paper's MLPs)")
-    g.add_argument("--objective", default="ns",
-                   help="ns (non-saturating, default) or minimax (the paper's saturating loss)")
+    g.add_argument("--data", default="mnist",
+                   help="dataset name (ganworks data list) or folder:PATH for an image folder; default mnist")
+    g.add_argument("--model", default="mlp", help="mlp (the 2014 paper's MLPs, default), dcgan or resnet")
+    g.add_argument("--objective", default="ns", help=f"default ns; one of: {', '.join(list_objectives())}")
     g.add_argument("--z-dim", type=_positive_int, help="latent dimension (default 100)")
-    g.add_argument("--g-hidden", type=_widths, help="generator hidden widths, e.g. 256,512,1024")
-    g.add_argument("--d-hidden", type=_widths, help="discriminator hidden widths, e.g. 512,256")
-    g.add_argument("--d-dropout", type=float, help="dropout in D's hidden layers (default 0.3)")
+    g.add_argument("--g-hidden", type=_widths, help="mlp: generator hidden widths, e.g. 256,512,1024")
+    g.add_argument("--d-hidden", type=_widths, help="mlp: discriminator hidden widths, e.g. 512,256")
+    g.add_argument("--d-dropout", type=float, help="mlp: dropout in D's hidden layers (default 0.3)")
     g.add_argument("--g-batchnorm", action=argparse.BooleanOptionalAction, default=None,
-                   help="BatchNorm in G's hidden layers")
+                   help="mlp: BatchNorm in G's hidden layers")
+    g.add_argument("--g-channels", type=_positive_int, help="dcgan/resnet: generator base width")
+    g.add_argument("--d-channels", type=_positive_int, help="dcgan/resnet: discriminator base width")
+    g.add_argument("--sn", action="store_true", help="spectral normalization in D (Miyato et al. 2018)")
+    g.add_argument("--conditional", action="store_true",
+                   help="class-conditional G (class embedding) and projection D, from the dataset's labels")
+    g.add_argument("--resolution", type=_positive_int, default=64, help="folder:PATH image size (default 64)")
+    g.add_argument("--channels", type=int, default=3, help="folder:PATH: 1 (grayscale) or 3 (RGB, default)")
+    g.add_argument("--strict", action="store_true", help="folder:PATH: fail on an unreadable file instead of skipping")
     t = p.add_argument_group("how long and how")
     t.add_argument("--kimg", type=float, default=600.0, help="thousands of real images shown to D (default 600)")
     t.add_argument("--batch-size", type=_positive_int, default=64)
-    t.add_argument("--d-steps", type=_positive_int, default=1, help="k: D steps per G step (default 1)")
-    t.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate of both networks (default 2e-4)")
-    t.add_argument("--lr-g", type=float, help="generator learning rate (overrides --lr)")
+    t.add_argument("--d-steps", "--n-critic", type=_positive_int, help="k: D steps per G step")
+    t.add_argument("--optimizer", help="adam or rmsprop")
+    t.add_argument("--lr", type=float, help="learning rate of both networks")
+    t.add_argument("--lr-g", type=float, help="generator learning rate (overrides --lr; TTUR: differ from --lr-d)")
     t.add_argument("--lr-d", type=float, help="discriminator learning rate (overrides --lr)")
-    t.add_argument("--beta1", type=float, default=0.5)
-    t.add_argument("--beta2", type=float, default=0.999)
-    t.add_argument("--seed", type=_nonneg_int, default=0)
+    t.add_argument("--beta1", type=float)
+    t.add_argument("--beta2", type=float)
+    t.add_argument("--clip", type=float, help="clamp D's weights to [-clip, clip] (WGAN; 0 = off)")
+    t.add_argument("--gp-weight", type=float, help="gradient penalty lambda (WGAN-GP default 10; 0 = off)")
+    t.add_argument("--gp-one-sided", action="store_true", help="penalize only gradient norms above 1")
+    t.add_argument("--r1-gamma", type=float, default=0.0, help="R1 penalty gamma on real data (0 = off)")
+    t.add_argument("--r1-interval", type=_positive_int, default=16, help="lazy R1: every this many D steps")
+    t.add_argument("--label-smoothing", type=float, default=0.0, help="one-sided: D's real target is 1 - s")
+    t.add_argument("--replay-size", type=_nonneg_int, default=0,
+                   help="buffer of this many past fakes mixed into D's batches (0 = off)")
+    t.add_argument("--replay-fraction", type=float, default=0.5, help="share of D's fakes taken from the buffer")
+    t.add_argument("--augment", help="DiffAugment for D's inputs, e.g. translation,cutout")
     t.add_argument("--ema-kimg", type=float, default=0.0,
                    help="half-life (kimg) of an EMA of G's weights used for sampling; 0 = off (default)")
+    t.add_argument("--init-discriminator", metavar="RUN_OR_FILE", help="start D from a trained discriminator")
+    t.add_argument("--freeze-discriminator", action="store_true",
+                   help="with --init-discriminator: never update D")
+    t.add_argument("--seed", type=_nonneg_int, default=0)
     t.add_argument("--device", default="auto", help="auto, cpu or cuda")
     t.add_argument("--precision", default="fp32", help="fp32 or bf16 (autocast)")
     o = p.add_argument_group("output")
@@ -121,9 +156,20 @@ def _cmd_sample(a: argparse.Namespace) -> int:
         a.out = "samples.png"
     _check_out(a.out, (".png",), "--out")
     _check_out(a.npy, (".npy",), "--npy")
+    from .images import scatter
+    from .sampling import is_points, num_classes
+
     G = load_generator(a.run)
-    imgs = sample(G, a.n, seed=a.seed)
+    imgs = sample(G, a.n, seed=a.seed, labels=a.cls)
+    if a.nrow is None and num_classes(G) and a.cls is None:
+        a.nrow = -(-a.n // num_classes(G))  # one class per row
     written = []
+    if is_points(G):  # a 2-D generator: a scatter plot and an (N, 2) float array
+        if a.dir:
+            raise GanworksError("--dir writes one PNG per image; this generator makes 2-D points (use --npy or --out)")
+        if a.out:
+            written.append(save_png(scatter(imgs), a.out))
+        a.out = None
     if a.out:
         written.append(save_png(make_grid(imgs, nrow=a.nrow), a.out, scale=a.scale))
     if a.npy:
@@ -145,6 +191,8 @@ def _add_sample(sub) -> None:
     p.add_argument("--out", help="PNG grid to write (default samples.png when no other output is named)")
     p.add_argument("--npy", help="write the samples as a uint8 .npy, N x H x W (N x C x H x W for colour)")
     p.add_argument("--dir", help="write each sample as NNNNNN.png into this folder")
+    p.add_argument("--class", dest="cls", type=_nonneg_int, metavar="C",
+                   help="conditional generators: sample only class C (default: one class per grid row)")
     p.add_argument("--nrow", type=_positive_int, help="images per grid row (default: square)")
     p.add_argument("--scale", type=_positive_int, default=2, help="pixel scale of the grid PNG (default 2)")
     p.set_defaults(func=_cmd_sample)
@@ -158,6 +206,9 @@ def _cmd_interpolate(a: argparse.Namespace) -> int:
 
     _check_out(a.out, (".png", ".gif"), "--out")
     G = load_generator(a.run)
+    from .sampling import is_points
+    if is_points(G):
+        raise GanworksError(f"{a.run} holds a generator of 2-D points; interpolate draws images (use sample --npy)")
     walk = interpolate(G, steps=a.steps, rows=a.rows, seed=a.seed, spherical=a.slerp)  # (R, K, C, H, W)
     if Path(a.out).suffix.lower() == ".gif":
         # One frame per step (each frame: the R walks side by side), there and back again.

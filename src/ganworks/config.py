@@ -13,6 +13,23 @@ from typing import Any
 from .errors import GanworksError
 
 DEVICES = ("auto", "cpu", "cuda")
+OPTIMIZERS = ("adam", "rmsprop")
+SMOOTHABLE = ("minimax", "ns")  # the objectives whose D loss is the binary cross-entropy
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The settings a run actually used, after objective defaults were applied."""
+
+    optimizer: str
+    lr_g: float
+    lr_d: float
+    betas: tuple[float, float]
+    d_steps: int
+    clip: float
+    gp_weight: float
+
+
 PRECISIONS = ("fp32", "bf16")
 
 
@@ -25,18 +42,53 @@ class TrainConfig:
     model: str = "mlp"
     """Architecture name."""
     objective: str = "ns"
-    """Objective name: ``ns`` (non-saturating, default) or ``minimax`` (the paper's saturating loss)."""
+    """Objective name (``ganworks.objectives.list_objectives()``): ns, minimax, wgan, wgan-gp, hinge,
+    lsgan, ragan, f:kl, f:reverse-kl, f:pearson, f:hellinger, f:js, f:gan."""
     model_options: dict[str, Any] = field(default_factory=dict)
-    """Architecture options (z_dim, g_hidden, d_hidden, d_dropout for ``mlp``)."""
+    """Architecture options (z_dim, widths, sn, ...); see ``ganworks.models``."""
     kimg: float = 600.0
     """Training length in thousands of real images shown to D (independent of batch size)."""
     batch_size: int = 64
-    d_steps: int = 1
-    """k: discriminator steps per generator step (Goodfellow et al. 2014, Algorithm 1)."""
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
+    d_steps: int | None = None
+    """k: discriminator steps per generator step (Goodfellow et al. 2014, Algorithm 1).
+    None: the objective's default (5 for the WGANs), else 1."""
+    optimizer: str | None = None
+    """adam or rmsprop; None: the objective's default (RMSProp for WGAN), else adam."""
+    lr_g: float | None = None
+    """Generator learning rate; None: the objective's default, else 2e-4. Set lr_g != lr_d for TTUR."""
+    lr_d: float | None = None
+    beta1: float | None = None
+    """Adam betas; None: the objective's default ((0, 0.9) for WGAN-GP), else (0.5, 0.999)."""
+    beta2: float | None = None
+    clip: float | None = None
+    """Clamp D's weights to [-clip, clip] after each D step (WGAN); None: objective default; 0: off."""
+    gp_weight: float | None = None
+    """Gradient penalty weight lambda (WGAN-GP); None: objective default (10 for wgan-gp); 0: off."""
+    gp_one_sided: bool = False
+    r1_gamma: float = 0.0
+    """R1 penalty gamma (Mescheder et al. 2018) on real data; 0: off."""
+    r1_interval: int = 16
+    """Lazy R1: apply every this many D steps, scaled by the interval (Karras et al. 2020)."""
+    label_smoothing: float = 0.0
+    """One-sided label smoothing: D's target for real data is 1 - s (Salimans et al. 2016)."""
+    replay_size: int = 0
+    """Capacity (images) of a buffer of past fakes mixed into D's batches; 0: off."""
+    replay_fraction: float = 0.5
+    """Fraction of each of D's fake batches drawn from the replay buffer."""
+    augment: str = ""
+    """DiffAugment policy for D's inputs, e.g. "translation,cutout"; empty: off."""
+    conditional: bool = False
+    """Class-conditional G and projection D, with the dataset's labels."""
+    init_discriminator: str | None = None
+    """Start D from a trained discriminator (run directory or discriminator.safetensors)."""
+    freeze_discriminator: bool = False
+    """With init_discriminator: never update D; G trains against the fixed pre-trained judge."""
+    resolution: int = 64
+    """Image size for ``folder:PATH`` datasets (resized and center-cropped)."""
+    channels: int = 3
+    """1 (grayscale) or 3 (RGB) for ``folder:PATH`` datasets."""
+    strict_data: bool = False
+    """``folder:PATH``: fail on the first unreadable file instead of skipping it."""
     seed: int = 0
     ema_kimg: float = 0.0
     """Half-life, in thousands of images, of an exponential moving average of G's weights
@@ -55,26 +107,50 @@ class TrainConfig:
     """Show a progress bar on stderr."""
 
     def __post_init__(self) -> None:
-        from .data import list_datasets
+        from .augment import parse_policy
+        from .data import check_dataset_name
         from .models import check_model, make_model_config
         from .objectives import get_objective
 
-        if self.data not in list_datasets():
-            from .errors import unknown_name
-            raise unknown_name("dataset", self.data, list_datasets())
+        check_dataset_name(self.data)
         check_model(self.model)
         get_objective(self.objective)
         _positive_int("--batch-size", self.batch_size)
-        _positive_int("--d-steps", self.d_steps)
+        if self.d_steps is not None:
+            _positive_int("--d-steps", self.d_steps)
         _positive_float("--kimg", self.kimg)
-        _positive_float("--lr-g", self.lr_g)
-        _positive_float("--lr-d", self.lr_d)
+        for flag, v in (("--lr-g", self.lr_g), ("--lr-d", self.lr_d)):
+            if v is not None:
+                _positive_float(flag, v)
         _positive_float("--tick-kimg", self.tick_kimg)
         _nonneg_float("--snapshot-kimg", self.snapshot_kimg)
         _nonneg_float("--ema-kimg", self.ema_kimg)
         for flag, b in (("--beta1", self.beta1), ("--beta2", self.beta2)):
-            if not (isinstance(b, (int, float)) and math.isfinite(b) and 0.0 <= b < 1.0):
+            if b is not None and not (isinstance(b, (int, float)) and math.isfinite(b) and 0.0 <= b < 1.0):
                 raise GanworksError(f"{flag} must be in [0, 1), got {b!r}")
+        if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
+            raise GanworksError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+        for flag, v in (("--clip", self.clip), ("--gp-weight", self.gp_weight)):
+            if v is not None:
+                _nonneg_float(flag, v)
+        _nonneg_float("--r1-gamma", self.r1_gamma)
+        _positive_int("--r1-interval", self.r1_interval)
+        if not (isinstance(self.label_smoothing, (int, float)) and 0.0 <= self.label_smoothing < 1.0):
+            raise GanworksError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing!r}")
+        if self.label_smoothing > 0 and self.objective not in SMOOTHABLE:
+            raise GanworksError(f"--label-smoothing applies to the objectives {', '.join(SMOOTHABLE)} "
+                                f"(binary cross-entropy D), not {self.objective!r}")
+        if not isinstance(self.replay_size, int) or self.replay_size < 0:
+            raise GanworksError(f"--replay-size must be a non-negative integer, got {self.replay_size!r}")
+        if not (isinstance(self.replay_fraction, (int, float)) and 0.0 < self.replay_fraction <= 1.0):
+            raise GanworksError(f"--replay-fraction must be in (0, 1], got {self.replay_fraction!r}")
+        parse_policy(self.augment)
+        if self.freeze_discriminator and not self.init_discriminator:
+            raise GanworksError("--freeze-discriminator needs --init-discriminator RUN_OR_FILE "
+                                "(a frozen random D teaches G nothing)")
+        _positive_int("--resolution", self.resolution)
+        if self.channels not in (1, 3):
+            raise GanworksError(f"--channels must be 1 or 3, got {self.channels!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise GanworksError(f"--seed must be a non-negative integer, got {self.seed!r}")
         if self.device not in DEVICES:
@@ -83,6 +159,23 @@ class TrainConfig:
             raise GanworksError(f"unknown precision {self.precision!r}; valid: {', '.join(PRECISIONS)}")
         # Validates option names and values; the image shape is filled in from the data later.
         make_model_config(self.model, **self.model_options)
+
+    def resolved(self) -> "Resolved":
+        """Fill every None with the objective's default (its paper's settings), else the global one."""
+        from .objectives import get_objective
+
+        d = get_objective(self.objective).defaults
+        betas = tuple(d.get("betas", (0.5, 0.999)))
+        lr = d.get("lr", 2e-4)
+        return Resolved(
+            optimizer=self.optimizer or d.get("optimizer", "adam"),
+            lr_g=self.lr_g if self.lr_g is not None else lr,
+            lr_d=self.lr_d if self.lr_d is not None else lr,
+            betas=(self.beta1 if self.beta1 is not None else betas[0], self.beta2 if self.beta2 is not None else betas[1]),
+            d_steps=self.d_steps if self.d_steps is not None else int(d.get("d_steps", 1)),
+            clip=self.clip if self.clip is not None else float(d.get("clip", 0.0)),
+            gp_weight=self.gp_weight if self.gp_weight is not None else float(d.get("gp_weight", 0.0)),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -94,10 +94,45 @@ def save_gif(frames: list[np.ndarray], path: str | os.PathLike, duration_ms: int
     return Path(path)
 
 
+def scatter(points: torch.Tensor, reference: torch.Tensor | None = None, size: int = 320,
+            bounds: tuple[float, float, float, float] | None = None) -> np.ndarray:
+    """Rasterize 2-D points (N, 2) as white dots on black, over ``reference`` points in blue.
+
+    The view covers the reference (else the points) with a 10% margin, so generated points that
+    fly off stay visible at the border only if they are near. Returns (size, size, 3) uint8.
+    """
+    from PIL import Image, ImageDraw
+
+    pts = points.detach().float().reshape(-1, 2).cpu()
+    ref = reference.detach().float().reshape(-1, 2).cpu() if reference is not None else None
+    if bounds is None:
+        base = ref if ref is not None else pts
+        lo, hi = base.min(0).values, base.max(0).values
+        pad = 0.1 * (hi - lo).max().clamp_min(1e-3)
+        bounds = (float(lo[0] - pad), float(hi[0] + pad), float(lo[1] - pad), float(hi[1] + pad))
+    x0, x1, y0, y1 = bounds
+    side = max(x1 - x0, y1 - y0)
+    img = Image.new("RGB", (size, size))
+    draw = ImageDraw.Draw(img)
+
+    def px(p: torch.Tensor) -> list[tuple[float, float]]:
+        u = (p[:, 0] - x0) / side * (size - 1)
+        v = (size - 1) - (p[:, 1] - y0) / side * (size - 1)  # y up
+        return list(zip(u.tolist(), v.tolist()))
+
+    if ref is not None:
+        draw.point(px(ref), fill=(60, 110, 255))
+    for u, v in px(pts):
+        draw.rectangle([u - 1, v - 1, u + 1, v + 1], fill=(255, 255, 255))
+    return np.asarray(img)
+
+
 def save_npy(images: torch.Tensor, path: str | os.PathLike) -> Path:
-    """Write uint8 images as .npy: (N, H, W) for one channel, else (N, C, H, W)."""
+    """Write uint8 images as .npy: (N, H, W) for one channel, else (N, C, H, W); points as (N, 2) float."""
     arr = images.cpu().numpy()
-    if arr.ndim == 4 and arr.shape[1] == 1:
+    if arr.ndim == 4 and arr.shape[2:] == (1, 1):
+        arr = arr[:, :, 0, 0]  # 2-D points: (N, 2)
+    elif arr.ndim == 4 and arr.shape[1] == 1:
         arr = arr[:, 0]
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:

@@ -14,20 +14,58 @@ def latents(n: int, z_dim: int, seed: int) -> torch.Tensor:
     return torch.randn(n, z_dim, generator=g)
 
 
+def num_classes(G: nn.Module) -> int:
+    """How many classes a conditional generator knows (0: unconditional)."""
+    return int(getattr(G.cfg, "num_classes", 0) or 0)
+
+
+def is_points(G: nn.Module) -> bool:
+    """True for generators of 2-D points (image_shape (2, 1, 1), linear output), not images."""
+    return getattr(G.cfg, "output", "tanh") == "linear"
+
+
+def class_rows(n: int, k: int) -> torch.Tensor:
+    """Labels for n samples of k classes in blocks, class c at positions [c*m, (c+1)*m), m = ceil(n/k):
+    a grid with m images per row shows one class per row."""
+    m = -(-n // k)
+    return torch.arange(k).repeat_interleave(m)[:n]
+
+
 @torch.no_grad()
-def generate(G: nn.Module, z: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """G(z) as uint8 images (N, C, H, W), in batches; the result does not depend on batch_size."""
+def generate(G: nn.Module, z: torch.Tensor, batch_size: int = 256, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """G(z, labels) as uint8 images (N, C, H, W), in batches; the result does not depend on batch_size.
+    A generator with a linear output (2-D points) returns its raw float output instead."""
     device = next(G.parameters()).device
-    out = [to_uint8(G(zb.to(device))).cpu() for zb in z.split(batch_size)]
+    post = (lambda x: x.float()) if is_points(G) else to_uint8
+    ys = labels.split(batch_size) if labels is not None else [None] * len(z.split(batch_size))
+    out = [post(G(zb.to(device), None if yb is None else yb.to(device))).cpu()
+           for zb, yb in zip(z.split(batch_size), ys)]
     return torch.cat(out) if out else torch.empty(0, dtype=torch.uint8)
 
 
-def sample(G: nn.Module, n: int, seed: int = 0, batch_size: int = 256) -> torch.Tensor:
-    """n samples from G as uint8 images (N, C, H, W), reproducible from ``seed``."""
+def sample(G: nn.Module, n: int, seed: int = 0, batch_size: int = 256, labels: torch.Tensor | int | None = None
+           ) -> torch.Tensor:
+    """n samples from G as uint8 images (N, C, H, W), reproducible from ``seed``.
+
+    For a conditional G, ``labels`` is one class for all samples or a tensor of n classes; by
+    default the classes come in blocks (:func:`class_rows`), one class per grid row.
+    """
+    k = num_classes(G)
+    if k == 0 and labels is not None:
+        from .errors import GanworksError
+        raise GanworksError("this generator is unconditional: it takes no class (train with --conditional)")
+    if k:
+        if labels is None:
+            labels = class_rows(n, k)
+        elif isinstance(labels, int):
+            if not 0 <= labels < k:
+                from .errors import GanworksError
+                raise GanworksError(f"--class {labels} is out of range; this generator knows classes 0..{k - 1}")
+            labels = torch.full((n,), labels, dtype=torch.long)
     was_training = G.training
     G.eval()
     try:
-        return generate(G, latents(n, G.cfg.z_dim, seed), batch_size)
+        return generate(G, latents(n, G.cfg.z_dim, seed), batch_size, labels)
     finally:
         G.train(was_training)
 
@@ -63,10 +101,13 @@ def interpolation_latents(z_dim: int, rows: int, steps: int, seed: int = 0, sphe
 def interpolate(G: nn.Module, steps: int = 10, rows: int = 8, seed: int = 0, spherical: bool = False) -> torch.Tensor:
     """Images along latent walks: uint8 (rows, steps, C, H, W)."""
     z = interpolation_latents(G.cfg.z_dim, rows, steps, seed, spherical)
+    k = num_classes(G)
+    # Conditional G: each walk keeps one class (classes 0, 1, 2, ... down the rows).
+    labels = (torch.arange(rows) % k).repeat_interleave(steps) if k else None
     was_training = G.training
     G.eval()
     try:
-        imgs = generate(G, z.reshape(rows * steps, -1))
+        imgs = generate(G, z.reshape(rows * steps, -1), labels=labels)
     finally:
         G.train(was_training)
     return imgs.view(rows, steps, *imgs.shape[1:])

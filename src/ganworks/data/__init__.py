@@ -21,8 +21,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ganworks.errors import GanworksError, unknown_name
+
 from .dataset import ImageDataset
 from .download import DownloadError, download_file
+from .folder import FOLDER_PREFIX, folder_info, list_images, load_folder
 from .idx import read_idx, write_idx
 from .registry import (
     DATASETS,
@@ -33,6 +36,10 @@ from .registry import (
     get_spec,
     register_dataset,
 )
+from .toy import GRID25, RING8, ToySpec
+
+for _toy in (RING8, GRID25):  # the 2-D mixtures (generated, no files)
+    DATASETS.setdefault(_toy.name, _toy)
 
 __all__ = [
     "DATASETS",
@@ -42,27 +49,47 @@ __all__ = [
     "ImageDataset",
     "MlxtendCsvSpec",
     "RemoteFile",
+    "check_dataset_name",
     "dataset_info",
     "download_file",
     "fetch_dataset",
     "is_cached",
     "list_datasets",
     "load_dataset",
+    "load_folder",
     "read_idx",
     "register_dataset",
     "write_idx",
 ]
 
 
-def load_dataset(name: str, split: str = "train", *, download: bool = True, home: Path | None = None) -> ImageDataset:
+def load_dataset(name: str, split: str = "train", *, download: bool = True, home: Path | None = None,
+                 resolution: int = 64, channels: int = 3, strict: bool = False) -> ImageDataset:
     """Load split ``split`` of dataset ``name`` into memory.
 
     Uses local copies when they exist and verify; otherwise downloads the split's files
     (unless ``download=False``, which raises instead). ``home`` overrides the ganworks
     home directory. Raises :class:`~ganworks.errors.GanworksError` for an unknown name or
     split, a missing package, a failed download or a corrupt file.
+
+    ``folder:PATH`` reads your own images (see :mod:`ganworks.data.folder`); only it uses
+    ``resolution``, ``channels`` and ``strict``, and its only split is ``train``.
     """
+    if name.startswith(FOLDER_PREFIX):
+        if split != "train":
+            raise GanworksError(f"dataset {name!r} has no split {split!r}; an image folder has only 'train'")
+        return load_folder(name[len(FOLDER_PREFIX):], resolution=resolution, channels=channels, strict=strict)
     return get_spec(name).load(split, download=download, home=home)
+
+
+def check_dataset_name(name: str) -> None:
+    """Raise the unknown-dataset error unless ``name`` is registered or is ``folder:PATH``."""
+    if name.startswith(FOLDER_PREFIX):
+        if not name[len(FOLDER_PREFIX):]:
+            raise GanworksError(f"dataset {name!r} names no folder; use folder:PATH")
+        return
+    if name not in DATASETS:
+        raise unknown_name("dataset", name, [*DATASETS, FOLDER_PREFIX + "PATH"])
 
 
 def list_datasets() -> list[str]:
@@ -75,16 +102,23 @@ def dataset_info(name: str, *, home: Path | None = None) -> dict[str, Any]:
 
     Keys: name, description, shape ([C, H, W]), num_classes, classes, splits
     ({split: count}), license, citation, sources, cached, cache_dir, plus files (names,
-    sizes, checksums) and, for downloadable datasets, mirror_env.
+    sizes, checksums) and, for downloadable datasets, mirror_env. For ``folder:PATH`` the
+    shape is None (it is chosen when loading) and splits counts the image files found.
     """
+    if name.startswith(FOLDER_PREFIX):
+        return folder_info(name[len(FOLDER_PREFIX):])
     return get_spec(name).info(home)
 
 
 def fetch_dataset(name: str, *, home: Path | None = None) -> list[Path]:
     """Download (or locate) every file of dataset ``name``, verified; return their paths."""
+    if name.startswith(FOLDER_PREFIX):
+        return list_images(name[len(FOLDER_PREFIX):])[0]
     return get_spec(name).fetch(home)
 
 
 def is_cached(name: str, *, home: Path | None = None) -> bool:
     """True when every split of ``name`` can be loaded without the network."""
+    if name.startswith(FOLDER_PREFIX):
+        return Path(name[len(FOLDER_PREFIX):]).expanduser().is_dir()
     return get_spec(name).is_cached(home)

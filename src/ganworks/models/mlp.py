@@ -4,6 +4,9 @@ Goodfellow et al. 2014 ("Generative Adversarial Nets", Sec. 5) used a ReLU/sigmo
 and a maxout discriminator with dropout on MNIST. We keep the shape of that design (noise -> MLP
 -> 784 pixels; pixels -> MLP -> one logit, with dropout in D) with the now-standard LeakyReLU and a
 tanh output in [-1, 1], which trains reliably with Adam.
+
+Conditional (``num_classes > 0``): G concatenates a learned class embedding (z_dim wide) to z;
+D is a projection discriminator on its last hidden layer. ``sn`` puts spectral normalization on D.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from .common import add_spectral_norm, generator_embedding, labels_for, project, projection_embedding, with_class
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,12 @@ class MLPConfig:
     d_dropout: float = 0.3
     g_batchnorm: bool = False
     """BatchNorm after each hidden layer of G (not in the 2014 paper; speeds up learning)."""
+    sn: bool = False
+    """Spectral normalization on D's layers (Miyato et al. 2018)."""
+    num_classes: int = 0
+    output: str = "tanh"
+    """G's output activation: tanh for images in [-1, 1]; linear for unbounded data (2-D points)."""
+    """0: unconditional; K > 0: G and D take labels y in [0, K)."""
 
 
 def _stack(widths: list[int], dropout: float = 0.0, batchnorm: bool = False) -> list[nn.Module]:
@@ -41,24 +52,27 @@ def _stack(widths: list[int], dropout: float = 0.0, batchnorm: bool = False) -> 
 
 
 class MLPGenerator(nn.Module):
-    """z (B, z_dim) -> image (B, C, H, W) in [-1, 1]."""
+    """z (B, z_dim), y (B,) or None -> image (B, C, H, W) in [-1, 1]."""
 
     def __init__(self, cfg: MLPConfig):
         super().__init__()
         self.cfg = cfg
         n_out = math.prod(cfg.image_shape)
+        self.embed = generator_embedding(cfg.num_classes, cfg.z_dim)
+        n_in = cfg.z_dim * (2 if cfg.num_classes else 1)
         self.net = nn.Sequential(
-            *_stack([cfg.z_dim, *cfg.g_hidden], batchnorm=cfg.g_batchnorm),
+            *_stack([n_in, *cfg.g_hidden], batchnorm=cfg.g_batchnorm),
             nn.Linear(cfg.g_hidden[-1], n_out),
-            nn.Tanh(),
+            nn.Tanh() if cfg.output == "tanh" else nn.Identity(),
         )
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        z = with_class(z, labels_for(y, self.cfg.num_classes), self.embed)
         return self.net(z).view(z.shape[0], *self.cfg.image_shape)  # (B, C, H, W)
 
 
 class MLPDiscriminator(nn.Module):
-    """image (B, C, H, W) -> logit (B,); D(x) = sigmoid(logit)."""
+    """image (B, C, H, W), y (B,) or None -> logit (B,); D(x) = sigmoid(logit)."""
 
     def __init__(self, cfg: MLPConfig):
         super().__init__()
@@ -68,6 +82,11 @@ class MLPDiscriminator(nn.Module):
             *_stack([n_in, *cfg.d_hidden], dropout=cfg.d_dropout),
             nn.Linear(cfg.d_hidden[-1], 1),
         )
+        self.embed = projection_embedding(cfg.num_classes, cfg.d_hidden[-1])
+        if cfg.sn:
+            add_spectral_norm(self)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.flatten(1)).squeeze(1)  # (B,)
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        y = labels_for(y, self.cfg.num_classes)
+        h = self.net[:-1](x.flatten(1))  # phi(x): (B, d_hidden[-1])
+        return project(self.net[-1](h).squeeze(1), h, y, self.embed)  # (B,)

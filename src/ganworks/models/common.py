@@ -1,0 +1,87 @@
+"""Pieces every architecture shares: class conditioning and spectral normalization.
+
+The common interface: a generator is ``G(z, y=None) -> (B, C, H, W)`` in [-1, 1] and a
+discriminator is ``D(x, y=None) -> (B,)`` logits. With ``num_classes == 0`` the labels ``y``
+are ignored; with ``num_classes > 0`` they are required (int64, shape (B,)).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+#: Image sides the convolutional models build for, and the starting map of G for each.
+BASE_SIZE = {28: 7, 32: 4, 64: 4}
+
+
+def num_upsamplings(side: int) -> int:
+    """How many ×2 steps lead from G's first feature map to a ``side``-pixel image (28: 2, 32: 3, 64: 4)."""
+    return (side // BASE_SIZE[side]).bit_length() - 1
+
+
+def labels_for(y: torch.Tensor | None, num_classes: int) -> torch.Tensor | None:
+    """``y`` when the model is conditional (then it must be given), else None."""
+    if num_classes == 0:
+        return None
+    if y is None:
+        raise ValueError(f"this model is class-conditional ({num_classes} classes): pass labels y, int64 of shape (B,)")
+    return y
+
+
+def generator_embedding(num_classes: int, dim: int) -> nn.Embedding | None:
+    """The learned class code that a conditional G concatenates to z (None if unconditional)."""
+    return nn.Embedding(num_classes, dim) if num_classes else None
+
+
+def with_class(z: torch.Tensor, y: torch.Tensor | None, embed: nn.Embedding | None) -> torch.Tensor:
+    """[z, embed(y)] for a conditional G, z itself otherwise."""
+    return z if embed is None else torch.cat([z, embed(y)], dim=1)
+
+
+def projection_embedding(num_classes: int, features: int) -> nn.Embedding | None:
+    """The class embedding of a projection discriminator (Miyato & Koyama 2018), None if unconditional."""
+    if not num_classes:
+        return None
+    embed = nn.Embedding(num_classes, features)
+    nn.init.xavier_uniform_(embed.weight)  # N(0, 1) would make <embed(y), phi(x)> huge for wide features
+    return embed
+
+
+def project(logit: torch.Tensor, h: torch.Tensor, y: torch.Tensor | None, embed: nn.Embedding | None) -> torch.Tensor:
+    """Projection discriminator: logit = psi(phi(x)) + <embed(y), phi(x)>; ``logit`` is psi(h) as (B,)."""
+    return logit if embed is None else logit + (embed(y) * h).sum(dim=1)
+
+
+def add_spectral_norm(module: nn.Module) -> nn.Module:
+    """Spectral normalization (Miyato et al. 2018) on every conv, linear and embedding layer of ``module``.
+
+    Each weight is divided by an estimate of its largest singular value, refreshed by one power
+    iteration per forward pass in train mode, so every layer is (about) 1-Lipschitz.
+    """
+    for m in list(module.modules()):
+        if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding)):
+            spectral_norm(m)
+    return module
+
+
+class ClassBatchNorm2d(nn.Module):
+    """BatchNorm2d; with ``num_classes > 0`` its scale and shift are looked up per class
+    (conditional batch normalization, de Vries et al. 2017; used by Miyato & Koyama 2018)."""
+
+    def __init__(self, channels: int, num_classes: int = 0):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=num_classes == 0)
+        if num_classes:
+            self.gain = nn.Embedding(num_classes, channels)
+            self.bias = nn.Embedding(num_classes, channels)
+            nn.init.ones_(self.gain.weight)
+            nn.init.zeros_(self.bias.weight)
+        else:
+            self.gain = self.bias = None
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.bn(x)
+        if self.gain is None:
+            return x
+        return x * self.gain(y)[:, :, None, None] + self.bias(y)[:, :, None, None]

@@ -1,0 +1,99 @@
+"""DCGAN (Radford, Metz & Chintala 2016, "Unsupervised Representation Learning with Deep
+Convolutional Generative Adversarial Networks").
+
+G projects z onto a small feature map (4×4, or 7×7 for 28 px images), then each stride-2
+transposed convolution (kernel 4, stride 2, padding 1) doubles the resolution while halving the
+width, with BatchNorm + ReLU between and tanh at the output. The transposed convolution is the
+whole story here: all information is in the noise, and a learned upsampling kernel raises the
+resolution step by step. D mirrors it with stride-2 convolutions and LeakyReLU(0.2), then one
+linear layer to a logit.
+
+D has no BatchNorm by default (``d_batchnorm``): BatchNorm makes each image's logit depend on
+the rest of its batch, which breaks per-sample gradient penalties (WGAN-GP, R1) and lets D tell
+real from fake batches by their statistics; spectral normalization (``sn``) is the better
+regularizer for D.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from .common import (BASE_SIZE, add_spectral_norm, generator_embedding, labels_for, num_upsamplings, project,
+                     projection_embedding, with_class)
+
+
+@dataclass(frozen=True)
+class DCGANConfig:
+    """``image_shape`` is (C, H, W) with C in {1, 3} and H = W in {28, 32, 64}."""
+
+    image_shape: tuple[int, int, int] = (1, 28, 28)
+    z_dim: int = 100
+    g_channels: int = 64
+    """Width of G's last hidden layer; each layer towards the noise is twice as wide."""
+    d_channels: int = 64
+    """Width of D's first layer; each layer after it is twice as wide."""
+    d_batchnorm: bool = False
+    """BatchNorm in D after every convolution but the first (off: see the module docstring)."""
+    sn: bool = False
+    """Spectral normalization on D's layers (Miyato et al. 2018)."""
+    num_classes: int = 0
+    """0: unconditional; K > 0: G concatenates a class embedding to z, D is a projection discriminator."""
+
+    image_sizes: ClassVar[tuple[int, ...]] = tuple(BASE_SIZE)
+
+
+class DCGANGenerator(nn.Module):
+    """z (B, z_dim), y (B,) or None -> image (B, C, H, W) in [-1, 1]."""
+
+    def __init__(self, cfg: DCGANConfig):
+        super().__init__()
+        self.cfg = cfg
+        c, side = cfg.image_shape[0], cfg.image_shape[1]
+        n = num_upsamplings(side)
+        widths = [cfg.g_channels * 2 ** i for i in reversed(range(n))]  # e.g. 256, 128, 64 for 32 px
+        self.embed = generator_embedding(cfg.num_classes, cfg.z_dim)
+        n_in = cfg.z_dim * (2 if cfg.num_classes else 1)
+        # (B, n_in, 1, 1) -> (B, widths[0], base, base): a linear projection written as a convolution.
+        layers: list[nn.Module] = [nn.ConvTranspose2d(n_in, widths[0], BASE_SIZE[side], bias=False),
+                                   nn.BatchNorm2d(widths[0]), nn.ReLU()]
+        for w_in, w_out in zip(widths[:-1], widths[1:]):
+            layers += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1, bias=False), nn.BatchNorm2d(w_out), nn.ReLU()]
+        layers += [nn.ConvTranspose2d(widths[-1], c, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        z = with_class(z, labels_for(y, self.cfg.num_classes), self.embed)
+        return self.net(z[:, :, None, None])
+
+
+class DCGANDiscriminator(nn.Module):
+    """image (B, C, H, W), y (B,) or None -> logit (B,)."""
+
+    def __init__(self, cfg: DCGANConfig):
+        super().__init__()
+        self.cfg = cfg
+        c, side = cfg.image_shape[0], cfg.image_shape[1]
+        n = num_upsamplings(side)
+        widths = [c] + [cfg.d_channels * 2 ** i for i in range(n)]
+        layers: list[nn.Module] = []
+        for i, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:])):
+            bn = cfg.d_batchnorm and i > 0  # never on the input layer (Radford et al.)
+            layers.append(nn.Conv2d(w_in, w_out, 4, 2, 1, bias=not bn))
+            if bn:
+                layers.append(nn.BatchNorm2d(w_out))
+            layers.append(nn.LeakyReLU(0.2))
+        self.features = nn.Sequential(*layers, nn.Flatten())  # phi(x): (B, widths[-1] * base * base)
+        n_features = widths[-1] * BASE_SIZE[side] ** 2
+        self.fc = nn.Linear(n_features, 1)
+        self.embed = projection_embedding(cfg.num_classes, n_features)
+        if cfg.sn:
+            add_spectral_norm(self)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        y = labels_for(y, self.cfg.num_classes)
+        h = self.features(x)
+        return project(self.fc(h).squeeze(1), h, y, self.embed)

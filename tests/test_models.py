@@ -1,0 +1,182 @@
+"""Architectures: the common G(z, y) / D(x, y) interface, conditioning, spectral norm, configs, saving."""
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from ganworks import GanworksError, load_discriminator, load_generator
+from ganworks.checkpoint import save_network
+from ganworks.models import (build_discriminator, build_generator, config_from_dict, config_to_dict, list_models,
+                             make_model_config)
+
+SHAPES = [(1, 28, 28), (1, 32, 32), (3, 64, 64)]
+TINY = {  # widths small enough that all tests together take a few seconds on CPU
+    "mlp": dict(z_dim=8, g_hidden=(16,), d_hidden=(16,)),
+    "dcgan": dict(z_dim=8, g_channels=4, d_channels=4),
+    "resnet": dict(z_dim=8, g_channels=4, d_channels=4),
+}
+K = 3  # classes of the conditional variants
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Tiny networks: extra threads only add overhead, and on a busy machine far more than that.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _pair(arch, shape=(1, 28, 28), seed=0, **kw):
+    torch.manual_seed(seed)
+    cfg = make_model_config(arch, **{"image_shape": shape, **TINY[arch], **kw})
+    return cfg, build_generator(arch, cfg), build_discriminator(arch, cfg)
+
+
+def _labels(n=4):
+    return torch.arange(n) % K
+
+
+def test_registry_lists_every_arch():
+    assert list_models() == ["dcgan", "mlp", "resnet"]
+
+
+@pytest.mark.parametrize("sn", [False, True], ids=["plain", "sn"])
+@pytest.mark.parametrize("cond", [False, True], ids=["uncond", "cond"])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("arch", ["mlp", "dcgan", "resnet"])
+def test_interface_shapes_range_and_gradients(arch, shape, cond, sn):
+    cfg, G, D = _pair(arch, shape, num_classes=K if cond else 0, sn=sn)
+    assert G.cfg.z_dim == 8 and G.cfg.image_shape == shape
+    y = _labels() if cond else None
+    x = G(torch.randn(4, 8), y)
+    assert x.shape == (4, *shape) and x.min() >= -1 and x.max() <= 1
+    logits = D(x, y)
+    assert logits.shape == (4,)
+    logits.sum().backward()
+    for name, p in [*G.named_parameters(), *D.named_parameters()]:
+        assert p.grad is not None and p.grad.abs().sum() > 0, f"no gradient reaches {name}"
+
+
+@pytest.mark.parametrize("arch", ["mlp", "dcgan", "resnet"])
+def test_conditional_models_need_labels_and_unconditional_ignore_them(arch):
+    _, G, D = _pair(arch, num_classes=K)
+    with pytest.raises(ValueError, match="class-conditional"):
+        G(torch.randn(2, 8))
+    with pytest.raises(ValueError, match="class-conditional"):
+        D(torch.zeros(2, 1, 28, 28))
+    _, G, D = _pair(arch)
+    G.eval(), D.eval()
+    z, x = torch.randn(2, 8), torch.rand(2, 1, 28, 28)
+    assert torch.equal(G(z), G(z, torch.tensor([0, 1]))) and torch.equal(D(x), D(x, torch.tensor([5, 6])))
+
+
+@pytest.mark.parametrize("arch", ["mlp", "dcgan", "resnet"])
+def test_projection_discriminator_and_conditional_generator_use_y(arch):
+    _, G, D = _pair(arch, num_classes=K)
+    G.eval(), D.eval()
+    x, z = torch.rand(4, 1, 28, 28) * 2 - 1, torch.randn(4, 8)
+    y0, y1 = torch.zeros(4, dtype=torch.long), torch.ones(4, dtype=torch.long)
+    assert not torch.allclose(D(x, y0), D(x, y1))
+    if arch == "resnet":  # conditional BatchNorm starts as scale 1, shift 0 for every class: move it
+        with torch.no_grad():
+            for m in G.modules():
+                if isinstance(m, nn.Embedding):
+                    m.weight.normal_()
+    assert not torch.allclose(G(z, y0), G(z, y1))
+
+
+@pytest.mark.parametrize("arch", ["mlp", "dcgan", "resnet"])
+def test_spectral_norm_bounds_the_largest_singular_value(arch):
+    _, _, D = _pair(arch, sn=True)
+    layer = next(m for m in D.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
+    with torch.no_grad():
+        layer.parametrizations.weight.original.mul_(50.0)  # far from 1-Lipschitz before normalization
+    assert torch.linalg.matrix_norm(layer.parametrizations.weight.original.flatten(1), ord=2) > 5
+    D.train()
+    for _ in range(5):  # one power iteration per forward pass
+        D(torch.rand(2, 1, 28, 28))
+    sigma = torch.linalg.matrix_norm(layer.weight.detach().flatten(1), ord=2)
+    assert sigma == pytest.approx(1.0, abs=0.02)
+    _, _, D_plain = _pair(arch)
+    assert not any(hasattr(m, "parametrizations") for m in D_plain.modules())
+
+
+def test_batchnorm_placement():
+    _, G, D = _pair("dcgan", (3, 64, 64))
+    assert any(isinstance(m, nn.BatchNorm2d) for m in G.modules())
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in D.modules())  # off by default
+    ups = [m for m in G.modules() if isinstance(m, nn.ConvTranspose2d) and m.stride == (2, 2)]
+    assert len(ups) == 4 and all(m.kernel_size == (4, 4) and m.padding == (1, 1) for m in ups)
+    _, _, D = _pair("dcgan", (3, 64, 64), d_batchnorm=True)
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in D.modules()) == 3  # not after the first conv
+    _, G, D = _pair("resnet", (1, 32, 32))
+    assert len(G.blocks) == 3 and len(D.blocks) == 3 and not any(isinstance(m, nn.BatchNorm2d) for m in D.modules())
+
+
+def test_mlp_unconditional_weights_keep_their_names():
+    # Runs saved before conditioning existed must still load.
+    _, G, D = _pair("mlp", g_batchnorm=False, d_dropout=0.0)
+    assert list(G.state_dict()) == ["net.0.weight", "net.0.bias", "net.2.weight", "net.2.bias"]
+    assert list(D.state_dict()) == ["net.0.weight", "net.0.bias", "net.2.weight", "net.2.bias"]
+
+
+@pytest.mark.parametrize("arch,options", [
+    ("mlp", dict(image_shape=(3, 8, 8), g_hidden=(16, 8), num_classes=2, sn=True, g_batchnorm=True)),
+    ("dcgan", dict(image_shape=(3, 32, 32), g_channels=3, d_channels=5, num_classes=2, sn=True, d_batchnorm=True)),
+    ("resnet", dict(image_shape=(1, 28, 28), g_channels=3, d_channels=5, num_classes=2, sn=True)),
+])
+def test_config_json_round_trip_rebuilds_the_same_networks(arch, options):
+    cfg, G, D = _pair(arch, **options)
+    d = json.loads(json.dumps(config_to_dict(arch, cfg)))
+    assert d["arch"] == arch and d["image_shape"] == list(options["image_shape"])
+    arch2, cfg2 = config_from_dict(d)
+    assert (arch2, cfg2) == (arch, cfg)
+    y, z = torch.tensor([0, 1]), torch.randn(2, 8)
+    for net, build in ((G, build_generator), (D, build_discriminator)):
+        twin = build(arch2, cfg2)
+        twin.load_state_dict(net.state_dict())
+        net.eval(), twin.eval()
+        inp = z if net is G else G(z, y).detach()
+        assert torch.equal(net(inp, y), twin(inp, y))
+
+
+@pytest.mark.parametrize("arch", ["dcgan", "resnet"])
+def test_save_and_load_networks(arch, tmp_path):
+    cfg, G, D = _pair(arch, (3, 32, 32), num_classes=K, sn=True)
+    G.eval(), D.eval()
+    save_network(tmp_path, "generator", G, arch, cfg)
+    save_network(tmp_path, "discriminator", D, arch, cfg)
+    G2, D2 = load_generator(tmp_path), load_discriminator(tmp_path)
+    z, y = torch.randn(3, 8), torch.tensor([2, 0, 1])
+    x = G(z, y)
+    assert G2.arch == arch and G2.cfg == cfg
+    assert torch.equal(G2(z, y), x) and torch.equal(D2(x, y), D(x, y))
+
+
+@pytest.mark.parametrize("options,message", [
+    (dict(image_shape=(1, 40, 40)), "model 'dcgan' supports 28, 32 or 64 px square images, got 1x40x40"),
+    (dict(image_shape=(3, 32, 64)), "model 'dcgan' supports 28, 32 or 64 px square images, got 3x32x64"),
+    (dict(image_shape=(2, 32, 32)), "model 'dcgan' supports 1 (gray) or 3 (RGB) channels, got 2x32x32"),
+    (dict(g_channels=0), "--g-channels must be a positive integer, got 0"),
+    (dict(d_channels=-8), "--d-channels must be a positive integer, got -8"),
+    (dict(d_channels="64"), "--d-channels must be a positive integer, got '64'"),
+    (dict(num_classes=-1), "--num-classes must be a non-negative integer (0: unconditional), got -1"),
+    (dict(sn="yes"), "--sn must be true or false, got 'yes'"),
+    (dict(z_dim=0), "--z-dim must be a positive integer, got 0"),
+    (dict(g_hidden=(8,)), "model 'dcgan' has no option 'g_hidden'"),
+])
+def test_config_errors_name_the_flag_and_value(options, message):
+    with pytest.raises(GanworksError) as e:
+        make_model_config("dcgan", **options)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_resnet_and_mlp_size_rules():
+    with pytest.raises(GanworksError, match="model 'resnet' supports 28, 32 or 64 px square images, got 3x128x128"):
+        make_model_config("resnet", image_shape=(3, 128, 128))
+    make_model_config("mlp", image_shape=(3, 40, 24))  # the MLP takes any shape
+    with pytest.raises(GanworksError, match="--num-classes"):
+        make_model_config("mlp", num_classes=1.5)
