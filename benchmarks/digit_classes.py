@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import subprocess
 import sys
 import tempfile
@@ -23,50 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
-from ganworks.data import load_dataset
-
-
-def classifier() -> nn.Module:
-    return nn.Sequential(
-        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),  # (B, 32, 13, 13)
-        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),  # (B, 64, 5, 5)
-        nn.Flatten(), nn.Dropout(0.3), nn.Linear(64 * 5 * 5, 128), nn.ReLU(), nn.Linear(128, 10),
-    )
-
-
-def to_input(u8: torch.Tensor) -> torch.Tensor:
-    return u8.float().div(255.0).sub(0.5).div(0.5)  # [-1, 1], as the GAN sees data
-
-
-def train_classifier(seed: int, epochs: int = 10) -> tuple[nn.Module, float]:
-    data = load_dataset("mnist-5k")
-    g = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    val_idx = torch.cat([torch.nonzero(data.labels == c).flatten()[:50] for c in range(10)])
-    mask = torch.ones(len(data), dtype=torch.bool)
-    mask[val_idx] = False
-    xtr, ytr = to_input(data.images[mask]), data.labels[mask]
-    xva, yva = to_input(data.images[val_idx]), data.labels[val_idx]
-    net = classifier()
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    for _ in range(epochs):
-        net.train()
-        perm = torch.randperm(len(xtr), generator=g)
-        for i in range(0, len(perm), 64):
-            b = perm[i:i + 64]
-            # Small random shifts (up to 2 px) make the classifier robust to off-centre strokes.
-            dx, dy = torch.randint(-2, 3, (2,), generator=g).tolist()
-            x = torch.roll(xtr[b], shifts=(dy, dx), dims=(2, 3))
-            loss = nn.functional.cross_entropy(net(x), ytr[b])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    net.eval()
-    with torch.no_grad():
-        acc = (net(xva).argmax(1) == yva).float().mean().item()
-    return net, acc
+from digits import class_metrics, features_and_probs, train_classifier
 
 
 def main() -> int:
@@ -86,21 +43,14 @@ def main() -> int:
                         "--npy", str(npy)], check=True, stdout=subprocess.DEVNULL)
         fakes = torch.from_numpy(np.load(npy))
     assert fakes.shape == (a.n, 28, 28) and fakes.dtype == torch.uint8, fakes.shape
-    with torch.no_grad():
-        probs = torch.softmax(net(to_input(fakes[:, None])), dim=1)
-    pred, conf = probs.argmax(1), probs.max(1).values
-    hist = torch.bincount(pred, minlength=10)
-    p = hist.double() / hist.sum()
-    kl = float(sum(pi * math.log(pi * 10) for pi in p.tolist() if pi > 0))
+    _, probs = features_and_probs(net, fakes)
+    m = class_metrics(probs)
+    hist, kl = torch.tensor(m["histogram"]), m["kl_to_uniform"]
     res = {
         "run": a.run, "n": a.n, "seed": a.seed,
         "classifier": {"arch": "2-conv CNN", "train": "mnist-5k minus 500 held out", "val_accuracy": round(val_acc, 4),
                        "train_seconds": round(t_clf, 1)},
-        "histogram": hist.tolist(), "classes_present": int((hist > 0).sum()),
-        "classes_with_at_least_2pct": int((p >= 0.02).sum()),
-        "confident_fraction": round((conf >= 0.9).float().mean().item(), 4),
-        "mean_max_softmax": round(conf.mean().item(), 4),
-        "kl_to_uniform": round(kl, 4),
+        **m,
     }
     print(f"classifier: val accuracy {val_acc:.3f} on 500 held-out real digits ({t_clf:.0f}s to train)")
     print("digit      " + " ".join(f"{c:>5d}" for c in range(10)))

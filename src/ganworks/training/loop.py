@@ -161,13 +161,16 @@ def _make_optimizer(name: str, params, lr: float, betas: tuple[float, float]) ->
 
 
 def _init_discriminator(D: nn.Module, path: str, arch: str, model_cfg) -> None:
-    """Copy a trained discriminator's weights into D; its architecture and config must match."""
+    """Copy a trained discriminator's weights into D. Its architecture and every tensor's shape must
+    match this run's D (G's settings may differ: a new generator can learn from an old judge)."""
     src = load_discriminator(path)
-    mine, theirs = config_to_dict(arch, model_cfg), config_to_dict(src.arch, src.cfg)
-    if mine != theirs:
-        diff = {k: (theirs.get(k), mine.get(k)) for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k)}
-        raise GanworksError(f"--init-discriminator {path}: its config differs from this run's D "
-                            f"(field: (theirs, this run) = {diff})")
+    theirs = {k: tuple(v.shape) for k, v in src.state_dict().items()}
+    mine = {k: tuple(v.shape) for k, v in D.state_dict().items()}
+    if src.arch != arch or theirs != mine:
+        diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))[:3]
+        raise GanworksError(f"--init-discriminator {path}: its discriminator ({src.arch}, "
+                            f"{config_to_dict(src.arch, src.cfg)}) does not fit this run's ({arch}, "
+                            f"{config_to_dict(arch, model_cfg)}); first differing tensors: {diff}")
     D.load_state_dict(src.state_dict())
 
 
