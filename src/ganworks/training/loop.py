@@ -163,7 +163,10 @@ def _make_optimizer(name: str, params, lr: float, betas: tuple[float, float]) ->
 def _init_discriminator(D: nn.Module, path: str, arch: str, model_cfg) -> None:
     """Copy a trained discriminator's weights into D. Its architecture and every tensor's shape must
     match this run's D (G's settings may differ: a new generator can learn from an old judge)."""
-    src = load_discriminator(path)
+    try:
+        src = load_discriminator(path)
+    except GanworksError as e:
+        raise GanworksError(f"--init-discriminator: {e}") from None
     theirs = {k: tuple(v.shape) for k, v in src.state_dict().items()}
     mine = {k: tuple(v.shape) for k, v in D.state_dict().items()}
     if src.arch != arch or theirs != mine:
@@ -219,6 +222,8 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> Path:
         if cfg.model != "mlp":
             raise GanworksError(f"dataset {cfg.data!r} holds 2-D points; use --model mlp ({cfg.model!r} needs images)")
         extra["output"] = cfg.model_options.get("output", "linear")  # points are unbounded: no tanh
+        if cfg.augment:
+            raise GanworksError(f"--augment {cfg.augment!r} applies to images; dataset {cfg.data!r} holds 2-D points")
     model_cfg = make_model_config(cfg.model, **{**cfg.model_options, **extra})
     G = build_generator(cfg.model, model_cfg).to(device)
     D = build_discriminator(cfg.model, model_cfg).to(device)
@@ -270,7 +275,8 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> Path:
     grid_z = latents(8 * grid_rows, model_cfg.z_dim, GRID_SEED).to(device)
     grid_y = torch.arange(grid_rows, device=device).repeat_interleave(8) if num_classes else None
     if points:  # scatter plots of 2,500 generated points (white) over 2,500 real ones (blue)
-        grid_z, grid_y = latents(2500, model_cfg.z_dim, GRID_SEED).to(device), None
+        grid_z = latents(2500, model_cfg.z_dim, GRID_SEED).to(device)
+        grid_y = torch.arange(2500, device=device) % num_classes if num_classes else None
         save_png(scatter(data.images[:2500]), run_dir / "samples" / "reals.png")
     else:
         save_png(make_grid(data.images[:64], nrow=8), run_dir / "samples" / "reals.png", scale=2)
