@@ -6,6 +6,17 @@ import pytest
 from gwtest import HAVE_MLXTEND, TINY
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    """Tiny test models run faster on one thread than on two busy ones (and CI shares 2 cores)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """A finished 1-kimg run of a tiny MLP GAN on mnist-5k (about a second)."""

@@ -23,13 +23,6 @@ FAST = dict(data="mnist-5k", model="mlp", model_options=MLP, kimg=0.1, batch_siz
 ITERS = math.ceil(100 / 16)  # kimg 0.1 at batch 16, one D step per iteration: 7 iterations
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _ticks(run):
     return [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]

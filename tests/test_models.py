@@ -20,15 +20,6 @@ TINY = {  # widths small enough that all tests together take a few seconds on CP
 K = 3  # classes of the conditional variants
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny networks: extra threads only add overhead, and on a busy machine far more than that.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _pair(arch, shape=(1, 28, 28), seed=0, **kw):
     torch.manual_seed(seed)
     cfg = make_model_config(arch, **{"image_shape": shape, **TINY[arch], **kw})

@@ -28,13 +28,6 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 STAT_KEYS = ("tick", "kimg", "time_s", "img_per_s")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _train(tmp_path: Path, name: str, model: str = "mlp", **kw) -> Path:
     return train(run_dir=str(tmp_path / name), **{**FAST, "model": model, "model_options": OPTIONS[model], **kw})

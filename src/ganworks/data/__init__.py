@@ -49,6 +49,7 @@ __all__ = [
     "ImageDataset",
     "MlxtendCsvSpec",
     "RemoteFile",
+    "ToySpec",
     "check_dataset_name",
     "dataset_info",
     "download_file",
