@@ -15,10 +15,12 @@ import argparse
 import json
 from pathlib import Path
 
+import torch
+
 import ganworks
 from digits import class_metrics, features_and_probs, frechet_distance, train_classifier
 from ganworks.data import load_dataset
-from ganworks.images import make_grid, save_png
+from ganworks.images import make_grid, save_png, to_float
 
 # The demo's settings (Makefile), so the source run's D fits.
 DEMO = dict(data="mnist-5k", model="mlp", objective="ns", batch_size=128, lr_g=1e-3, lr_d=5e-4, ema_kimg=10,
@@ -35,24 +37,28 @@ def main() -> int:
     out = Path(a.out)
     (out / "pretrained_d").mkdir(parents=True, exist_ok=True)
     net, acc = train_classifier()
-    f_real, _ = features_and_probs(net, load_dataset("mnist-5k").images)
+    reals = load_dataset("mnist-5k").images
+    f_real, _ = features_and_probs(net, reals)
     variants = {"fresh": {}, "init": {"init_discriminator": a.source},
                 "frozen": {"init_discriminator": a.source, "freeze_discriminator": True}}
     rows = []
     for name, extra in variants.items():
         run = ganworks.train(**DEMO, kimg=a.kimg, tick_kimg=a.kimg / 4, runs_root=a.runs, seed=1, **extra)
-        last = json.loads((run / "stats.jsonl").read_text().splitlines()[-1])
         fakes = ganworks.sample(ganworks.load_generator(run), 1000, seed=0)
+        # The run's final D (eval mode): how real does it find G's samples, and the real digits?
+        D = ganworks.load_discriminator(run)
+        with torch.no_grad():
+            d_fake = torch.sigmoid(D(to_float(fakes))).mean().item()
+            d_real = torch.sigmoid(D(to_float(reals))).mean().item()
         f_fake, probs = features_and_probs(net, fakes)
         m = class_metrics(probs)
         fd = frechet_distance(f_real, f_fake)
         save_png(make_grid(fakes[:64], nrow=16), out / "pretrained_d" / f"{name}.png", scale=1)
         rows.append({"variant": name, "fd_cnn": round(fd, 2), **{k: m[k] for k in ("classes_present", "confident_fraction",
-                     "kl_to_uniform", "histogram")}, "final_D(x)": last.get("D(x)"), "final_D(G(z))": last.get("D(G(z))"),
-                     "final_D_acc": last.get("D_acc"), "run": str(run)})
+                     "kl_to_uniform", "histogram")}, "D_on_real": round(d_real, 4), "D_on_fakes": round(d_fake, 4),
+                     "run": str(run)})
         print(f"{name:7s} FD-cnn {fd:8.2f}  classes {m['classes_present']}/10  confident {m['confident_fraction']:.1%}  "
-              f"KL {m['kl_to_uniform']:.3f}  last tick D(x) {last.get('D(x)')} D(G(z)) {last.get('D(G(z))')} "
-              f"acc {last.get('D_acc')}", flush=True)
+              f"KL {m['kl_to_uniform']:.3f}  final D: mean D(real) {d_real:.3f}, mean D(G(z)) {d_fake:.3f}", flush=True)
     (out / "pretrained_d.json").write_text(json.dumps({"source": a.source, "kimg": a.kimg, "classifier_val_acc": acc,
                                                        "rows": rows}, indent=2) + "\n")
     return 0
