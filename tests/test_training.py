@@ -177,3 +177,28 @@ def test_ema_run_saves_average_for_sampling(tmp_path):
     assert json.loads((run / "generator.json").read_text())["ema"] is True
     ema, raw = load_generator(run), load_generator(run / "generator_raw.safetensors")
     assert any(not torch.equal(a, b) for a, b in zip(ema.parameters(), raw.parameters()))
+
+
+@needs_mnist5k
+def test_alarm_when_d_wins_and_saturating_gradient_vanishes(tmp_path):
+    # G barely learns (lr 1e-7) while D learns fast: D's accuracy reaches 100% and the minimax
+    # generator's gradient shrinks, while the non-saturating loss keeps a usable gradient.
+    kw = dict(data="mnist-5k", kimg=3, batch_size=32, lr_g=1e-7, lr_d=2e-3, tick_kimg=1, snapshot_kimg=0,
+              progress=False, model_options={"z_dim": 8, "g_hidden": [32], "d_hidden": [32], "d_dropout": 0.0})
+    mm = [json.loads(x) for x in (train(run_dir=str(tmp_path / "mm"), objective="minimax", **kw)
+                                  / "stats.jsonl").read_text().splitlines()]
+    ns = [json.loads(x) for x in (train(run_dir=str(tmp_path / "ns"), objective="ns", **kw)
+                                  / "stats.jsonl").read_text().splitlines()]
+    assert mm[-1]["D_acc"] >= 0.99 and any("D wins" in a for a in mm[-1]["alarms"])
+    assert "D wins" in (tmp_path / "mm" / "log.txt").read_text()
+    assert mm[-1]["grad_G"] < 0.5 * mm[0]["grad_G"]  # vanishing as D gets better
+    assert ns[-1]["grad_G"] > 10 * mm[-1]["grad_G"]  # the non-saturating loss does not saturate
+
+
+def test_tick_alarms_rules():
+    from ganworks.training.loop import tick_alarms
+
+    assert tick_alarms({"D_acc": 0.7, "grad_G": 1.0}, True) == []
+    assert "D wins" in tick_alarms({"D_acc": 0.995, "grad_G": 1e-4}, True)[0]
+    assert tick_alarms({"D_acc": 1.0}, False) == []  # critics have no accuracy to read
+    assert "non-finite" in tick_alarms({"loss_D": float("nan")}, False)[0]

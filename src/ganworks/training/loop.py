@@ -123,10 +123,35 @@ def generator_step(G: nn.Module, D: nn.Module, objective: Objective, z: Tensor, 
         loss = objective.g_loss(fake_logits, real_logits)
         opt_g.zero_grad(set_to_none=True)
         loss.backward()
+        grad_norm = _grad_norm(G)  # ||dloss_G/dtheta_G||: tends to 0 when D wins and the loss saturates
         opt_g.step()
     finally:
         D.requires_grad_(True)
-    return {"loss_G": loss.detach()}
+    return {"loss_G": loss.detach(), "grad_G": grad_norm}
+
+
+@torch.no_grad()
+def _grad_norm(m: nn.Module) -> Tensor:
+    grads = [p.grad.detach().float().norm() for p in m.parameters() if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack(grads)) if grads else torch.zeros(())
+
+
+# Alarms, checked at every tick (printed, logged and recorded in stats.jsonl). The user's notes:
+# "if D is too good G gets no meaningful gradient", and "past the point where D's feedback is
+# random, G trains on junk". Thresholds are deliberately conservative.
+D_WINS_ACC = 0.99
+
+
+def tick_alarms(stats: dict[str, float], probabilistic: bool) -> list[str]:
+    """Warnings about the state of the game from one tick's averaged statistics."""
+    alarms = []
+    if probabilistic and stats.get("D_acc", 0.0) >= D_WINS_ACC:
+        alarms.append(f"D wins: accuracy {stats['D_acc']:.1%} on real vs. fake, D(G(z)) {stats.get('D(G(z))', 0):.3f}; "
+                      f"G's gradient norm {stats.get('grad_G', float('nan')):.2e} (saturating losses vanish here)")
+    if any(not math.isfinite(v) for v in stats.values()):
+        bad = ", ".join(k for k, v in stats.items() if not math.isfinite(v))
+        alarms.append(f"non-finite statistics: {bad}")
+    return alarms
 
 
 @torch.no_grad()
@@ -347,9 +372,14 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> Path:
                        "img_per_s": round(ips, 1), **stats}
                 if not all(math.isfinite(v) for v in stats.values()):
                     rec["nonfinite"] = True
+                alarms = tick_alarms(stats, objective.probabilistic)
+                if alarms:
+                    rec["alarms"] = alarms
                 stats_file.write(json.dumps(rec) + "\n")
                 stats_file.flush()
                 _log(_status(tick, nimg, now - t_start, ips, stats), log_file)
+                for alarm in alarms:
+                    _log(f"ALARM tick {tick}: {alarm}", log_file)
                 sums, counts, tick, t_tick, nimg_tick = {}, {}, tick + 1, now, nimg
                 while next_tick <= nimg:
                     next_tick += tick_img
