@@ -8,6 +8,9 @@ mnist-5k digits (500 held out, 50 per class) in about 15 s on a 2-core CPU.
 from __future__ import annotations
 
 import math
+import os
+import platform
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -98,3 +101,14 @@ def class_metrics(probs: torch.Tensor) -> dict:
             "classes_with_at_least_2pct": int((p >= 0.02).sum()),
             "confident_fraction": round((conf >= 0.9).float().mean().item(), 4),
             "mean_max_softmax": round(conf.mean().item(), 4), "kl_to_uniform": round(kl, 4)}
+
+
+def cpu_name() -> str:
+    """The CPU model and core count, for benchmark results."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip() + f" ({os.cpu_count()} cores)"
+    except OSError:
+        pass
+    return platform.processor() or "cpu"

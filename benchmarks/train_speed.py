@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import tempfile
 from pathlib import Path
@@ -19,16 +17,7 @@ from pathlib import Path
 import torch
 
 import ganworks
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip() + f" ({os.cpu_count()} cores)"
-    except OSError:
-        pass
-    return platform.processor() or "cpu"
+from digits import cpu_name
 
 
 def main() -> int:
@@ -39,7 +28,7 @@ def main() -> int:
     ap.add_argument("--precisions", default="fp32,bf16")
     ap.add_argument("--json")
     a = ap.parse_args()
-    dev_name = torch.cuda.get_device_name() if a.device == "cuda" else _cpu_name()
+    dev_name = torch.cuda.get_device_name() if a.device == "cuda" else cpu_name()
     rows = []
     for bs in (int(b) for b in a.batch_sizes.split(",")):
         for prec in a.precisions.split(","):

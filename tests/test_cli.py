@@ -4,20 +4,11 @@ import json
 
 import numpy as np
 import pytest
-from gwtest import needs_mnist5k, run_cli
+from gwtest import one_line_error as _one_line_error, needs_mnist5k, run_cli
 from PIL import Image
 
 TINY_FLAGS = ["--data", "mnist-5k", "--kimg", "0.5", "--batch-size", "32", "--z-dim", "8", "--g-hidden", "32",
               "--d-hidden", "32", "--no-progress", "--tick-kimg", "0.25"]
-
-
-def _one_line_error(r, *fragments):
-    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1, r.stderr
-    assert "Traceback" not in r.stderr
-    for f in fragments:
-        assert f in lines[0], (f, lines[0])
 
 
 def test_help_lists_commands():

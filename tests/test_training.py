@@ -202,3 +202,43 @@ def test_tick_alarms_rules():
     assert "D wins" in tick_alarms({"D_acc": 0.995, "grad_G": 1e-4}, True)[0]
     assert tick_alarms({"D_acc": 1.0}, False) == []  # critics have no accuracy to read
     assert "non-finite" in tick_alarms({"loss_D": float("nan")}, False)[0]
+
+
+@needs_mnist5k
+def test_eval_during_training_tracks_best_and_flags_collapse(tmp_path):
+    run = train(run_dir=str(tmp_path / "ev"), **{**TINY, "kimg": 1.0, "eval_every": 0.5, "eval_n": 300})
+    evals = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [e["kimg"] for e in evals] == [0.512, 1.024]
+    for e in evals:
+        fd = e["metrics"]["fd"]
+        assert fd["extractor"]["name"] == "lenet-mnist" and len(fd["extractor"]["weights_sha256"]) == 64
+        assert fd["fake_count"] == 300 and fd["reference"]["dataset"] == "mnist-5k"
+    best = json.loads((run / "best" / "best.json").read_text())
+    fds = [e["metrics"]["fd"]["value"] for e in evals]
+    assert best["metric"] == "fd" and best["value"] == min(fds)
+    assert best["kimg"] == evals[fds.index(min(fds))]["kimg"]
+    assert torch.equal(sample(load_generator(run / "best"), 4), sample(load_generator(run / "best"), 4))
+    # The log raises a mode-collapse alarm exactly for the evaluations whose histogram collapsed
+    # (a 1-kimg tiny generator makes a blur the classifier puts in one or two classes).
+    log = (run / "log.txt").read_text()
+    n_collapsed = sum(e["metrics"]["modes"]["collapsed"] for e in evals)
+    assert log.count("mode collapse") == n_collapsed
+    assert n_collapsed >= 1
+
+
+@needs_mnist5k
+def test_eval_options_are_validated():
+    with pytest.raises(GanworksError, match="--best-metric 'kid' is not among --eval-metrics"):
+        TrainConfig(data="mnist-5k", eval_every=1, eval_metrics="fd,modes", best_metric="kid")
+    with pytest.raises(GanworksError, match="unknown metric|valid"):
+        TrainConfig(data="mnist-5k", eval_every=1, eval_metrics="fid-typo")
+    with pytest.raises(GanworksError, match="--eval-n must be an integer of at least 2"):
+        TrainConfig(data="mnist-5k", eval_n=1)
+
+
+def test_mixture_eval_alarm_rule():
+    from ganworks.training.loop import _collapsed
+
+    ok = {"metrics": {"mixture": {"modes_captured": 8, "num_modes": 8}}}
+    bad = {"metrics": {"mixture": {"modes_captured": 3, "num_modes": 8}}}
+    assert _collapsed(ok) is None and "3/8 modes" in _collapsed(bad)

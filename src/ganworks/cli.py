@@ -69,6 +69,7 @@ def _cmd_train(a: argparse.Namespace) -> int:
         conditional=a.conditional, init_discriminator=a.init_discriminator,
         freeze_discriminator=a.freeze_discriminator, resolution=a.resolution, channels=a.channels,
         strict_data=a.strict, seed=a.seed, ema_kimg=a.ema_kimg,
+        eval_every=a.eval_every, eval_metrics=a.eval_metrics or "", eval_n=a.eval_n, best_metric=a.best_metric or "",
         tick_kimg=a.tick_kimg, snapshot_kimg=a.snapshot_kimg, device=a.device, precision=a.precision,
         run_dir=a.run_dir, runs_root=a.runs_root, progress=not a.no_progress,
     )
@@ -136,6 +137,11 @@ def _add_train(sub) -> None:
     o.add_argument("--run-dir", help="run directory (must be new or empty); default runs/NNNNN-DATA-MODEL-OBJECTIVE")
     o.add_argument("--runs-root", default="runs", help="where numbered run directories go (default runs/)")
     o.add_argument("--tick-kimg", type=float, default=10.0, help="a status line every this many kimg")
+    o.add_argument("--eval-every", type=float, default=0.0, metavar="KIMG",
+                   help="evaluate G every KIMG (metrics.jsonl, best/, collapse alarms); 0 = off")
+    o.add_argument("--eval-metrics", help="metrics for --eval-every (default fd,modes; mixture for ring8/grid25)")
+    o.add_argument("--eval-n", type=int, default=2000, help="samples per evaluation (default 2000)")
+    o.add_argument("--best-metric", help="keep the best generator by this metric in best/ (default: the first)")
     o.add_argument("--snapshot-kimg", type=float, default=50.0, help="a sample grid every this many kimg")
     o.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
@@ -268,6 +274,77 @@ def _add_data(sub) -> None:
     p.set_defaults(func=_cmd_data)
 
 
+# ------------------------------------------------------------------------------------- evaluate
+def _cmd_evaluate(a: argparse.Namespace) -> int:
+    from .images import atomic_path
+    from .metrics.evaluate import evaluate, format_table, parse_metrics
+
+    parse_metrics(a.metrics)  # an unknown metric fails before any work
+    if a.json is not None:
+        _check_out(a.json, (".json",), "--json")
+    result = evaluate(a.source, data=a.data, metrics=a.metrics, n=a.n, seed=a.seed, extractor=a.extractor,
+                      split=a.split, batch_size=a.batch_size, reference=a.reference,
+                      extractor_weights=a.extractor_weights,
+                      log=lambda s: print(f"evaluate: {s}", file=sys.stderr, flush=True))
+    if a.json is not None:
+        with atomic_path(a.json) as tmp:
+            tmp.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"evaluate: wrote {a.json}", file=sys.stderr)
+    print(format_table(result))
+    return 0
+
+
+def _add_evaluate(sub) -> None:
+    from .metrics.evaluate import DEFAULT_METRICS
+
+    p = sub.add_parser("evaluate", help="score samples against a dataset (FD, KID, precision/recall, modes, ...)",
+                       description="Score a run (sampled) or a .npy of uint8 samples against a dataset's reference "
+                                   "split (its test split when it has one, else train). Prints a table on stdout; "
+                                   "--json writes every value with its provenance. Progress goes to stderr.")
+    p.add_argument("source", metavar="RUN_OR_SAMPLES.npy",
+                   help="run or snapshot directory, or a .npy of uint8 images (N, H, W) or (N, C, H, W)")
+    p.add_argument("--data", required=True, help="dataset the samples imitate, e.g. mnist-5k, fashion-mnist, stacked-mnist")
+    p.add_argument("--metrics", default=",".join(DEFAULT_METRICS),
+                   help=f"comma-separated: fd, kid, pr, dc, score, modes, parzen (mixture for ring8/grid25); "
+                        f"default {','.join(DEFAULT_METRICS)}")
+    p.add_argument("--n", type=_positive_int,
+                   help="number of samples (run: default 10000, 26000 for stacked-mnist; .npy: default all)")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="sampling noise and reference subsets (default 0)")
+    p.add_argument("--extractor", help="feature extractor: lenet-mnist, lenet-fashion or inception "
+                                       "(default: lenet-mnist for the MNIST family, lenet-fashion for fashion-mnist)")
+    p.add_argument("--inception-weights", "--extractor-weights", dest="extractor_weights", metavar="PATH",
+                   help="weights file for the extractor (e.g. Inception-v3 on an offline machine)")
+    p.add_argument("--split", help="reference split (default: test if the dataset has one, else train)")
+    p.add_argument("--reference", metavar="REF.npy", help="a .npy of uint8 reference images instead of a split")
+    p.add_argument("--batch-size", type=_positive_int, default=500, help="images per forward pass (default 500)")
+    p.add_argument("--json", metavar="OUT.json", help="write the full results and provenance here")
+    p.set_defaults(func=_cmd_evaluate)
+
+
+# ----------------------------------------------------------------------------------- classifier
+def _cmd_classifier(a: argparse.Namespace) -> int:
+    from .metrics.classifier import train_classifier
+
+    info = train_classifier(a.data, epochs=a.epochs, seed=a.seed, out_dir=a.out,
+                            log=lambda s: print(s, file=sys.stderr, flush=True))
+    for path in info["paths"]:
+        print(path)
+    return 0
+
+
+def _add_classifier(sub) -> None:
+    p = sub.add_parser("classifier", help="train the LeNet classifier behind the lenet-* feature extractors")
+    csub = p.add_subparsers(dest="action", required=True, metavar="{train}", parser_class=_Parser)
+    t = csub.add_parser("train", help="train on a dataset; writes NAME.safetensors and NAME.json",
+                        description="Train the LeNet classifier (lenet-mnist or lenet-fashion) and write its weights "
+                                    "and a JSON record of how it was trained and its held-out test accuracy.")
+    t.add_argument("--data", required=True, help="mnist, mnist-5k or fashion-mnist")
+    t.add_argument("--epochs", type=_positive_int, help="default: 15 for mnist-5k, 4 for mnist, 5 for fashion-mnist")
+    t.add_argument("--out", default=".", help="directory for NAME.safetensors and NAME.json (default .)")
+    t.add_argument("--seed", type=_nonneg_int, default=0)
+    p.set_defaults(func=_cmd_classifier)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -278,6 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sample(sub)
     _add_interpolate(sub)
     _add_data(sub)
+    _add_evaluate(sub)
+    _add_classifier(sub)
     return p
 
 

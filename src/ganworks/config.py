@@ -93,6 +93,14 @@ class TrainConfig:
     ema_kimg: float = 0.0
     """Half-life, in thousands of images, of an exponential moving average of G's weights
     (0: off). Sampling uses the average when a run has one (Karras et al. 2018; Yazici et al. 2019)."""
+    eval_every: float = 0.0
+    """Evaluate G every this many kimg during training (0: off); results go to metrics.jsonl."""
+    eval_metrics: str = ""
+    """Metrics for --eval-every (default: fd,modes for images, mixture for 2-D points)."""
+    eval_n: int = 2000
+    """Samples per evaluation during training."""
+    best_metric: str = ""
+    """Keep the best generator by this metric in best/ (default: the first of eval_metrics)."""
     tick_kimg: float = 10.0
     """One status line and one stats.jsonl record per tick."""
     snapshot_kimg: float = 50.0
@@ -125,6 +133,17 @@ class TrainConfig:
         _positive_float("--tick-kimg", self.tick_kimg)
         _nonneg_float("--snapshot-kimg", self.snapshot_kimg)
         _nonneg_float("--ema-kimg", self.ema_kimg)
+        _nonneg_float("--eval-every", self.eval_every)
+        if not isinstance(self.eval_n, int) or self.eval_n < 2:
+            raise GanworksError(f"--eval-n must be an integer of at least 2, got {self.eval_n!r}")
+        if self.eval_every > 0 and self.data.startswith("folder:"):
+            raise GanworksError("--eval-every needs a named dataset with reference statistics, "
+                                f"not {self.data!r}; evaluate image folders with ganworks evaluate --extractor")
+        if self.eval_every > 0:
+            names = self.eval_metric_names()
+            if self.best_metric and self.best_metric not in names:
+                raise GanworksError(f"--best-metric {self.best_metric!r} is not among --eval-metrics "
+                                    f"({', '.join(names)})")
         for flag, b in (("--beta1", self.beta1), ("--beta2", self.beta2)):
             if b is not None and not (isinstance(b, (int, float)) and math.isfinite(b) and 0.0 <= b < 1.0):
                 raise GanworksError(f"{flag} must be in [0, 1), got {b!r}")
@@ -159,6 +178,13 @@ class TrainConfig:
             raise GanworksError(f"unknown precision {self.precision!r}; valid: {', '.join(PRECISIONS)}")
         # Validates option names and values; the image shape is filled in from the data later.
         make_model_config(self.model, **self.model_options)
+
+    def eval_metric_names(self) -> list[str]:
+        """The metrics evaluated during training, validated against the metric registry."""
+        from .metrics.evaluate import parse_metrics
+
+        default = "mixture" if self.data in ("ring8", "grid25") else "fd,modes"
+        return parse_metrics(self.eval_metrics or default)
 
     def resolved(self) -> "Resolved":
         """Fill every None with the objective's default (its paper's settings), else the global one."""

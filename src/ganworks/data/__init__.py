@@ -41,6 +41,10 @@ from .toy import GRID25, RING8, ToySpec
 for _toy in (RING8, GRID25):  # the 2-D mixtures (generated, no files)
     DATASETS.setdefault(_toy.name, _toy)
 
+from .stacked import STACKED_MNIST  # noqa: E402  (three MNIST digits as R, G, B; 1,000 classes)
+
+DATASETS.setdefault(STACKED_MNIST.name, STACKED_MNIST)
+
 __all__ = [
     "DATASETS",
     "DatasetSpec",

@@ -209,6 +209,17 @@ def _log(line: str, log_file) -> None:
     log_file.flush()
 
 
+def _collapsed(result: dict) -> str | None:
+    """A description of mode collapse in one evaluation's results, or None."""
+    for name, r in result["metrics"].items():
+        if name == "modes" and r.get("collapsed"):
+            return (f"mode collapse: {r['modes_covered']}/{r['num_classes']} classes covered, "
+                    f"KL(hist || uniform) {r['kl_to_uniform']:.3f}")
+        if name == "mixture" and r["modes_captured"] < 0.75 * r["num_modes"]:
+            return f"mode collapse: {r['modes_captured']}/{r['num_modes']} modes captured"
+    return None
+
+
 def _status(tick: int, nimg: int, elapsed: float, ips: float, stats: dict[str, float]) -> str:
     parts = [f"tick {tick:<4d} kimg {nimg / 1000:<8.1f} time {elapsed:6.1f}s  img/s {ips:7.0f}"]
     parts += [f"{k} {v:.3f}" for k, v in stats.items()]
@@ -317,10 +328,49 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> Path:
         else:
             save_png(make_grid(to_uint8(out).cpu(), nrow=8), run_dir / "samples" / f"fakes{kimg:06d}.png", scale=2)
 
+    eval_names = cfg.eval_metric_names() if cfg.eval_every > 0 else []
+    best_name = cfg.best_metric or (eval_names[0] if eval_names else "")
+    best_value: float | None = None
+    last_d_acc: float | None = None
+
+    def evaluate_now(kimg: float, log_file) -> list[str]:
+        """Evaluate G (the EMA when kept) on eval_n samples; keep the best generator in best/."""
+        nonlocal best_value
+        from ..metrics.evaluate import evaluate
+
+        snap = run_dir / "eval-snapshot"
+        snap.mkdir(exist_ok=True)
+        save_network(snap, "generator", G_out, cfg.model, model_cfg, {"ema": G_ema is not None, "kimg": kimg})
+        res = evaluate(snap, data=cfg.data, metrics=eval_names, n=cfg.eval_n, seed=cfg.seed)
+        with open(run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps({"kimg": kimg, **res}) + "\n")
+        values = {m: r["value"] for m, r in res["metrics"].items()}
+        _log(f"eval kimg {kimg:<8.1f} " + "  ".join(f"{m} {v:.4g}" for m, v in values.items()), log_file)
+        v, hib = values[best_name], res["metrics"][best_name]["higher_is_better"]
+        if best_value is None or (v > best_value if hib else v < best_value):
+            best_value = v
+            (run_dir / "best").mkdir(exist_ok=True)
+            for f in snap.iterdir():
+                (run_dir / "best" / f.name).write_bytes(f.read_bytes())
+            write_json(run_dir / "best" / "best.json", {"metric": best_name, "value": v, "kimg": kimg,
+                                                         "higher_is_better": hib})
+        alarms = []
+        collapse = _collapsed(res)
+        if collapse:
+            alarms.append(collapse)
+            if last_d_acc is not None and abs(last_d_acc - 0.5) <= 0.05:
+                alarms.append(f"D's accuracy is {last_d_acc:.1%} while the samples are collapsed: D's feedback "
+                              "has stopped being informative, and G now trains on noise")
+        for alarm in alarms:
+            _log(f"ALARM kimg {kimg:.1f}: {alarm}", log_file)
+        return alarms
+
     total = int(round(cfg.kimg * 1000))
     per_iter = cfg.batch_size * rc.d_steps
     tick_img, snap_img = cfg.tick_kimg * 1000, cfg.snapshot_kimg * 1000
+    eval_img = cfg.eval_every * 1000
     nimg, tick, next_tick, next_snap, d_step_count = 0, 0, tick_img, snap_img, 0
+    next_eval = eval_img
     sums: dict[str, Tensor] = {}
     counts: dict[str, int] = {}
     t_start = t_tick = time.perf_counter()
@@ -380,9 +430,14 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> Path:
                 _log(_status(tick, nimg, now - t_start, ips, stats), log_file)
                 for alarm in alarms:
                     _log(f"ALARM tick {tick}: {alarm}", log_file)
+                last_d_acc = stats.get("D_acc")
                 sums, counts, tick, t_tick, nimg_tick = {}, {}, tick + 1, now, nimg
                 while next_tick <= nimg:
                     next_tick += tick_img
+            if eval_img > 0 and (nimg >= next_eval or done):
+                evaluate_now(round(nimg / 1000, 3), log_file)
+                while next_eval <= nimg:
+                    next_eval += eval_img
             if snap_img > 0 and nimg >= next_snap and not done:
                 snapshot(nimg // 1000)
                 while next_snap <= nimg:
