@@ -162,7 +162,7 @@ def _cmd_sample(a: argparse.Namespace) -> int:
         a.out = "samples.png"
     _check_out(a.out, (".png",), "--out")
     _check_out(a.npy, (".npy",), "--npy")
-    from .images import scatter
+    from .images import plot_points
     from .sampling import is_points, num_classes
 
     G = load_generator(a.run)
@@ -170,11 +170,11 @@ def _cmd_sample(a: argparse.Namespace) -> int:
     if a.nrow is None and num_classes(G) and a.cls is None:
         a.nrow = -(-a.n // num_classes(G))  # one class per row
     written = []
-    if is_points(G):  # a 2-D generator: a scatter plot and an (N, 2) float array
+    if is_points(G):  # a generator of 1-D/2-D points: a histogram/scatter plot and an (N, D) float array
         if a.dir:
-            raise GanworksError("--dir writes one PNG per image; this generator makes 2-D points (use --npy or --out)")
+            raise GanworksError("--dir writes one PNG per image; this generator makes points (use --npy or --out)")
         if a.out:
-            written.append(save_png(scatter(imgs), a.out))
+            written.append(save_png(plot_points(imgs), a.out))
         a.out = None
     if a.out:
         written.append(save_png(make_grid(imgs, nrow=a.nrow), a.out, scale=a.scale))
@@ -345,6 +345,79 @@ def _add_classifier(sub) -> None:
     p.set_defaults(func=_cmd_classifier)
 
 
+# ------------------------------------------------------------------------------------------ lab
+def _check_parent(path: str | None, flag: str) -> None:
+    """Fail before minutes of work, not after, when an output's directory is missing."""
+    if path is not None and not Path(path).resolve().parent.is_dir():
+        raise GanworksError(f"{flag} {path}: directory {Path(path).parent} does not exist")
+
+
+def _cmd_lab(a: argparse.Namespace) -> int:
+    from .lab import EXPERIMENTS, get_experiment, run_experiment
+
+    if a.name == "list":
+        width = max(len(n) for n in EXPERIMENTS)
+        for e in EXPERIMENTS.values():
+            print(f"{e.name:<{width}}  {e.summary}")
+        return 0
+    exp = get_experiment(a.name)
+    out = a.out or f"lab-{exp.name}{exp.figure_suffix}"
+    _check_out(out, (exp.figure_suffix,), "--out")
+    options = {}
+    if exp.name == "training-movie":
+        html = a.html or str(Path(out).with_suffix(".html"))
+        _check_out(html, (".html",), "--html")
+        _check_parent(html, "--html")
+        options["html"] = Path(html)
+    elif a.html:
+        raise GanworksError(f"--html applies to training-movie, not {exp.name!r}")
+    if a.kimg is not None:
+        if exp.name not in ("mode-collapse", "training-movie"):
+            raise GanworksError(f"--kimg applies to mode-collapse and training-movie, not {exp.name!r}")
+        options["kimg"] = a.kimg
+    if a.json:
+        _check_out(a.json, (".json",), "--json")
+        _check_parent(a.json, "--json")
+    _check_parent(out, "--out")
+    print(f"lab {exp.name}: {exp.summary} ({exp.citation})", file=sys.stderr)
+    res = run_experiment(exp.name, seed=a.seed, quick=a.quick, out=out, **options)
+    for c in res["checks"]:
+        expected = c.get("bound") or f"= {c['closed_form']:.6g} +- {c['tolerance']:g}"
+        print(f"  [{'ok' if c['ok'] else 'FAIL'}] {c['claim']}: {c['measured']:.6g} (closed form / bound "
+              f"{expected})", file=sys.stderr)
+    text = json.dumps(res, indent=2) + "\n"
+    if a.json:
+        from .images import atomic_path
+
+        with atomic_path(a.json) as tmp:
+            tmp.write_text(text)
+        print(a.json)
+    else:
+        print(text, end="")
+    written = [res["figure"]] + ([res["html"]] if res.get("html") else [])
+    print(f"figure: {', '.join(written)}; {res['time_s']:.1f}s; "
+          f"{'every claim reproduced' if res['all_ok'] else 'NOT every claim reproduced (exit 1)'}", file=sys.stderr)
+    return 0 if res["all_ok"] else 1
+
+
+def _add_lab(sub) -> None:
+    from .lab import EXPERIMENTS
+
+    p = sub.add_parser("lab", help="run one experiment of the theory lab (ganworks lab list)",
+                       description="Measure one claim of GAN theory and draw it. Results (JSON, each measured value "
+                                   "next to its closed form) go to stdout or --json; the figure to --out. Exit "
+                                   "status 1 when a claim was not reproduced within its tolerance.")
+    p.add_argument("name", metavar="NAME", choices=["list", *EXPERIMENTS],
+                   help="list, or one of: " + ", ".join(EXPERIMENTS))
+    p.add_argument("--out", help="figure to write (default lab-NAME.png; training-movie: lab-training-movie.gif)")
+    p.add_argument("--json", help="write the results here instead of stdout")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="seed for data, networks and noise (default 0)")
+    p.add_argument("--quick", action="store_true", help="a smaller, faster version (seconds, not minutes)")
+    p.add_argument("--kimg", type=float, help="mode-collapse / training-movie: training length per run")
+    p.add_argument("--html", help="training-movie: the standalone HTML page (default: --out with .html)")
+    p.set_defaults(func=_cmd_lab)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -357,6 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data(sub)
     _add_evaluate(sub)
     _add_classifier(sub)
+    _add_lab(sub)
     return p
 
 

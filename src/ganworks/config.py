@@ -183,7 +183,14 @@ class TrainConfig:
         """The metrics evaluated during training, validated against the metric registry."""
         from .metrics.evaluate import parse_metrics
 
-        default = "mixture" if self.data in ("ring8", "grid25") else "fd,modes"
+        from .data import get_spec
+        from .data.toy import ToySpec
+
+        spec = get_spec(self.data) if not self.data.startswith("folder:") else None
+        if isinstance(spec, ToySpec) and not spec.is_mixture:
+            raise GanworksError(f"--eval-every: dataset {self.data!r} has no metric during training "
+                                "(the mixture metric needs modes: ring8, grid25)")
+        default = "mixture" if isinstance(spec, ToySpec) else "fd,modes"
         return parse_metrics(self.eval_metrics or default)
 
     def resolved(self) -> "Resolved":

@@ -67,6 +67,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise GanworksError(f"cannot write {path}: {e.strerror or e}") from None
     os.close(fd)
     tmp_path = Path(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; a written file gets the usual permissions
     try:
         yield tmp_path
         with open(tmp_path, "rb+") as f:
@@ -125,6 +128,43 @@ def scatter(points: torch.Tensor, reference: torch.Tensor | None = None, size: i
     for u, v in px(pts):
         draw.rectangle([u - 1, v - 1, u + 1, v + 1], fill=(255, 255, 255))
     return np.asarray(img)
+
+
+def histogram(points: torch.Tensor, reference: torch.Tensor | None = None, size: int = 320, bins: int = 80,
+              bounds: tuple[float, float] | None = None) -> np.ndarray:
+    """Rasterize 1-D points (N,) as a white histogram outline over ``reference``'s histogram in
+    blue (filled). The range covers the reference (else the points) with a 10% margin; both
+    histograms are densities on the same scale. Returns (size, size, 3) uint8."""
+    from PIL import Image, ImageDraw
+
+    pts = points.detach().float().reshape(-1).cpu().numpy()
+    ref = reference.detach().float().reshape(-1).cpu().numpy() if reference is not None else None
+    if bounds is None:
+        base = ref if ref is not None else pts
+        lo, hi = float(base.min()), float(base.max())
+        pad = 0.1 * max(hi - lo, 1e-3)
+        bounds = (lo - pad, hi + pad)
+    edges = np.linspace(bounds[0], bounds[1], bins + 1)
+    h_pts = np.histogram(pts, edges, density=True)[0]
+    h_ref = np.histogram(ref, edges, density=True)[0] if ref is not None else np.zeros(bins)
+    top = max(float(h_pts.max(initial=0)), float(h_ref.max(initial=0)), 1e-12) * 1.05
+    img = Image.new("RGB", (size, size))
+    draw = ImageDraw.Draw(img)
+    w = size / bins
+    for i in range(bins):
+        if h_ref[i] > 0:
+            draw.rectangle([i * w, size - 1 - h_ref[i] / top * (size - 1), (i + 1) * w - 1, size - 1],
+                           fill=(60, 110, 255))
+    ys = [size - 1 - h / top * (size - 1) for h in h_pts]
+    line = [(x, y) for i, y in enumerate(ys) for x in (i * w, (i + 1) * w)]
+    draw.line(line, fill=(255, 255, 255), width=2)
+    return np.asarray(img)
+
+
+def plot_points(points: torch.Tensor, reference: torch.Tensor | None = None, size: int = 320) -> np.ndarray:
+    """A picture of toy-data samples: a histogram for 1-D points, a scatter plot for 2-D ones."""
+    dim = points[0].numel() if len(points) else (reference[0].numel() if reference is not None else 2)
+    return histogram(points, reference, size) if dim == 1 else scatter(points, reference, size)
 
 
 def save_npy(images: torch.Tensor, path: str | os.PathLike) -> Path:

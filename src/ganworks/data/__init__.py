@@ -36,9 +36,9 @@ from .registry import (
     get_spec,
     register_dataset,
 )
-from .toy import GRID25, RING8, ToySpec
+from .toy import GRID25, RING8, TOY_DATASETS, ToySpec
 
-for _toy in (RING8, GRID25):  # the 2-D mixtures (generated, no files)
+for _toy in TOY_DATASETS:  # 1-D densities and 2-D point sets (generated, no files)
     DATASETS.setdefault(_toy.name, _toy)
 
 from .stacked import STACKED_MNIST  # noqa: E402  (three MNIST digits as R, G, B; 1,000 classes)

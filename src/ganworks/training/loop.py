@@ -32,7 +32,7 @@ from ..checkpoint import load_discriminator, save_network
 from ..config import TrainConfig
 from ..data import load_dataset
 from ..errors import GanworksError
-from ..images import make_grid, save_png, scatter, to_float, to_uint8
+from ..images import make_grid, plot_points, save_png, to_float, to_uint8
 from ..models import build_discriminator, build_generator, config_to_dict, make_model_config
 from ..objectives import Objective, d_loss_gan_smoothed, discriminator_stats, get_objective
 from ..regularizers import gradient_penalty, r1_penalty
@@ -310,10 +310,10 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> Path:
     grid_rows = min(num_classes, 10) if num_classes else 8
     grid_z = latents(8 * grid_rows, model_cfg.z_dim, GRID_SEED).to(device)
     grid_y = torch.arange(grid_rows, device=device).repeat_interleave(8) if num_classes else None
-    if points:  # scatter plots of 2,500 generated points (white) over 2,500 real ones (blue)
+    if points:  # 2,500 generated points (white) over 2,500 real ones (blue): scatter (2-D), histogram (1-D)
         grid_z = latents(2500, model_cfg.z_dim, GRID_SEED).to(device)
         grid_y = torch.arange(2500, device=device) % num_classes if num_classes else None
-        save_png(scatter(data.images[:2500]), run_dir / "samples" / "reals.png")
+        save_png(plot_points(data.images[:2500]), run_dir / "samples" / "reals.png")
     else:
         save_png(make_grid(data.images[:64], nrow=8), run_dir / "samples" / "reals.png", scale=2)
 
@@ -324,7 +324,7 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> Path:
             out = G_out(grid_z, grid_y)
         G_out.train(was_training)
         if points:
-            save_png(scatter(out, data.images[:2500]), run_dir / "samples" / f"fakes{kimg:06d}.png")
+            save_png(plot_points(out, data.images[:2500]), run_dir / "samples" / f"fakes{kimg:06d}.png")
         else:
             save_png(make_grid(to_uint8(out).cpu(), nrow=8), run_dir / "samples" / f"fakes{kimg:06d}.png", scale=2)
 
