@@ -62,15 +62,18 @@ def setup(device_name: str) -> tuple[Dist, str]:
 
 
 def teardown(d: Dist) -> None:
+    """Leave the group once every process is done (rank 0 writes the final files last)."""
     if d.owns_group and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
 def wrap(module: torch.nn.Module, d: Dist, device: torch.device, sync_bn: bool) -> torch.nn.Module:
     """``module`` in DistributedDataParallel (or as is, for one process).
 
-    ``broadcast_buffers=False``: BatchNorm statistics stay per process (each normalizes its own
-    share of the batch) unless ``sync_bn`` converts them to SyncBatchNorm. The loop freezes each
+    ``forward_sync_buffers=False``: buffers are copied from rank 0 once, at construction, and
+    then BatchNorm statistics stay per process (each normalizes its own share of the batch)
+    unless ``sync_bn`` converts them to SyncBatchNorm. The loop freezes each
     network while the other trains (requires_grad off, or no_grad): a forward pass under no_grad
     does not arm DDP's reducer, and a frozen network's parameters produce no gradient hooks, so
     nothing waits for a reduction that never comes.
@@ -82,7 +85,7 @@ def wrap(module: torch.nn.Module, d: Dist, device: torch.device, sync_bn: bool) 
     if sync_bn:
         module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
     ids = [device.index] if device.type == "cuda" else None
-    return DDP(module, device_ids=ids, broadcast_buffers=False)
+    return DDP(module, device_ids=ids, forward_sync_buffers=False)
 
 
 def mean_across(values: torch.Tensor, d: Dist) -> torch.Tensor:
