@@ -286,6 +286,9 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
     if cfg.batch_size % dd.world:
         raise GanworksError(f"--batch-size {cfg.batch_size} must be divisible by the number of processes "
                             f"({dd.world}): each takes an equal share of the global batch")
+    if cfg.sync_bn and dd.active and device.type != "cuda":
+        raise GanworksError("--sync-bn needs CUDA devices: PyTorch's SyncBatchNorm does not run on CPU "
+                            "(leave it off for per-process BatchNorm)")
     local = slice(dd.rank * cfg.batch_size // dd.world, (dd.rank + 1) * cfg.batch_size // dd.world)
     torch.manual_seed(cfg.seed)
     data = load_dataset(cfg.data, "train", resolution=cfg.resolution, channels=cfg.channels, strict=cfg.strict_data)
@@ -498,11 +501,13 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
         """--on-nan: stop with the step and network, or roll back to the last good checkpoint."""
         where = f"{problem} at step {pos.g_step_count + 1} (kimg {pos.nimg / 1000:.3f})"
         if cfg.on_nan == "stop":
-            log(f"STOP: {where}")
+            if dd.main:  # the error itself reaches stderr through the CLI
+                log_file.write(f"STOP: {where}\n")
             raise GanworksError(f"{where}; stopped (--on-nan stop): lower the learning rate, or use "
                                 f"--on-nan rollback to return to the last good checkpoint")
         if pos.rollbacks >= cfg.max_rollbacks:
-            log(f"STOP: {where}; already rolled back {pos.rollbacks} times")
+            if dd.main:
+                log_file.write(f"STOP: {where}; already rolled back {pos.rollbacks} times\n")
             raise GanworksError(f"{where}; gave up after {pos.rollbacks} rollbacks (--max-rollbacks "
                                 f"{cfg.max_rollbacks}) with learning rates x{cfg.nan_lr_factor ** pos.rollbacks:g}")
         good, _ = latest_checkpoint(run_dir)
