@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from ganworks import train
-from test_resume import RING
+from gwtest import RING
 
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 needs_torchrun = pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is not installed beside python")

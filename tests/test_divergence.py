@@ -5,8 +5,7 @@ import json
 import torch
 from safetensors.torch import load_file
 
-from gwtest import run_cli
-from test_resume import RING, cli
+from gwtest import RING, cli, run_cli
 
 
 def error_after_progress(r, *fragments):

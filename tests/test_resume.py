@@ -16,27 +16,7 @@ from safetensors.torch import load_file
 from ganworks import GanworksError, train
 from ganworks.training.resume import latest_checkpoint, list_checkpoints, verify
 
-from gwtest import TINY, needs_mnist5k, one_line_error, run_cli
-
-# The 2-D ring needs no files and trains at ~20k img/s on one thread: a whole run is a fraction of a second.
-RING = ["--data", "ring8", "--batch-size", "64", "--z-dim", "4", "--g-hidden", "32", "--d-hidden", "32",
-        "--no-progress", "--tick-kimg", "1", "--snapshot-kimg", "4"]
-ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
-def cli(capsys, *args: str):
-    """The real CLI entry point (`ganworks ...`) in this process: what a user sees, minus the start-up time."""
-    from types import SimpleNamespace
-
-    from ganworks.cli import main
-
-    try:
-        rc = main(list(args))
-    except SystemExit as e:
-        rc = e.code
-    out = capsys.readouterr()
-    return SimpleNamespace(returncode=rc, stdout=out.out, stderr=out.err)
-
+from gwtest import ONE_THREAD, RING, TINY, cli, needs_mnist5k, one_line_error, run_cli
 
 def _weights(run: Path) -> dict[str, dict[str, torch.Tensor]]:
     return {n: load_file(str(run / f"{n}.safetensors")) for n in ("generator", "discriminator")}
@@ -270,3 +250,11 @@ def test_crafted_pickle_is_dangerous_and_refused_everywhere(tmp_path, capsys):
 def test_python_api_resume_errors(tmp_path):
     with pytest.raises(GanworksError, match="no such run directory"):
         train(resume=str(tmp_path / "nope"))
+
+
+def test_train_help_lists_resume_flags(capsys):
+    r = cli(capsys, "train", "--help")
+    assert r.returncode == 0
+    for flag in ("--resume", "--checkpoint-kimg", "--keep-checkpoints", "--on-nan", "--nan-lr-factor",
+                 "--max-rollbacks", "--sync-bn"):
+        assert flag in r.stdout, flag
