@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -30,3 +31,21 @@ def one_line_error(r, *fragments):
     assert "Traceback" not in r.stderr
     for f in fragments:
         assert f in lines[0], (f, lines[0])
+
+
+# The 2-D ring needs no files and trains at ~20k img/s on one thread: a whole run is a fraction of a second.
+RING = ["--data", "ring8", "--batch-size", "64", "--z-dim", "4", "--g-hidden", "32", "--d-hidden", "32",
+        "--no-progress", "--tick-kimg", "1", "--snapshot-kimg", "4"]
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def cli(capsys, *args: str):
+    """The real CLI entry point (`ganworks ...`) in this process: what a user sees, minus the start-up time."""
+    from ganworks.cli import main
+
+    try:
+        rc = main(list(args))
+    except SystemExit as e:
+        rc = e.code
+    out = capsys.readouterr()
+    return SimpleNamespace(returncode=rc, stdout=out.out, stderr=out.err)

@@ -72,13 +72,51 @@ def _cmd_train(a: argparse.Namespace) -> int:
         eval_every=a.eval_every, eval_metrics=a.eval_metrics or "", eval_n=a.eval_n, best_metric=a.best_metric or "",
         tick_kimg=a.tick_kimg, snapshot_kimg=a.snapshot_kimg, device=a.device, precision=a.precision,
         run_dir=a.run_dir, runs_root=a.runs_root, progress=not a.no_progress,
+        checkpoint_kimg=a.checkpoint_kimg, keep_checkpoints=a.keep_checkpoints, on_nan=a.on_nan,
+        nan_lr_factor=a.nan_lr_factor, max_rollbacks=a.max_rollbacks, sync_bn=a.sync_bn,
     )
-    run_dir = train(cfg)
-    print(run_dir)
+    if a.resume is None:
+        run_dir = train(cfg)
+    else:
+        # Only the flags typed on this command line may change a resumed run (and only the safe ones).
+        given = _given_train_flags(a.argv)
+        overrides = {field: getattr(cfg, field) for dest, field in _FLAG_FIELDS.items()
+                     if dest in given and field != "model_options"}
+        opts_given = {k: v for k, v in opts.items() if k in given}
+        if opts_given:
+            overrides["model_options"] = opts_given
+        run_dir = train(cfg, resume=a.resume, **overrides)
+    import os
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 reports
+        print(run_dir)
     return 0
 
 
-def _add_train(sub) -> None:
+# CLI dest -> TrainConfig field, for telling which settings a --resume command line asks to change.
+_FLAG_FIELDS = {
+    **{k: k for k in ("data", "model", "objective", "kimg", "batch_size", "d_steps", "optimizer", "beta1", "beta2",
+                      "clip", "gp_weight", "gp_one_sided", "r1_gamma", "r1_interval", "label_smoothing",
+                      "replay_size", "replay_fraction", "augment", "conditional", "init_discriminator",
+                      "freeze_discriminator", "resolution", "channels", "seed", "ema_kimg", "eval_every",
+                      "eval_metrics", "eval_n", "best_metric", "tick_kimg", "snapshot_kimg", "device", "precision",
+                      "run_dir", "checkpoint_kimg", "keep_checkpoints", "on_nan", "nan_lr_factor",
+                      "max_rollbacks", "sync_bn", "lr_g", "lr_d")},
+    "lr": "lr_g", "strict": "strict_data", "no_progress": "progress", "sn": "model_options",
+    **{k: "model_options" for k in ("z_dim", "g_hidden", "d_hidden", "d_dropout", "g_batchnorm", "g_channels",
+                                    "d_channels")},
+}
+
+
+def _given_train_flags(argv: list[str]) -> set[str]:
+    """The dests of the train flags present on the command line (parsed again with no defaults)."""
+    parser = build_parser(no_train_defaults=True)
+    given = set(vars(parser.parse_args(argv)))
+    if "lr" in given:  # --lr sets both rates
+        given |= {"lr_g", "lr_d"}
+    return given
+
+
+def _add_train(sub, no_defaults: bool = False) -> None:
     from .objectives import list_objectives
 
     p = sub.add_parser("train", help="train a GAN; prints the run directory",
@@ -144,7 +182,30 @@ def _add_train(sub) -> None:
     o.add_argument("--best-metric", help="keep the best generator by this metric in best/ (default: the first)")
     o.add_argument("--snapshot-kimg", type=float, default=50.0, help="a sample grid every this many kimg")
     o.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r = p.add_argument_group("checkpoints, resume and divergence")
+    r.add_argument("--resume", metavar="RUN|auto",
+                   help="continue RUN from its latest valid checkpoint with its own config (only --kimg, "
+                        "--tick-kimg, --snapshot-kimg, --checkpoint-kimg, --keep-checkpoints, --on-nan, "
+                        "--nan-lr-factor, --max-rollbacks, --eval-every, --eval-n, --device, --no-progress may "
+                        "change); auto: continue --run-dir if it has a checkpoint, else start it")
+    r.add_argument("--checkpoint-kimg", type=float, metavar="KIMG",
+                   help="write a resume state to RUN/checkpoints/ every KIMG (default: --snapshot-kimg; "
+                        "0: only at the end)")
+    r.add_argument("--keep-checkpoints", type=_positive_int, default=3, metavar="K",
+                   help="keep the newest K checkpoints (default 3)")
+    r.add_argument("--on-nan", default="stop", help="non-finite loss or weights: stop (default) with an error "
+                                                    "naming the step and network, or rollback to the last checkpoint")
+    r.add_argument("--nan-lr-factor", type=float, default=0.5,
+                   help="--on-nan rollback: multiply both learning rates by this per rollback (default 0.5)")
+    r.add_argument("--max-rollbacks", type=_positive_int, default=3,
+                   help="--on-nan rollback: give up after this many rollbacks (default 3)")
+    r.add_argument("--sync-bn", action="store_true",
+                   help="under torchrun: SyncBatchNorm across processes (default: per-process BatchNorm)")
     p.set_defaults(func=_cmd_train)
+    if no_defaults:  # every dest absent from the namespace unless typed
+        for act in p._actions:
+            if act.dest != "help":
+                act.default = argparse.SUPPRESS
 
 
 # --------------------------------------------------------------------------------------- sample
@@ -418,13 +479,13 @@ def _add_lab(sub) -> None:
     p.set_defaults(func=_cmd_lab)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(no_train_defaults: bool = False) -> argparse.ArgumentParser:
     from . import __version__
 
     p = _Parser(prog="ganworks", description="Train, sample and understand generative adversarial networks.")
     p.add_argument("--version", action="version", version=f"ganworks {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
-    _add_train(sub)
+    _add_train(sub, no_train_defaults)
     _add_sample(sub)
     _add_interpolate(sub)
     _add_data(sub)
@@ -435,7 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         return args.func(args)
     except GanworksError as e:

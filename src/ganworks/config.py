@@ -31,6 +31,13 @@ class Resolved:
 
 
 PRECISIONS = ("fp32", "bf16")
+ON_NAN = ("stop", "rollback")
+
+#: The fields a resumed run may change (``ganworks train --resume RUN --kimg 1200``): how long it
+#: runs, how often it reports and checkpoints, the divergence guard and the device. Anything else
+#: would make the continued run a different experiment, so it is refused.
+RESUME_SAFE = ("kimg", "tick_kimg", "snapshot_kimg", "checkpoint_kimg", "keep_checkpoints", "on_nan",
+               "nan_lr_factor", "max_rollbacks", "progress", "device", "eval_every", "eval_n")
 
 
 @dataclass
@@ -105,6 +112,21 @@ class TrainConfig:
     """One status line and one stats.jsonl record per tick."""
     snapshot_kimg: float = 50.0
     """A grid of samples from fixed noise every this many kimg (0: only at the end)."""
+    checkpoint_kimg: float | None = None
+    """Write a resume state to ``RUN/checkpoints/`` every this many kimg; None: every
+    ``snapshot_kimg``; 0: only at the end. The last one is always written when the run ends."""
+    keep_checkpoints: int = 3
+    """Keep the newest this many checkpoints; older ones are deleted."""
+    on_nan: str = "stop"
+    """Non-finite loss or weights: ``stop`` with an error naming the step and network, or
+    ``rollback`` to the last good checkpoint with learning rates times ``nan_lr_factor``."""
+    nan_lr_factor: float = 0.5
+    """With on_nan=rollback: multiply both learning rates by this on each rollback."""
+    max_rollbacks: int = 3
+    """With on_nan=rollback: give up (an error) after this many rollbacks in one run."""
+    sync_bn: bool = False
+    """Distributed runs: synchronize BatchNorm statistics across processes (SyncBatchNorm);
+    default: each process normalizes its own share of the batch."""
     device: str = "auto"
     precision: str = "fp32"
     """``bf16`` runs forward passes under bfloat16 autocast (CPU with AMX, or CUDA)."""
@@ -172,6 +194,15 @@ class TrainConfig:
             raise GanworksError(f"--channels must be 1 or 3, got {self.channels!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise GanworksError(f"--seed must be a non-negative integer, got {self.seed!r}")
+        if self.checkpoint_kimg is not None:
+            _nonneg_float("--checkpoint-kimg", self.checkpoint_kimg)
+        _positive_int("--keep-checkpoints", self.keep_checkpoints)
+        if self.on_nan not in ON_NAN:
+            raise GanworksError(f"unknown --on-nan {self.on_nan!r}; valid: {', '.join(ON_NAN)}")
+        f = self.nan_lr_factor
+        if not (isinstance(f, (int, float)) and not isinstance(f, bool) and math.isfinite(f) and 0.0 < f <= 1.0):
+            raise GanworksError(f"--nan-lr-factor must be in (0, 1], got {f!r}")
+        _positive_int("--max-rollbacks", self.max_rollbacks)
         if self.device not in DEVICES:
             raise GanworksError(f"unknown device {self.device!r}; valid: {', '.join(DEVICES)}")
         if self.precision not in PRECISIONS:
@@ -209,6 +240,10 @@ class TrainConfig:
             clip=self.clip if self.clip is not None else float(d.get("clip", 0.0)),
             gp_weight=self.gp_weight if self.gp_weight is not None else float(d.get("gp_weight", 0.0)),
         )
+
+    def checkpoint_every(self) -> float:
+        """kimg between checkpoints (0: only the final one)."""
+        return self.snapshot_kimg if self.checkpoint_kimg is None else self.checkpoint_kimg
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

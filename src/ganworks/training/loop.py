@@ -16,12 +16,12 @@ import contextlib
 import copy
 import json
 import math
+import os
 import platform
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import torch
 from torch import Tensor, nn
@@ -32,12 +32,15 @@ from ..checkpoint import load_discriminator, save_network
 from ..config import TrainConfig
 from ..data import load_dataset
 from ..errors import GanworksError
-from ..images import make_grid, plot_points, save_png, to_float, to_uint8
+from ..images import atomic_path, make_grid, plot_points, save_png, to_float, to_uint8
 from ..models import build_discriminator, build_generator, config_to_dict, make_model_config
 from ..objectives import Objective, d_loss_gan_smoothed, discriminator_stats, get_objective
 from ..regularizers import gradient_penalty, r1_penalty
 from ..sampling import latents
+from . import distributed
 from .replay import ReplayBuffer
+from .resume import (Counters, IndexBatches, latest_checkpoint, load_checkpoint, load_optimizer, module_state,
+                     optimizer_state, plan, rng_state, save_checkpoint, set_rng_state, take)
 from .rundir import claim_run_dir, new_run_dir, write_json
 
 GRID_SEED = 2014  # fixed noise for the grids over time: the same latents in every snapshot
@@ -163,14 +166,6 @@ def update_ema(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
         b_ema.copy_(b)
 
 
-def _index_batches(n: int, batch_size: int, gen: torch.Generator) -> Iterator[Tensor]:
-    """Endless minibatches of indices: a fresh permutation per epoch, batches never straddle two."""
-    while True:
-        perm = torch.randperm(n, generator=gen)
-        for i in range(0, n - batch_size + 1, batch_size):
-            yield perm[i:i + batch_size]
-
-
 def _resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -226,23 +221,75 @@ def _status(tick: int, nimg: int, elapsed: float, ips: float, stats: dict[str, f
     return "  ".join(parts)
 
 
-def train(config: TrainConfig | dict | None = None, **overrides) -> Path:
+
+def _append_jsonl(path: Path, rec: dict) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+
+
+def _truncate_jsonl(path: Path, nimg: int) -> None:
+    """Keep the records of ``path`` up to ``nimg`` images (a resumed run writes the later ones
+    again); a torn last line from a killed process is dropped too."""
+    if not path.is_file():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            if round(json.loads(line)["kimg"] * 1000) <= nimg:
+                keep.append(line + "\n")
+        except (ValueError, KeyError, TypeError):
+            continue
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(keep))
+
+
+@torch.no_grad()
+def _nonfinite(name: str, loss: Tensor | None, module: nn.Module) -> str | None:
+    """What is non-finite after a step of ``module`` (its loss, else its weights), or None."""
+    if loss is not None and not torch.isfinite(loss).all():
+        return f"non-finite loss_{name[0].upper()} ({float(loss)}) in the {name} step"
+    total = torch.stack([p.detach().float().sum() for p in module.parameters()]).sum()
+    if not torch.isfinite(total):  # any NaN/inf weight makes the sum non-finite
+        return f"non-finite weights in the {name} after its step"
+    return None
+
+
+def train(config: TrainConfig | dict | None = None, *, resume: str | None = None, **overrides) -> Path:
     """Train a GAN and return its run directory.
 
     ``config`` is a :class:`TrainConfig` or a dict of its fields; keyword arguments override
     fields. The run directory receives ``config.json``, ``log.txt``, ``stats.jsonl``, grids of
-    samples from fixed noise under ``samples/``, and the final generator and discriminator
-    (``generator.safetensors`` / ``.json``, ``discriminator.safetensors`` / ``.json``).
+    samples from fixed noise under ``samples/``, resume states under ``checkpoints/``, and the
+    final generator and discriminator (``generator.safetensors`` / ``.json``,
+    ``discriminator.safetensors`` / ``.json``).
+
+    ``resume``: a run directory to continue from its latest valid checkpoint, with its own
+    ``config.json`` (keyword arguments may change only :data:`ganworks.config.RESUME_SAFE`
+    fields, e.g. ``kimg`` to extend it); or ``"auto"``: continue the run in ``run_dir`` if it
+    has a checkpoint, else start it. On CPU a resumed run ends bitwise equal to an
+    uninterrupted one. Under ``torchrun`` each process trains on its share of the batch.
     """
     from tqdm import tqdm
 
     if config is None:
         config = TrainConfig()
     base = config.to_dict() if isinstance(config, TrainConfig) else dict(config)
-    cfg = TrainConfig.from_dict({**base, **overrides})
+    ckpt, skipped, resume_dir = None, [], None
+    if resume is None:
+        cfg = TrainConfig.from_dict({**base, **overrides})
+    else:
+        cfg, resume_dir, ckpt, skipped = plan({**base, **overrides}, overrides, resume)
     rc = cfg.resolved()  # objective defaults applied (e.g. WGAN: RMSProp, lr 5e-5, 5 critic steps, clip 0.01)
 
-    device = _resolve_device(cfg.device)
+    dd, device_name = distributed.setup(cfg.device)  # torchrun: join the process group (one process: no-op)
+    device = _resolve_device(device_name) if not dd.active else torch.device(device_name)
+    if cfg.batch_size % dd.world:
+        raise GanworksError(f"--batch-size {cfg.batch_size} must be divisible by the number of processes "
+                            f"({dd.world}): each takes an equal share of the global batch")
+    if cfg.sync_bn and dd.active and device.type != "cuda":
+        raise GanworksError("--sync-bn needs CUDA devices: PyTorch's SyncBatchNorm does not run on CPU "
+                            "(leave it off for per-process BatchNorm)")
+    local = slice(dd.rank * cfg.batch_size // dd.world, (dd.rank + 1) * cfg.batch_size // dd.world)
     torch.manual_seed(cfg.seed)
     data = load_dataset(cfg.data, "train", resolution=cfg.resolution, channels=cfg.channels, strict=cfg.strict_data)
     if len(data) < cfg.batch_size:
@@ -263,7 +310,7 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> Path:
     model_cfg = make_model_config(cfg.model, **{**cfg.model_options, **extra})
     G = build_generator(cfg.model, model_cfg).to(device)
     D = build_discriminator(cfg.model, model_cfg).to(device)
-    if cfg.init_discriminator:
+    if cfg.init_discriminator and ckpt is None:
         _init_discriminator(D, cfg.init_discriminator, cfg.model, model_cfg)
     objective = get_objective(cfg.objective)
     opt_g = _make_optimizer(rc.optimizer, G.parameters(), rc.lr_g, rc.betas)
@@ -275,32 +322,44 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> Path:
     d_opt = DOptions(clip=rc.clip, gp_weight=rc.gp_weight, gp_one_sided=cfg.gp_one_sided,
                      label_smoothing=cfg.label_smoothing, augment=policy, replay=replay)
 
+    # The run directory: rank 0 creates it (every process learns its name: rollbacks read from it).
     desc = f"{cfg.data.split(':')[0]}-{cfg.model}-{cfg.objective.replace(':', '-')}"
-    run_dir = claim_run_dir(cfg.run_dir) if cfg.run_dir else new_run_dir(cfg.runs_root, desc)
-    (run_dir / "samples").mkdir(exist_ok=True)
-    write_json(run_dir / "config.json", {
-        "train": cfg.to_dict(),
-        "resolved": {**rc.__dict__, "betas": list(rc.betas)},
-        "model": config_to_dict(cfg.model, model_cfg),
-        "data": {"name": data.name, "split": data.split, "images": len(data), "shape": list(data.shape),
-                 "num_classes": data.num_classes, "source": data.source},
-        "environment": {"ganworks": __version__, "torch": torch.__version__, "python": platform.python_version(),
-                        "device": str(device), "threads": torch.get_num_threads()},
-        "params": {"generator": sum(p.numel() for p in G.parameters()),
-                   "discriminator": sum(p.numel() for p in D.parameters())},
-    })
+    run_dir = None
+    if dd.main:
+        if resume_dir is not None and (ckpt is not None or (resume_dir / "config.json").is_file()):
+            run_dir = resume_dir  # continuing, or --resume auto restarting a run that never checkpointed
+        else:
+            run_dir = claim_run_dir(cfg.run_dir) if cfg.run_dir else new_run_dir(cfg.runs_root, desc)
+    run_dir = Path(distributed.broadcast_text(str(run_dir) if run_dir else None, dd, device))
+    if dd.main:
+        (run_dir / "samples").mkdir(exist_ok=True)
+        write_json(run_dir / "config.json", {
+            "train": cfg.to_dict(),
+            "resolved": {**rc.__dict__, "betas": list(rc.betas)},
+            "model": config_to_dict(cfg.model, model_cfg),
+            "data": {"name": data.name, "split": data.split, "images": len(data), "shape": list(data.shape),
+                     "num_classes": data.num_classes, "source": data.source},
+            "environment": {"ganworks": __version__, "torch": torch.__version__, "python": platform.python_version(),
+                            "device": str(device), "threads": torch.get_num_threads(), "world_size": dd.world},
+            "params": {"generator": sum(p.numel() for p in G.parameters()),
+                       "discriminator": sum(p.numel() for p in D.parameters())},
+        })
 
     images = data.images.to(device)  # uint8 (N, C, H, W): the whole dataset, batches drawn by index
     labels = data.labels.to(device) if num_classes else None
-    batches = _index_batches(len(images), cfg.batch_size, torch.Generator().manual_seed(cfg.seed))
+    # One global order of the data for every process; each keeps its slice of each global batch.
+    batches = IndexBatches(len(images), cfg.batch_size, cfg.seed)
 
     def real_batch() -> tuple[Tensor, Tensor | None]:
-        idx = next(batches).to(device)
-        x = images[idx] if points else to_float(images[idx])  # (B, C, H, W) in [-1, 1]
+        idx = next(batches)[local].to(device)
+        x = images[idx] if points else to_float(images[idx])  # (b, C, H, W) in [-1, 1]
         return x, (labels[idx] if labels is not None else None)
 
+    def noise() -> Tensor:
+        return torch.randn(cfg.batch_size, model_cfg.z_dim, device=device)[local]  # (b, z_dim) of the global batch
+
     def class_batch() -> Tensor | None:
-        return torch.randint(0, num_classes, (cfg.batch_size,), device=device) if num_classes else None
+        return torch.randint(0, num_classes, (cfg.batch_size,), device=device)[local] if num_classes else None
 
     # EMA with a half-life of ema_kimg thousand images: beta^(images per step) halves every ema_kimg.
     G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema_kimg > 0 else None
@@ -313,11 +372,14 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> Path:
     if points:  # 2,500 generated points (white) over 2,500 real ones (blue): scatter (2-D), histogram (1-D)
         grid_z = latents(2500, model_cfg.z_dim, GRID_SEED).to(device)
         grid_y = torch.arange(2500, device=device) % num_classes if num_classes else None
-        save_png(plot_points(data.images[:2500]), run_dir / "samples" / "reals.png")
-    else:
+        if dd.main:
+            save_png(plot_points(data.images[:2500]), run_dir / "samples" / "reals.png")
+    elif dd.main:
         save_png(make_grid(data.images[:64], nrow=8), run_dir / "samples" / "reals.png", scale=2)
 
     def snapshot(kimg: int) -> None:
+        if not dd.main:
+            return
         was_training = G_out.training
         G_out.eval()
         with torch.no_grad():
@@ -330,25 +392,21 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> Path:
 
     eval_names = cfg.eval_metric_names() if cfg.eval_every > 0 else []
     best_name = cfg.best_metric or (eval_names[0] if eval_names else "")
-    best_value: float | None = None
-    last_d_acc: float | None = None
 
-    def evaluate_now(kimg: float, log_file) -> list[str]:
+    def evaluate_now(kimg: float) -> list[str]:
         """Evaluate G (the EMA when kept) on eval_n samples; keep the best generator in best/."""
-        nonlocal best_value
         from ..metrics.evaluate import evaluate
 
         snap = run_dir / "eval-snapshot"
         snap.mkdir(exist_ok=True)
         save_network(snap, "generator", G_out, cfg.model, model_cfg, {"ema": G_ema is not None, "kimg": kimg})
         res = evaluate(snap, data=cfg.data, metrics=eval_names, n=cfg.eval_n, seed=cfg.seed)
-        with open(run_dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps({"kimg": kimg, **res}) + "\n")
+        _append_jsonl(run_dir / "metrics.jsonl", {"kimg": kimg, **res})
         values = {m: r["value"] for m, r in res["metrics"].items()}
-        _log(f"eval kimg {kimg:<8.1f} " + "  ".join(f"{m} {v:.4g}" for m, v in values.items()), log_file)
+        log(f"eval kimg {kimg:<8.1f} " + "  ".join(f"{m} {v:.4g}" for m, v in values.items()))
         v, hib = values[best_name], res["metrics"][best_name]["higher_is_better"]
-        if best_value is None or (v > best_value if hib else v < best_value):
-            best_value = v
+        if pos.best_value is None or (v > pos.best_value if hib else v < pos.best_value):
+            pos.best_value = v
             (run_dir / "best").mkdir(exist_ok=True)
             for f in snap.iterdir():
                 (run_dir / "best" / f.name).write_bytes(f.read_bytes())
@@ -358,96 +416,237 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> Path:
         collapse = _collapsed(res)
         if collapse:
             alarms.append(collapse)
-            if last_d_acc is not None and abs(last_d_acc - 0.5) <= 0.05:
-                alarms.append(f"D's accuracy is {last_d_acc:.1%} while the samples are collapsed: D's feedback "
+            if pos.last_d_acc is not None and abs(pos.last_d_acc - 0.5) <= 0.05:
+                alarms.append(f"D's accuracy is {pos.last_d_acc:.1%} while the samples are collapsed: D's feedback "
                               "has stopped being informative, and G now trains on noise")
         for alarm in alarms:
-            _log(f"ALARM kimg {kimg:.1f}: {alarm}", log_file)
+            log(f"ALARM kimg {kimg:.1f}: {alarm}")
         return alarms
 
     total = int(round(cfg.kimg * 1000))
     per_iter = cfg.batch_size * rc.d_steps
-    tick_img, snap_img = cfg.tick_kimg * 1000, cfg.snapshot_kimg * 1000
-    eval_img = cfg.eval_every * 1000
-    nimg, tick, next_tick, next_snap, d_step_count = 0, 0, tick_img, snap_img, 0
-    next_eval = eval_img
-    sums: dict[str, Tensor] = {}
+    intervals = {"tick": cfg.tick_kimg * 1000, "snap": cfg.snapshot_kimg * 1000, "eval": cfg.eval_every * 1000,
+                 "ckpt": cfg.checkpoint_every() * 1000}
+    pos = Counters(next_tick=intervals["tick"], next_snap=intervals["snap"], next_eval=intervals["eval"],
+                   next_ckpt=intervals["ckpt"], intervals=intervals)
+    sums: dict[str, Tensor] = {}  # this tick's running sums of the step statistics
     counts: dict[str, int] = {}
-    t_start = t_tick = time.perf_counter()
-    nimg_tick = 0
 
-    with open(run_dir / "log.txt", "a") as log_file, open(run_dir / "stats.jsonl", "a") as stats_file, \
-            tqdm(total=total, unit="img", unit_scale=True, file=sys.stderr, dynamic_ncols=True,
-                 disable=None if cfg.progress else True, desc=desc, leave=False) as bar:
-        _log(f"run {run_dir}: {cfg.kimg:g} kimg of {cfg.data} ({len(data)} images) on {device}, "
-             f"{cfg.model} G {sum(p.numel() for p in G.parameters()):,} params, "
-             f"D {sum(p.numel() for p in D.parameters()):,}; {cfg.objective}, {rc.optimizer} "
-             f"lr G {rc.lr_g:g} D {rc.lr_d:g}, k={rc.d_steps}", log_file)
-        snapshot(0)
+    # ---- resume state: everything above that changes while training, as tensors + JSON
+    def capture() -> tuple[dict[str, Tensor], dict]:
+        tensors = {**module_state("G", G), **module_state("D", D)}
+        if G_ema is not None:
+            tensors.update(module_state("G_ema", G_ema))
+        t_g, meta_g = optimizer_state("opt_g", opt_g)
+        t_d, meta_d = optimizer_state("opt_d", opt_d)
+        t_rng, meta_rng = rng_state()
+        t_data, meta_data = batches.state()
+        tensors.update({**t_g, **t_d, **t_rng, **t_data})
+        meta_replay = None
+        if replay is not None:
+            st = replay.state_dict()
+            meta_replay = {"size": st["size"], "capacity": st["capacity"]}
+            for k in ("images", "labels"):
+                if st[k] is not None:
+                    tensors[f"replay.{k}"] = st[k]
+        tensors.update({f"tick_sum.{k}": v.detach().float().cpu().reshape(1) for k, v in sums.items()})
+        pos.elapsed_s = time.perf_counter() - t_start
+        return tensors, {"counters": pos.__dict__, "tick_counts": counts, "optimizers": {"G": meta_g, "D": meta_d},
+                         "rng": meta_rng, "data": meta_data, "replay": meta_replay,
+                         "model": config_to_dict(cfg.model, model_cfg), "train": cfg.to_dict(),
+                         "world_size": dd.world, "ganworks_version": __version__}
+
+    def restore(path: Path) -> None:
+        tensors, meta = load_checkpoint(path)
+        mine, theirs = json.loads(json.dumps(config_to_dict(cfg.model, model_cfg))), meta.get("model")
+        if theirs != mine:
+            raise GanworksError(f"checkpoint {path} holds a different model ({theirs}) than this run "
+                                f"({mine}, from {run_dir / 'config.json'})")
+        for prefix, net in (("G", G), ("D", D), ("G_ema", G_ema)):
+            if net is None:
+                continue
+            try:
+                net.load_state_dict(take(tensors, prefix))
+            except RuntimeError as e:
+                detail = " ".join(str(e).strip().splitlines()[1:2]).strip() or str(e).splitlines()[0]
+                raise GanworksError(f"checkpoint {path}: its {prefix} does not fit this run's {mine}: {detail}") from None
+        load_optimizer(opt_g, tensors, meta["optimizers"]["G"], "generator")
+        load_optimizer(opt_d, tensors, meta["optimizers"]["D"], "discriminator")
+        set_rng_state(tensors, meta["rng"])
+        batches.load(tensors, meta["data"])
+        if replay is not None:
+            r = meta["replay"] or {"size": 0, "capacity": replay.capacity}
+            replay.load_state_dict({**r, "images": tensors["replay.images"].to(device) if r["size"] else None,
+                                    "labels": tensors["replay.labels"].to(device)
+                                    if r["size"] and "replay.labels" in tensors else None})
+        sums.clear()
+        sums.update({k: v.to(device).reshape(()) for k, v in take(tensors, "tick_sum").items()})
+        counts.clear()
+        counts.update(meta["tick_counts"])
+        saved = Counters(**meta["counters"])
+        for name, every in intervals.items():  # a schedule changed on resume restarts from here
+            if saved.intervals.get(name) != every:
+                setattr(saved, f"next_{name}", (saved.nimg // every + 1) * every if every > 0 else 0.0)
+        saved.intervals = intervals
+        pos.__dict__.update(saved.__dict__)
+        if dd.main:
+            _truncate_jsonl(run_dir / "stats.jsonl", pos.nimg)
+            _truncate_jsonl(run_dir / "metrics.jsonl", pos.nimg)
+
+    def log(line: str) -> None:
+        if dd.main:
+            _log(line, log_file)
+
+    def diverged(problem: str) -> None:
+        """--on-nan: stop with the step and network, or roll back to the last good checkpoint."""
+        where = f"{problem} at step {pos.g_step_count + 1} (kimg {pos.nimg / 1000:.3f})"
+        if cfg.on_nan == "stop":
+            if dd.main:  # the error itself reaches stderr through the CLI
+                log_file.write(f"STOP: {where}\n")
+            raise GanworksError(f"{where}; stopped (--on-nan stop): lower the learning rate, or use "
+                                f"--on-nan rollback to return to the last good checkpoint")
+        if pos.rollbacks >= cfg.max_rollbacks:
+            if dd.main:
+                log_file.write(f"STOP: {where}; already rolled back {pos.rollbacks} times\n")
+            raise GanworksError(f"{where}; gave up after {pos.rollbacks} rollbacks (--max-rollbacks "
+                                f"{cfg.max_rollbacks}) with learning rates x{cfg.nan_lr_factor ** pos.rollbacks:g}")
+        good, _ = latest_checkpoint(run_dir)
+        if good is None:
+            raise GanworksError(f"{where}; no checkpoint to roll back to in {run_dir / 'checkpoints'}")
+        rollbacks = pos.rollbacks + 1
+        restore(good)
+        pos.rollbacks = rollbacks
+        scale = cfg.nan_lr_factor ** rollbacks
+        for opt, lr in ((opt_g, rc.lr_g), (opt_d, rc.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * scale
+        log(f"ROLLBACK {rollbacks}/{cfg.max_rollbacks}: {where}; restored {good.name} (kimg {pos.nimg / 1000:.3f}), "
+            f"learning rates x{scale:g}: G {rc.lr_g * scale:g}, D {rc.lr_d * scale:g}")
+        bar.n = pos.nimg
+        bar.refresh()
+
+    t_start = time.perf_counter()
+    if ckpt is not None:
+        restore(ckpt)
+        t_start -= pos.elapsed_s
+    elif dd.main and resume_dir is not None and (run_dir / "config.json").is_file():
+        _truncate_jsonl(run_dir / "stats.jsonl", -1)  # --resume auto restarting a run with no checkpoint
+        _truncate_jsonl(run_dir / "metrics.jsonl", -1)
+    # Under torchrun: DDP all-reduces gradients; G and D stay the plain modules for EMA, saving, grids.
+    G_train = distributed.wrap(G, dd, device, cfg.sync_bn)
+    D_train = distributed.wrap(D, dd, device, cfg.sync_bn)
+    t_tick, nimg_tick = time.perf_counter(), pos.nimg
+
+    with open(run_dir / "log.txt" if dd.main else os.devnull, "a") as log_file, \
+            tqdm(total=total, initial=min(pos.nimg, total), unit="img", unit_scale=True, file=sys.stderr,
+                 dynamic_ncols=True, disable=None if cfg.progress and dd.main else True, desc=desc,
+                 leave=False) as bar:
+        for why in skipped:
+            log(f"WARNING: skipped checkpoint: {why}")
+        if ckpt is not None:
+            log(f"resumed {run_dir} from {ckpt.name} at kimg {pos.nimg / 1000:.3f} (tick {pos.tick}) "
+                f"on {dd.world} process(es); training to {cfg.kimg:g} kimg")
+        else:
+            log(f"run {run_dir}: {cfg.kimg:g} kimg of {cfg.data} ({len(data)} images) on {device}"
+                f"{f' x {dd.world} processes' if dd.active else ''}, "
+                f"{cfg.model} G {sum(p.numel() for p in G.parameters()):,} params, "
+                f"D {sum(p.numel() for p in D.parameters()):,}; {cfg.objective}, {rc.optimizer} "
+                f"lr G {rc.lr_g:g} D {rc.lr_d:g}, k={rc.d_steps}")
+            snapshot(0)
+            if cfg.on_nan == "rollback" and dd.main:
+                save_checkpoint(run_dir, 0, *capture(), keep=cfg.keep_checkpoints)  # a good state to return to
         G.train()
         D.train(not cfg.freeze_discriminator)
-        while nimg < total:
+        while pos.nimg < total:
             step_stats: dict[str, Tensor] = {}
+            problem = None
             # D phase: k steps, G frozen. A frozen pre-trained D is only ever judged against.
             for _ in range(rc.d_steps):
                 real, y_real = real_batch()
                 if cfg.freeze_discriminator:
                     continue
-                z = torch.randn(cfg.batch_size, model_cfg.z_dim, device=device)
-                d_step_count += 1
+                z = noise()
+                pos.d_step_count += 1
                 d_opt.r1_weight = (cfg.r1_gamma / 2 * cfg.r1_interval
-                                   if cfg.r1_gamma > 0 and d_step_count % cfg.r1_interval == 0 else 0.0)
-                step_stats.update(discriminator_step(G, D, objective, real, z, opt_d, autocast,
+                                   if cfg.r1_gamma > 0 and pos.d_step_count % cfg.r1_interval == 0 else 0.0)
+                step_stats.update(discriminator_step(G_train, D_train, objective, real, z, opt_d, autocast,
                                                      y_real=y_real, y_fake=y_real, opt=d_opt))
-            # G phase: one step, D frozen.
-            z = torch.randn(cfg.batch_size, model_cfg.z_dim, device=device)
-            real_g, y_real_g = real_batch() if objective.g_needs_real else (None, None)
-            step_stats.update(generator_step(G, D, objective, z, opt_g, autocast, y=class_batch(), real=real_g,
-                                             y_real=y_real_g, augment=policy))
+                problem = _nonfinite("discriminator", step_stats["loss_D"], D)
+                if problem:
+                    break
+            if problem is None:
+                # G phase: one step, D frozen.
+                z = noise()
+                real_g, y_real_g = real_batch() if objective.g_needs_real else (None, None)
+                step_stats.update(generator_step(G_train, D_train, objective, z, opt_g, autocast, y=class_batch(),
+                                                 real=real_g, y_real=y_real_g, augment=policy))
+                problem = _nonfinite("generator", step_stats["loss_G"], G)
+            # Divergence guard: every process takes the same decision.
+            if distributed.any_across(problem is not None, dd, device):
+                diverged(problem or "non-finite values in another process")
+                continue
             if G_ema is not None:
                 update_ema(G_ema, G, ema_beta)
 
-            nimg += per_iter
+            pos.g_step_count += 1
+            pos.nimg += per_iter
             bar.update(per_iter)
             for k, v in step_stats.items():
                 sums[k] = sums.get(k, 0.0) + v
                 counts[k] = counts.get(k, 0) + 1
 
-            done = nimg >= total
-            if nimg >= next_tick or done:
+            done = pos.nimg >= total
+            if pos.nimg >= pos.next_tick or done:
                 now = time.perf_counter()
-                stats = {k: round(float(v) / counts[k], 6) for k, v in sums.items()}
-                ips = (nimg - nimg_tick) / max(now - t_tick, 1e-9)
-                rec = {"tick": tick, "kimg": round(nimg / 1000, 3), "time_s": round(now - t_start, 2),
+                keys = list(sums)
+                means = distributed.mean_across(torch.stack([sums[k] / counts[k] for k in keys]), dd) \
+                    if dd.active else None
+                stats = {k: round(float(means[i]) if means is not None else float(sums[k]) / counts[k], 6)
+                         for i, k in enumerate(keys)}
+                ips = (pos.nimg - nimg_tick) / max(now - t_tick, 1e-9)
+                rec = {"tick": pos.tick, "kimg": round(pos.nimg / 1000, 3), "time_s": round(now - t_start, 2),
                        "img_per_s": round(ips, 1), **stats}
                 if not all(math.isfinite(v) for v in stats.values()):
                     rec["nonfinite"] = True
                 alarms = tick_alarms(stats, objective.probabilistic)
                 if alarms:
                     rec["alarms"] = alarms
-                stats_file.write(json.dumps(rec) + "\n")
-                stats_file.flush()
-                _log(_status(tick, nimg, now - t_start, ips, stats), log_file)
+                if dd.main:
+                    _append_jsonl(run_dir / "stats.jsonl", rec)
+                log(_status(pos.tick, pos.nimg, now - t_start, ips, stats))
                 for alarm in alarms:
-                    _log(f"ALARM tick {tick}: {alarm}", log_file)
-                last_d_acc = stats.get("D_acc")
-                sums, counts, tick, t_tick, nimg_tick = {}, {}, tick + 1, now, nimg
-                while next_tick <= nimg:
-                    next_tick += tick_img
-            if eval_img > 0 and (nimg >= next_eval or done):
-                evaluate_now(round(nimg / 1000, 3), log_file)
-                while next_eval <= nimg:
-                    next_eval += eval_img
-            if snap_img > 0 and nimg >= next_snap and not done:
-                snapshot(nimg // 1000)
-                while next_snap <= nimg:
-                    next_snap += snap_img
+                    log(f"ALARM tick {pos.tick}: {alarm}")
+                pos.last_d_acc = stats.get("D_acc")
+                sums.clear()
+                counts.clear()
+                pos.tick, t_tick, nimg_tick = pos.tick + 1, now, pos.nimg
+                while pos.next_tick <= pos.nimg:
+                    pos.next_tick += intervals["tick"]
+            if intervals["eval"] > 0 and (pos.nimg >= pos.next_eval or done):
+                if dd.main:
+                    evaluate_now(round(pos.nimg / 1000, 3))
+                while pos.next_eval <= pos.nimg:
+                    pos.next_eval += intervals["eval"]
+            if intervals["snap"] > 0 and pos.nimg >= pos.next_snap and not done:
+                snapshot(pos.nimg // 1000)
+                while pos.next_snap <= pos.nimg:
+                    pos.next_snap += intervals["snap"]
+            # Last in the iteration, so the saved state is exactly what the next iteration starts from.
+            if intervals["ckpt"] > 0 and pos.nimg >= pos.next_ckpt and not done:
+                while pos.next_ckpt <= pos.nimg:
+                    pos.next_ckpt += intervals["ckpt"]
+                if dd.main:
+                    save_checkpoint(run_dir, pos.nimg, *capture(), keep=cfg.keep_checkpoints)
 
-        snapshot(nimg // 1000)
-        save_network(run_dir, "generator", G_out, cfg.model, model_cfg, {"ema": G_ema is not None})
-        if G_ema is not None:
-            save_network(run_dir, "generator_raw", G, cfg.model, model_cfg)
-        save_network(run_dir, "discriminator", D, cfg.model, model_cfg)
-        _log(f"done: {nimg / 1000:.1f} kimg in {time.perf_counter() - t_start:.1f}s; networks saved in {run_dir}",
-             log_file)
+        # The end: a last resume state (so --resume RUN --kimg MORE can extend the run), then the
+        # release files: sample grid and both networks as safetensors + JSON.
+        if dd.main:
+            save_checkpoint(run_dir, pos.nimg, *capture(), keep=cfg.keep_checkpoints)
+            snapshot(pos.nimg // 1000)
+            save_network(run_dir, "generator", G_out, cfg.model, model_cfg, {"ema": G_ema is not None})
+            if G_ema is not None:
+                save_network(run_dir, "generator_raw", G, cfg.model, model_cfg)
+            save_network(run_dir, "discriminator", D, cfg.model, model_cfg)
+        log(f"done: {pos.nimg / 1000:.1f} kimg in {time.perf_counter() - t_start:.1f}s; networks saved in {run_dir}")
+    distributed.teardown(dd)
     return run_dir

@@ -61,3 +61,17 @@ class ReplayBuffer:
         return {"capacity": self.capacity, "fraction": self.fraction, "size": self.size,
                 "images": None if self.images is None else self.images[:self.size].cpu(),
                 "labels": None if self.labels is None else self.labels[:self.size].cpu()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned (the same capacity; tensors on the buffer's device)."""
+        if state["capacity"] != self.capacity:
+            raise ValueError(f"replay buffer capacity {state['capacity']} != {self.capacity}")
+        self.size = int(state["size"])
+        self.images = self.labels = None
+        if state["images"] is not None:
+            imgs = state["images"]
+            self.images = torch.empty((self.capacity, *imgs.shape[1:]), dtype=imgs.dtype, device=imgs.device)
+            self.images[:self.size] = imgs
+            if state["labels"] is not None:
+                self.labels = torch.empty(self.capacity, dtype=state["labels"].dtype, device=imgs.device)
+                self.labels[:self.size] = state["labels"]
