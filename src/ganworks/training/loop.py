@@ -37,6 +37,7 @@ from ..models import build_discriminator, build_generator, config_to_dict, make_
 from ..objectives import Objective, d_loss_gan_smoothed, discriminator_stats, get_objective
 from ..regularizers import gradient_penalty, r1_penalty
 from ..sampling import latents
+from .logs import TensorBoardLog
 from .replay import ReplayBuffer
 from .rundir import claim_run_dir, new_run_dir, write_json
 
@@ -89,6 +90,7 @@ def discriminator_step(G: nn.Module, D: nn.Module, objective: Objective, real: T
             extra["R1"] = r1.detach()
         opt_d.zero_grad(set_to_none=True)
         loss.backward()
+        grad_norm = _grad_norm(D)  # ||dloss_D/dtheta_D||: explodes before a divergence, vanishes when D is stuck
         opt_d.step()
         if opt.clip > 0:
             with torch.no_grad():
@@ -98,7 +100,7 @@ def discriminator_step(G: nn.Module, D: nn.Module, objective: Objective, real: T
             opt.replay.push(fresh, y_fake)
     finally:
         G.requires_grad_(True)
-    stats = {"loss_D": loss.detach(), **extra}
+    stats = {"loss_D": loss.detach(), "grad_D": grad_norm, **extra}
     rl, fl = real_logits.detach(), fake_logits.detach()
     if objective.probabilistic:
         stats.update(discriminator_stats(rl, fl))
@@ -345,6 +347,7 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> Path:
         with open(run_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps({"kimg": kimg, **res}) + "\n")
         values = {m: r["value"] for m, r in res["metrics"].items()}
+        tb.metrics(kimg, values)
         _log(f"eval kimg {kimg:<8.1f} " + "  ".join(f"{m} {v:.4g}" for m, v in values.items()), log_file)
         v, hib = values[best_name], res["metrics"][best_name]["higher_is_better"]
         if best_value is None or (v > best_value if hib else v < best_value):
@@ -377,6 +380,7 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> Path:
     nimg_tick = 0
 
     with open(run_dir / "log.txt", "a") as log_file, open(run_dir / "stats.jsonl", "a") as stats_file, \
+            TensorBoardLog(run_dir) as tb, \
             tqdm(total=total, unit="img", unit_scale=True, file=sys.stderr, dynamic_ncols=True,
                  disable=None if cfg.progress else True, desc=desc, leave=False) as bar:
         _log(f"run {run_dir}: {cfg.kimg:g} kimg of {cfg.data} ({len(data)} images) on {device}, "
@@ -427,6 +431,7 @@ def train(config: TrainConfig | dict | None = None, **overrides) -> Path:
                     rec["alarms"] = alarms
                 stats_file.write(json.dumps(rec) + "\n")
                 stats_file.flush()
+                tb.tick(rec)
                 _log(_status(tick, nimg, now - t_start, ips, stats), log_file)
                 for alarm in alarms:
                     _log(f"ALARM tick {tick}: {alarm}", log_file)
