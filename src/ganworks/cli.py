@@ -274,6 +274,24 @@ def _add_data(sub) -> None:
     p.set_defaults(func=_cmd_data)
 
 
+# --------------------------------------------------------------------------------------- report
+def _cmd_report(a: argparse.Namespace) -> int:
+    from .report import write_report
+
+    print(write_report(a.run, a.out, log=lambda s: print(s, file=sys.stderr, flush=True)))
+    return 0
+
+
+def _add_report(sub) -> None:
+    p = sub.add_parser("report", help="write a self-contained HTML report of a run",
+                       description="Write one HTML file about a run: loss, D-output and metric curves, sample "
+                                   "grids over time, a latent interpolation strip, the config and provenance. "
+                                   "Every image is embedded; the page loads nothing else. Prints its path.")
+    p.add_argument("run", help="run directory (written by ganworks train)")
+    p.add_argument("--out", metavar="PATH.html", help="where to write it (default RUN/report.html)")
+    p.set_defaults(func=_cmd_report)
+
+
 # ------------------------------------------------------------------------------------- evaluate
 def _cmd_evaluate(a: argparse.Namespace) -> int:
     from .images import atomic_path
@@ -354,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_sample(sub)
     _add_interpolate(sub)
+    _add_report(sub)
     _add_data(sub)
     _add_evaluate(sub)
     _add_classifier(sub)
