@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+import warnings
 from pathlib import Path
 
 from .errors import GanworksError
@@ -46,6 +48,16 @@ def _nonneg_int(s: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s!r}") from None
     if v < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s!r}")
+    return v
+
+
+def _positive_float(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {s!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {s!r}")
     return v
 
 
@@ -110,9 +122,9 @@ def _add_train(sub) -> None:
     t.add_argument("--batch-size", type=_positive_int, default=64)
     t.add_argument("--d-steps", "--n-critic", type=_positive_int, help="k: D steps per G step")
     t.add_argument("--optimizer", help="adam or rmsprop")
-    t.add_argument("--lr", type=float, help="learning rate of both networks")
-    t.add_argument("--lr-g", type=float, help="generator learning rate (overrides --lr; TTUR: differ from --lr-d)")
-    t.add_argument("--lr-d", type=float, help="discriminator learning rate (overrides --lr)")
+    t.add_argument("--lr", type=_positive_float, help="learning rate of both networks")
+    t.add_argument("--lr-g", type=_positive_float, help="generator learning rate (overrides --lr; TTUR: differ from --lr-d)")
+    t.add_argument("--lr-d", type=_positive_float, help="discriminator learning rate (overrides --lr)")
     t.add_argument("--beta1", type=float)
     t.add_argument("--beta2", type=float)
     t.add_argument("--clip", type=float, help="clamp D's weights to [-clip, clip] (WGAN; 0 = off)")
@@ -149,8 +161,13 @@ def _add_train(sub) -> None:
 
 # --------------------------------------------------------------------------------------- sample
 def _check_out(path: str | None, suffixes: tuple[str, ...], flag: str) -> None:
+    """An output file's type and writability, checked before any work (nothing is written yet)."""
+    from .images import check_writable
+
     if path is not None and Path(path).suffix.lower() not in suffixes:
         raise GanworksError(f"{flag} {path}: unsupported file type; use {' or '.join(suffixes)}")
+    if path is not None:
+        check_writable(path)
 
 
 def _cmd_sample(a: argparse.Namespace) -> int:
@@ -278,7 +295,8 @@ def _add_data(sub) -> None:
 def _cmd_report(a: argparse.Namespace) -> int:
     from .report import write_report
 
-    print(write_report(a.run, a.out, log=lambda s: print(s, file=sys.stderr, flush=True)))
+    _check_out(a.out, (".html", ".htm"), "--out")
+    print(write_report(a.run, a.out))
     return 0
 
 
@@ -379,7 +397,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings (skipped files, small-sample metrics) as one line each, without a source listing."""
+    print(f"ganworks: warning: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _warning_line
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
