@@ -410,6 +410,12 @@ def main(argv: list[str] | None = None) -> int:
     except GanworksError as e:
         print(f"ganworks: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        # The environment failed under a write or read the code did not wrap (a disk filling up
+        # mid-run): still one line that names the file, not a traceback.
+        where = f": {e.filename}" if e.filename else ""
+        print(f"ganworks: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("ganworks: interrupted", file=sys.stderr)
         return 130
