@@ -42,6 +42,12 @@ def report(evaluated_run, tmp_path_factory):
     return out
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _chromium(*args, tmp_path, timeout=120):
     return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                            "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -83,6 +89,7 @@ def test_report_is_self_contained_html(report, evaluated_run):
     assert json.loads(html.unescape(shown)) == cfg  # the whole config, exactly
     assert f"<th>environment: torch</th><td>{cfg['environment']['torch']}</td>" in text  # provenance
     assert 50_000 < report.stat().st_size < 3_000_000
+    assert report.stat().st_mode & 0o444 == 0o444 & ~_umask()  # readable as any new file, not 0600
 
 
 @needs_mnist5k

@@ -17,6 +17,7 @@ import html
 import io
 import json
 import math
+import os
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -379,4 +380,7 @@ def write_report(run: str | Path, out: str | Path | None = None, log: Callable[[
     text = render_report(run_dir, log)
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # a page to share: the permissions of any new file, not mkstemp's 0600
     return path
