@@ -55,14 +55,12 @@ def test_train_sample_interpolate_workflow(tmp_path):
     assert gif.n_frames == 6  # 4 steps there, 2 back
 
 
+# The full table of bad inputs (damaged files, unknown names, unwritable outputs, other models'
+# runs, conflicting flags) is tests/test_bad_input.py; these are the quick argument-level ones.
 @pytest.mark.parametrize("args, fragments", [
-    (["train", "--data", "cifar-typo"], ["unknown dataset 'cifar-typo'", "mnist-5k"]),
-    (["train", "--model", "transformer"], ["unknown model 'transformer'", "mlp"]),
-    (["train", "--objective", "wgan-typo"], ["unknown objective 'wgan-typo'", "minimax", "ns"]),
     (["train", "--kimg", "0"], ["--kimg", "got 0"]),
     (["train", "--batch-size", "-4"], ["--batch-size", "'-4'"]),
     (["train", "--g-hidden", "12,x"], ["--g-hidden", "'12,x'"]),
-    (["train", "--lr", "nan"], ["--lr-g", "nan"]),
     (["train", "--bogus-flag"], ["unrecognized arguments: --bogus-flag"]),
     (["sample", "/no/such/run"], ["no such run or snapshot: /no/such/run"]),
     (["interpolate", "/no/such/run"], ["no such run or snapshot: /no/such/run"]),
@@ -76,25 +74,6 @@ def test_bad_input_is_one_line_exit_2(args, fragments):
 def test_not_a_run_directory(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
     _one_line_error(run_cli("sample", str(tmp_path)), str(tmp_path), "generator.safetensors")
-
-
-@needs_mnist5k
-def test_corrupt_and_mismatched_weights(tiny_run, tmp_path):
-    import shutil
-
-    bad = tmp_path / "bad"
-    shutil.copytree(tiny_run, bad)
-    w = bad / "generator.safetensors"
-    w.write_bytes(w.read_bytes()[:100])  # truncated
-    _one_line_error(run_cli("sample", str(bad), "--out", str(tmp_path / "x.png")), "corrupt", str(w))
-    assert not (tmp_path / "x.png").exists()
-
-    other = tmp_path / "other"
-    shutil.copytree(tiny_run, other)
-    cfg = json.loads((other / "generator.json").read_text())
-    cfg["model"]["g_hidden"] = [64]  # the config no longer matches the weights
-    (other / "generator.json").write_text(json.dumps(cfg))
-    _one_line_error(run_cli("sample", str(other)), "do not match", "generator.json")
 
 
 @needs_mnist5k

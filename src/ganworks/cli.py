@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+import warnings
 from pathlib import Path
 
 from .errors import GanworksError
@@ -46,6 +48,16 @@ def _nonneg_int(s: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s!r}") from None
     if v < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s!r}")
+    return v
+
+
+def _positive_float(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {s!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {s!r}")
     return v
 
 
@@ -148,9 +160,9 @@ def _add_train(sub, no_defaults: bool = False) -> None:
     t.add_argument("--batch-size", type=_positive_int, default=64)
     t.add_argument("--d-steps", "--n-critic", type=_positive_int, help="k: D steps per G step")
     t.add_argument("--optimizer", help="adam or rmsprop")
-    t.add_argument("--lr", type=float, help="learning rate of both networks")
-    t.add_argument("--lr-g", type=float, help="generator learning rate (overrides --lr; TTUR: differ from --lr-d)")
-    t.add_argument("--lr-d", type=float, help="discriminator learning rate (overrides --lr)")
+    t.add_argument("--lr", type=_positive_float, help="learning rate of both networks")
+    t.add_argument("--lr-g", type=_positive_float, help="generator learning rate (overrides --lr; TTUR: differ from --lr-d)")
+    t.add_argument("--lr-d", type=_positive_float, help="discriminator learning rate (overrides --lr)")
     t.add_argument("--beta1", type=float)
     t.add_argument("--beta2", type=float)
     t.add_argument("--clip", type=float, help="clamp D's weights to [-clip, clip] (WGAN; 0 = off)")
@@ -210,8 +222,13 @@ def _add_train(sub, no_defaults: bool = False) -> None:
 
 # --------------------------------------------------------------------------------------- sample
 def _check_out(path: str | None, suffixes: tuple[str, ...], flag: str) -> None:
+    """An output file's type and writability, checked before any work (nothing is written yet)."""
+    from .images import check_writable
+
     if path is not None and Path(path).suffix.lower() not in suffixes:
         raise GanworksError(f"{flag} {path}: unsupported file type; use {' or '.join(suffixes)}")
+    if path is not None:
+        check_writable(path)
 
 
 def _cmd_sample(a: argparse.Namespace) -> int:
@@ -333,6 +350,25 @@ def _add_data(sub) -> None:
     pk = dsub.add_parser("pick", help="print the first of NAMES usable offline")
     pk.add_argument("names", nargs="+")
     p.set_defaults(func=_cmd_data)
+
+
+# --------------------------------------------------------------------------------------- report
+def _cmd_report(a: argparse.Namespace) -> int:
+    from .report import write_report
+
+    _check_out(a.out, (".html", ".htm"), "--out")
+    print(write_report(a.run, a.out))
+    return 0
+
+
+def _add_report(sub) -> None:
+    p = sub.add_parser("report", help="write a self-contained HTML report of a run",
+                       description="Write one HTML file about a run: loss, D-output and metric curves, sample "
+                                   "grids over time, a latent interpolation strip, the config and provenance. "
+                                   "Every image is embedded; the page loads nothing else. Prints its path.")
+    p.add_argument("run", help="run directory (written by ganworks train)")
+    p.add_argument("--out", metavar="PATH.html", help="where to write it (default RUN/report.html)")
+    p.set_defaults(func=_cmd_report)
 
 
 # ------------------------------------------------------------------------------------- evaluate
@@ -488,6 +524,7 @@ def build_parser(no_train_defaults: bool = False) -> argparse.ArgumentParser:
     _add_train(sub, no_train_defaults)
     _add_sample(sub)
     _add_interpolate(sub)
+    _add_report(sub)
     _add_data(sub)
     _add_evaluate(sub)
     _add_classifier(sub)
@@ -495,14 +532,26 @@ def build_parser(no_train_defaults: bool = False) -> argparse.ArgumentParser:
     return p
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings (skipped files, small-sample metrics) as one line each, without a source listing."""
+    print(f"ganworks: warning: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    warnings.showwarning = _warning_line
     args = build_parser().parse_args(argv)
     args.argv = argv
     try:
         return args.func(args)
     except GanworksError as e:
         print(f"ganworks: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        # The environment failed under a write or read the code did not wrap (a disk filling up
+        # mid-run): still one line that names the file, not a traceback.
+        where = f": {e.filename}" if e.filename else ""
+        print(f"ganworks: error: {e.strerror or e}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("ganworks: interrupted", file=sys.stderr)

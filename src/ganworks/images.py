@@ -50,6 +50,30 @@ def _pil(arr: np.ndarray, scale: int = 1):
     return img
 
 
+def _check_parent(path: Path) -> Path:
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.exists():
+        raise GanworksError(f"cannot write {path}: directory {parent} does not exist")
+    if not parent.is_dir():
+        raise GanworksError(f"cannot write {path}: {parent} is not a directory")
+    return parent
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Fail now, before any work, when ``path`` could not be written: its folder is missing or is a
+    file, it is itself a folder, or the file system refuses a new file there (read-only, /proc)."""
+    path = Path(path)
+    if path.is_dir():
+        raise GanworksError(f"cannot write {path}: it is a directory; name a file")
+    parent = _check_parent(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".check", dir=parent)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise GanworksError(f"cannot write {path}: {e.strerror or e}") from None
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success move it into place with os.replace.
@@ -58,9 +82,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     An unwritable destination becomes a one-line GanworksError naming the path.
     """
     path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise GanworksError(f"cannot write {path}: directory {parent} does not exist")
+    parent = _check_parent(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=parent)
     except OSError as e:

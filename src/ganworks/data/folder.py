@@ -108,13 +108,13 @@ def load_folder(path: str | Path, *, resolution: int, channels: int, strict: boo
         if classes:
             labels[n] = class_index[f.relative_to(root).parts[0]]
         n += 1
+    if n == 0:  # the error alone says it all: no warning line before it
+        raise GanworksError(f"image folder {str(root)!r} has no readable images "
+                            f"({len(bad)} unreadable; first: {bad[0]}: {first_reason})")
     if bad:
         more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
         warnings.warn(f"image folder {str(root)!r}: skipped {len(bad)} unreadable file(s): "
                       f"{', '.join(bad[:3])}{more} (first: {first_reason})", stacklevel=2)
-    if n == 0:
-        raise GanworksError(f"image folder {str(root)!r} has no readable images "
-                            f"({len(bad)} unreadable; first: {bad[0]}: {first_reason})")
     return make_image_dataset(
         FOLDER_PREFIX + str(path),
         "train",

@@ -183,17 +183,22 @@ class IdxDatasetSpec(DatasetSpec):
             try:
                 found[n] = download_file(urls, dest, sha256=r.sha256, md5=r.md5, size=r.size, timeout=self.timeout)
             except DownloadError as e:
+                # A cached copy that failed its check is why we are downloading: say so, or a
+                # user who put the file there by hand is told only to put it there by hand.
+                cached = "".join(f"the cached {str(self.cache_dir(home) / n)!r} is {p}; "
+                                 for n, p in problems.items() if p != "missing")
                 if e.offline:
-                    raise self._offline_error(mirrors, e, home) from None
-                raise GanworksError(f"cannot download dataset {self.name!r}: {e}") from None
+                    raise self._offline_error(mirrors, e, home, cached) from None
+                raise GanworksError(f"cannot download dataset {self.name!r}: {cached}{e}") from None
         return {n: found[n] for n in names}
 
-    def _offline_error(self, mirrors: list[str], e: DownloadError, home: Path | None) -> GanworksError:
+    def _offline_error(self, mirrors: list[str], e: DownloadError, home: Path | None, cached: str = ""
+                       ) -> GanworksError:
         tried = ", ".join(f"{m} ({f.reason})" for m, f in zip(mirrors, e.failures, strict=True)) or "none configured"
         alternatives = [*self.offline_alternatives]
         alternatives.append(f"put {', '.join(self._all_files())} into {str(self.cache_dir(home))!r} by hand")
         return GanworksError(
-            f"cannot download dataset {self.name!r}: no network (mirrors tried: {tried}; "
+            f"cannot download dataset {self.name!r}: {cached}no network (mirrors tried: {tried}; "
             f"override with ${self.mirror_env}); offline alternatives: {'; or '.join(alternatives)}"
         )
 

@@ -103,41 +103,42 @@ def _sha256_array(a: np.ndarray) -> str:
 
 
 # ------------------------------------------------------------------------------------- inputs
-def _load_npy(path: Path) -> np.ndarray:
+def _load_npy(path: Path, what: str = "samples file") -> np.ndarray:
     try:
         arr = np.load(path, allow_pickle=False)
     except FileNotFoundError:
-        raise GanworksError(f"no such samples file: {path}") from None
+        raise GanworksError(f"no such {what}: {path}") from None
     except (OSError, ValueError, EOFError) as e:
         detail = " ".join(str(e).split()) or type(e).__name__
-        raise GanworksError(f"cannot read samples file {path}: not a readable .npy array ({detail[:160]})") from None
+        raise GanworksError(f"cannot read {what} {path}: not a readable .npy array ({detail[:160]})") from None
     if not isinstance(arr, np.ndarray):
-        raise GanworksError(f"samples file {path} holds no single array (a .npz archive?); expected a .npy")
+        raise GanworksError(f"{what} {path} holds no single array (a .npz archive?); expected a .npy")
     return arr
 
 
-def _fit_count(arr: np.ndarray, n: int | None, path: Path) -> np.ndarray:
+def _fit_count(arr: np.ndarray, n: int | None, path: Path, what: str = "samples file") -> np.ndarray:
     if len(arr) == 0:
-        raise GanworksError(f"samples file {path} holds no samples")
+        raise GanworksError(f"{what} {path} holds no samples")
     if n is not None:
         if n > len(arr):
-            raise GanworksError(f"samples file {path} holds {len(arr)} samples; --n {n} asks for more")
+            raise GanworksError(f"{what} {path} holds {len(arr)} samples; --n {n} asks for more")
         arr = arr[:n]
     return arr
 
 
-def _npy_images(path: Path, shape: tuple[int, int, int], n: int | None, data: str) -> np.ndarray:
-    arr = _load_npy(path)
+def _npy_images(path: Path, shape: tuple[int, int, int], n: int | None, data: str, what: str = "samples file"
+                ) -> np.ndarray:
+    arr = _load_npy(path, what)
     c, h, w = shape
     want = f"uint8 images of shape (N, {c}, {h}, {w})" + (f" or (N, {h}, {w})" if c == 1 else "")
     if arr.dtype != np.uint8:
-        raise GanworksError(f"samples file {path} holds {arr.dtype} values; dataset {data!r} needs {want}")
+        raise GanworksError(f"{what} {path} holds {arr.dtype} values; dataset {data!r} needs {want}")
     if arr.ndim == 3 and c == 1:
         arr = arr[:, None]
     if arr.ndim != 4 or tuple(arr.shape[1:]) != (c, h, w):
-        raise GanworksError(f"samples file {path} holds an array of shape {tuple(arr.shape)}; dataset {data!r} "
+        raise GanworksError(f"{what} {path} holds an array of shape {tuple(arr.shape)}; dataset {data!r} "
                             f"needs {want}")
-    return _fit_count(arr, n, path)
+    return _fit_count(arr, n, path, what)
 
 
 def _npy_points(path: Path, n: int | None, data: str) -> np.ndarray:
@@ -319,6 +320,13 @@ def evaluate(source: str | os.PathLike, *, data: str, metrics=DEFAULT_METRICS, n
         if not points and kind == "points":
             raise GanworksError(f"metric {m!r} is for the 2-D mixtures (ring8, grid25); dataset {data!r} holds images")
 
+    # Everything the user named is checked before the work (sampling can take minutes).
+    if split is not None:
+        spec.check_split(split)
+    ref_npy = None
+    if reference is not None and not points:
+        ref_npy = _npy_images(Path(reference), tuple(spec.shape), None, data, what="reference file")
+
     # --- fakes
     t = time.perf_counter()
     fakes, source_info = _load_fakes(source, shape=tuple(spec.shape), points=points, n=n, seed=seed, data=data,
@@ -372,7 +380,7 @@ def evaluate(source: str | os.PathLike, *, data: str, metrics=DEFAULT_METRICS, n
         t = time.perf_counter()
         if reference is not None:
             rp = Path(reference)
-            ref_images = _npy_images(rp, tuple(spec.shape), None, data)
+            ref_images = ref_npy
             ref_split, ref_desc = "custom", f"{rp}"
             ref_dataset = f"npy:{rp.name}"
         else:

@@ -38,6 +38,7 @@ from ..objectives import Objective, d_loss_gan_smoothed, discriminator_stats, ge
 from ..regularizers import gradient_penalty, r1_penalty
 from ..sampling import latents
 from . import distributed
+from .logs import TensorBoardLog
 from .replay import ReplayBuffer
 from .resume import (Counters, IndexBatches, latest_checkpoint, load_checkpoint, load_optimizer, module_state,
                      optimizer_state, plan, rng_state, save_checkpoint, set_rng_state, take)
@@ -92,6 +93,7 @@ def discriminator_step(G: nn.Module, D: nn.Module, objective: Objective, real: T
             extra["R1"] = r1.detach()
         opt_d.zero_grad(set_to_none=True)
         loss.backward()
+        grad_norm = _grad_norm(D)  # ||dloss_D/dtheta_D||: explodes before a divergence, vanishes when D is stuck
         opt_d.step()
         if opt.clip > 0:
             with torch.no_grad():
@@ -101,7 +103,7 @@ def discriminator_step(G: nn.Module, D: nn.Module, objective: Objective, real: T
             opt.replay.push(fresh, y_fake)
     finally:
         G.requires_grad_(True)
-    stats = {"loss_D": loss.detach(), **extra}
+    stats = {"loss_D": loss.detach(), "grad_D": grad_norm, **extra}
     rl, fl = real_logits.detach(), fake_logits.detach()
     if objective.probabilistic:
         stats.update(discriminator_stats(rl, fl))
@@ -403,6 +405,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
         res = evaluate(snap, data=cfg.data, metrics=eval_names, n=cfg.eval_n, seed=cfg.seed)
         _append_jsonl(run_dir / "metrics.jsonl", {"kimg": kimg, **res})
         values = {m: r["value"] for m, r in res["metrics"].items()}
+        tb.metrics(kimg, values)
         log(f"eval kimg {kimg:<8.1f} " + "  ".join(f"{m} {v:.4g}" for m, v in values.items()))
         v, hib = values[best_name], res["metrics"][best_name]["higher_is_better"]
         if pos.best_value is None or (v > pos.best_value if hib else v < pos.best_value):
@@ -538,6 +541,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
     t_tick, nimg_tick = time.perf_counter(), pos.nimg
 
     with open(run_dir / "log.txt" if dd.main else os.devnull, "a") as log_file, \
+            TensorBoardLog(run_dir, enabled=dd.main) as tb, \
             tqdm(total=total, initial=min(pos.nimg, total), unit="img", unit_scale=True, file=sys.stderr,
                  dynamic_ncols=True, disable=None if cfg.progress and dd.main else True, desc=desc,
                  leave=False) as bar:
@@ -613,6 +617,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
                     rec["alarms"] = alarms
                 if dd.main:
                     _append_jsonl(run_dir / "stats.jsonl", rec)
+                tb.tick(rec)
                 log(_status(pos.tick, pos.nimg, now - t_start, ips, stats))
                 for alarm in alarms:
                     log(f"ALARM tick {pos.tick}: {alarm}")
