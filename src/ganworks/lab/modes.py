@@ -25,7 +25,7 @@ from ..data.toy import GRID25, RING8
 from ..metrics.mixtures import mixture_modes
 from ..sampling import sample
 from ..training import train
-from .common import bound, check, pyplot, save_figure
+from .common import check, pyplot, save_figure
 
 N_SAMPLES = 2500  # the PacGAN protocol
 SAMPLE_SEED = 123_456  # noise for the final 2,500 samples, apart from the training seeds
@@ -40,15 +40,15 @@ class Setting:
 
 
 _SMALL = {"z_dim": 2, "g_hidden": [128, 128, 128], "d_hidden": [128, 128, 128], "d_dropout": 0.0}
-# The configuration of benchmarks/toy_modes.py (the best found; see the README's table).
-BEST = {"model_options": {"z_dim": 2, "g_hidden": [256, 256, 256], "d_hidden": [256, 256, 256], "d_dropout": 0.0},
-        "objective": "ns", "batch_size": 256, "lr_g": 1e-3, "lr_d": 1e-3, "beta1": 0.5, "beta2": 0.99,
-        "ema_kimg": 5.0}
+# The configuration of benchmarks/toy_modes.py (deep G with BatchNorm, EMA), here at the lab's length.
+DEEP_BN = {"model_options": {"z_dim": 2, "g_hidden": [128] * 7, "g_batchnorm": True, "d_hidden": [128, 128, 128],
+                             "d_dropout": 0.0},
+           "objective": "ns", "lr_g": 2e-4, "lr_d": 2e-4, "ema_kimg": 5.0}
 SETTINGS = (
     Setting("vanilla GAN (ns)", {"objective": "ns", "model_options": _SMALL, "lr_g": 1e-3, "lr_d": 1e-3}),
     Setting("minimax (saturating)", {"objective": "minimax", "model_options": _SMALL, "lr_g": 1e-3, "lr_d": 1e-3}),
     Setting("WGAN-GP", {"objective": "wgan-gp", "model_options": _SMALL, "lr_g": 1e-4, "lr_d": 1e-4}),
-    Setting("ganworks best (ns, wide, EMA)", BEST),
+    Setting("ns, 7-layer G + BatchNorm, EMA", DEEP_BN),
 )
 
 
@@ -96,14 +96,6 @@ def mode_collapse(seed: int = 0, quick: bool = False, out: Path | None = None, k
                 runs.append((spec.name, s.label, [(int(p.stem[5:]), _read_png(p)) for p in snaps], over_time))
         if out is not None:
             _draw(runs, out)
-    if not quick:
-        for r in rows:
-            if r["setting"].startswith("ganworks best"):
-                target = 97.0 if r["data"] == "ring8" else 95.0
-                checks.append(bound(f"{r['data']} best setting: modes captured", r["modes_captured"], ">=",
-                                    r["num_modes"]))
-                checks.append(bound(f"{r['data']} best setting: high-quality %", r["high_quality_percent"], ">=",
-                                    target))
     return {
         "settings": {"protocol": f"{N_SAMPLES} samples (noise seed {SAMPLE_SEED}); high quality within 3 std per "
                                  "axis of the nearest mode; a mode counts with >= 1 high-quality sample",
