@@ -14,6 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 from ganworks import GanworksError, train
+from ganworks.training.logs import read_scalars
 from ganworks.training.resume import latest_checkpoint, list_checkpoints, verify
 
 from gwtest import ONE_THREAD, RING, TINY, cli, needs_mnist5k, one_line_error, run_cli
@@ -63,6 +64,10 @@ def test_sigkill_then_resume_is_bitwise_exact(tmp_path):
     _assert_bitwise(ref, run)
     assert _stats(run) == _stats(ref)  # continued, not duplicated
     assert len(list_checkpoints(run)) == 3  # --keep-checkpoints default
+    # TensorBoard, read with its own reader, shows each tick once: the killed run's points past the
+    # checkpoint are purged, as stats.jsonl's were.
+    steps = [s for s, _ in read_scalars(run)["loss/D"]]
+    assert steps == [int(round(r["kimg"] * 1000)) for r in _stats(run)]
 
 
 @needs_mnist5k
@@ -86,6 +91,10 @@ def test_resume_from_every_checkpoint_equals_uninterrupted(tmp_path):
         assert torch.equal(load_file(str(ref / "generator_raw.safetensors"))["net.0.weight"],
                            load_file(str(run / "generator_raw.safetensors"))["net.0.weight"])
         assert _stats(run) == _stats(ref), ckpt.name
+        # The copied event files hold the whole reference run; TensorBoard's own reader must show
+        # each tick once (the points past the checkpoint purged on resume), as stats.jsonl does.
+        steps = [s for s, _ in read_scalars(run)["loss/D"]]
+        assert steps == [int(round(r["kimg"] * 1000)) for r in _stats(run)], ckpt.name
 
 
 def test_checkpoint_files_and_manifest(tmp_path, capsys):

@@ -46,12 +46,15 @@ def metric_tag(name: str) -> str:
 class TensorBoardLog:
     """Writes one run's scalars to ``run_dir/tensorboard/``; a context manager that closes the file."""
 
-    def __init__(self, run_dir: str | Path, enabled: bool = True):
+    def __init__(self, run_dir: str | Path, enabled: bool = True, purge_step: int | None = None):
         from torch.utils.tensorboard import SummaryWriter
 
         self.dir = Path(run_dir) / TB_DIR
         # Under torchrun only rank 0 writes (enabled=False elsewhere: every call is a no-op).
-        self._w = SummaryWriter(log_dir=str(self.dir), flush_secs=3600) if enabled else None  # flushed per tick
+        # purge_step (on resume): TensorBoard hides the killed run's points from this step on, as
+        # stats.jsonl is cut back to the checkpoint, so a resumed curve has no doubled stretch.
+        self._w = (SummaryWriter(log_dir=str(self.dir), flush_secs=3600, purge_step=purge_step)  # flushed per tick
+                   if enabled else None)
 
     def tick(self, rec: dict) -> None:
         """One ``stats.jsonl`` record: every finite number in it, at step = images shown."""

@@ -541,7 +541,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
     t_tick, nimg_tick = time.perf_counter(), pos.nimg
 
     with open(run_dir / "log.txt" if dd.main else os.devnull, "a") as log_file, \
-            TensorBoardLog(run_dir, enabled=dd.main) as tb, \
+            TensorBoardLog(run_dir, enabled=dd.main, purge_step=pos.nimg + 1 if ckpt is not None else None) as tb, \
             tqdm(total=total, initial=min(pos.nimg, total), unit="img", unit_scale=True, file=sys.stderr,
                  dynamic_ncols=True, disable=None if cfg.progress and dd.main else True, desc=desc,
                  leave=False) as bar:
