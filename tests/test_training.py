@@ -242,3 +242,17 @@ def test_mixture_eval_alarm_rule():
     ok = {"metrics": {"mixture": {"modes_captured": 8, "num_modes": 8}}}
     bad = {"metrics": {"mixture": {"modes_captured": 3, "num_modes": 8}}}
     assert _collapsed(ok) is None and "3/8 modes" in _collapsed(bad)
+
+
+def test_integer_betas_from_the_python_api_train():
+    """TrainConfig(beta1=0) (an int) beside a float beta2: torch's Adam wants both floats."""
+    from ganworks import TrainConfig, train
+
+    cfg = TrainConfig(data="ring8", model="mlp", beta1=0, beta2=0.9, kimg=0.256, batch_size=64, progress=False,
+                      model_options={"z_dim": 2, "g_hidden": [8], "d_hidden": [8], "d_dropout": 0.0})
+    assert cfg.resolved().betas == (0.0, 0.9) and all(type(b) is float for b in cfg.resolved().betas)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run = train(cfg, run_dir=f"{tmp}/run")
+        assert (run / "generator.safetensors").exists()

@@ -235,7 +235,9 @@ class TrainConfig:
             optimizer=self.optimizer or d.get("optimizer", "adam"),
             lr_g=self.lr_g if self.lr_g is not None else lr,
             lr_d=self.lr_d if self.lr_d is not None else lr,
-            betas=(self.beta1 if self.beta1 is not None else betas[0], self.beta2 if self.beta2 is not None else betas[1]),
+            # floats both: torch's Adam refuses an int beside a float (beta1=0 from the Python API)
+            betas=(float(self.beta1 if self.beta1 is not None else betas[0]),
+                   float(self.beta2 if self.beta2 is not None else betas[1])),
             d_steps=self.d_steps if self.d_steps is not None else int(d.get("d_steps", 1)),
             clip=self.clip if self.clip is not None else float(d.get("clip", 0.0)),
             gp_weight=self.gp_weight if self.gp_weight is not None else float(d.get("gp_weight", 0.0)),
