@@ -186,6 +186,7 @@ def test_cli_lab_list_and_errors(tmp_path):
     one_line_error(run_cli("lab", "optimal-d", "--html", str(tmp_path / "x.html")), "--html", "training-movie")
     one_line_error(run_cli("lab", "optimal-d", "--json", str(tmp_path / "no" / "x.json")), "does not exist")
     one_line_error(run_cli("lab", "equilibrium", "--kimg", "3"), "--kimg", "mode-collapse")
+    one_line_error(run_cli("lab", "training-movie", "--kimg", "-1"), "--kimg", "positive")
 
 
 def test_cli_lab_writes_json_and_figure(tmp_path):

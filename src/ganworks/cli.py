@@ -469,6 +469,8 @@ def _cmd_lab(a: argparse.Namespace) -> int:
     elif a.html:
         raise GanworksError(f"--html applies to training-movie, not {exp.name!r}")
     if a.kimg is not None:
+        if not (math.isfinite(a.kimg) and a.kimg > 0):
+            raise GanworksError(f"--kimg must be a positive finite number, got {a.kimg!r}")
         if exp.name not in ("mode-collapse", "training-movie"):
             raise GanworksError(f"--kimg applies to mode-collapse and training-movie, not {exp.name!r}")
         options["kimg"] = a.kimg
