@@ -111,6 +111,21 @@ def save_png(arr: np.ndarray, path: str | os.PathLike, scale: int = 1) -> Path:
     return Path(path)
 
 
+def png_data_uri(png: bytes | np.ndarray) -> str:
+    """A PNG as a ``data:`` URI for self-contained HTML; an (H, W, 3) uint8 array is encoded first
+    (as a 256-colour palette PNG, about 4x smaller for plots)."""
+    import base64
+    import io
+
+    if isinstance(png, np.ndarray):
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.fromarray(png).quantize(256).save(buf, format="PNG", optimize=True)
+        png = buf.getvalue()
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
 def save_gif(frames: list[np.ndarray], path: str | os.PathLike, duration_ms: int = 120, scale: int = 1) -> Path:
     """Write (H, W, C) uint8 frames as a looping GIF, atomically."""
     imgs = [_pil(f, scale) for f in frames]

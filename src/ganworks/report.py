@@ -10,7 +10,6 @@ archived or opened offline and shows the same thing.
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
 import hashlib
 import html
@@ -24,6 +23,7 @@ from typing import Any, Callable
 
 from . import __version__
 from .errors import GanworksError
+from .images import png_data_uri
 
 __all__ = ["load_stats", "write_report"]
 
@@ -79,10 +79,6 @@ def load_stats(run: str | Path) -> tuple[Path, list[dict], int]:
 
 
 # ------------------------------------------------------------------------------------ figures
-def _png_b64(data: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-
-
 def _figure_png(panels: list[tuple[str, list[tuple[str, list[float], list[float]]], dict]], width: float = 11.0
                 ) -> bytes:
     """Render panels side by side (two per row) with matplotlib's Agg canvas; no pyplot, so no
@@ -258,7 +254,7 @@ def render_report(run: str | Path, log: Callable[[str], None] | None = None) -> 
     train = config.get("train", {}) if isinstance(config.get("train"), dict) else {}
     last = records[-1]
     title = f"ganworks report: {run.name}"
-    parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+    parts = ["<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
              # Nothing but this file: images are data: URIs, no scripts, no fonts, no network.
              "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
              "style-src 'unsafe-inline'\">",
@@ -301,11 +297,11 @@ def render_report(run: str | Path, log: Callable[[str], None] | None = None) -> 
     parts.append('<h2 id="curves">Training curves</h2>')
     panels = _training_panels(records)
     if panels:
-        parts.append(_img(_png_b64(_figure_png(panels)), "training curves: losses, D outputs, gradient norms, speed"))
+        parts.append(_img(png_data_uri(_figure_png(panels)), "training curves: losses, D outputs, gradient norms, speed"))
     parts.append('<h2 id="metrics">Metrics</h2>')
     mpanels = _metric_panels(evals)
     if mpanels:
-        parts.append(_img(_png_b64(_figure_png(mpanels)), "metric curves from metrics.jsonl"))
+        parts.append(_img(png_data_uri(_figure_png(mpanels)), "metric curves from metrics.jsonl"))
         prov = {k: v for k, v in evals[-1].items() if k not in ("metrics",)}
         parts.append("<details><summary>provenance of the last evaluation</summary>"
                      f"<pre>{_e(json.dumps(prov, indent=2))}</pre></details>")
@@ -321,13 +317,13 @@ def render_report(run: str | Path, log: Callable[[str], None] | None = None) -> 
     snaps = _snapshots(run, MAX_GRIDS)
     for kimg, f in snaps:
         try:
-            parts.append(f"<figure>{_img(_png_b64(f.read_bytes()), f'samples at {kimg} kimg')}"
+            parts.append(f"<figure>{_img(png_data_uri(f.read_bytes()), f'samples at {kimg} kimg')}"
                          f"<figcaption>{kimg} kimg</figcaption></figure>")
         except OSError as e:
             parts.append(f'<p class="note">{_e(f.name)}: {_e(e.strerror or e)}</p>')
     reals = run / "samples" / "reals.png"
     if reals.is_file():
-        parts.append(f"<figure>{_img(_png_b64(reals.read_bytes()), 'real images')}"
+        parts.append(f"<figure>{_img(png_data_uri(reals.read_bytes()), 'real images')}"
                      "<figcaption>real data</figcaption></figure>")
     parts.append("</div>")
     if not snaps:
@@ -338,7 +334,7 @@ def render_report(run: str | Path, log: Callable[[str], None] | None = None) -> 
     parts.append('<h2 id="interpolation">Latent interpolation</h2>')
     strip, why = _interpolation(run)
     if strip is not None:
-        parts.append(f"<p>{_e(why)}.</p>" + _img(_png_b64(strip), "latent interpolation strip", "strip"))
+        parts.append(f"<p>{_e(why)}.</p>" + _img(png_data_uri(strip), "latent interpolation strip", "strip"))
     else:
         parts.append(f'<p class="note">{_e(why)}</p>')
 

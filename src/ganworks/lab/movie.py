@@ -11,9 +11,7 @@ Output: a GIF and a standalone HTML page (frames embedded, a small player, no ne
 
 from __future__ import annotations
 
-import base64
 import html as html_lib
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ import torch
 from torch.nn.functional import softplus
 
 from ..data import get_spec, load_dataset
-from ..images import atomic_path, save_gif
+from ..images import atomic_path, png_data_uri, save_gif
 from ..metrics.mixtures import mixture_modes
 from ..models import build_discriminator, build_generator, make_model_config
 from ..objectives import get_objective
@@ -129,17 +127,9 @@ def _render(surface: np.ndarray, real: np.ndarray, fake: np.ndarray, at: np.ndar
     return img
 
 
-def _png_b64(frame: np.ndarray) -> str:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(frame).quantize(256).save(buf, format="PNG", optimize=True)  # palette PNG: ~4x smaller
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def _write_html(frames: list[np.ndarray], stats: list[dict[str, Any]], path: Path, title: str) -> None:
     """A page that needs nothing but itself: frames as data URIs, a player in a few lines of JS."""
-    srcs = json.dumps([f"data:image/png;base64,{_png_b64(f)}" for f in frames])
+    srcs = json.dumps([png_data_uri(f) for f in frames])
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html_lib.escape(title)}</title>
 <style>

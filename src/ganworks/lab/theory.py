@@ -7,7 +7,6 @@ closed form beside each, and draws one figure. ``quick`` runs a smaller version 
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
