@@ -105,6 +105,30 @@ def test_damaged_header_inside_good_gzip(tmp_path):
     _assert_error(path, "1 trailing bytes")
 
 
+def test_gzip_bomb_is_not_inflated(tmp_path):
+    """A header declaring 6 bytes followed by 256 MiB of zeros (about 250 KiB of gzip): the reader
+    stops about 1 MiB past the declared payload instead of inflating everything, and says so."""
+    import tracemalloc
+    import zlib
+
+    path = tmp_path / "bomb.idx.gz"
+    comp = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    with path.open("wb") as f:
+        f.write(comp.compress(GOOD))
+        zeros = bytes(1 << 20)
+        for _ in range(256):
+            f.write(comp.compress(zeros))
+        f.write(comp.flush())
+    assert path.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        _assert_error(path, "has at least 1048576 trailing bytes", "need 6 payload bytes")
+        peak_mib = tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+    assert peak_mib < 16, f"reading a 256 MiB gzip bomb allocated {peak_mib:.0f} MiB at its peak"
+
+
 def test_corrupt_gzip(tmp_path):
     good = gzip.compress(GOOD * 50, mtime=0)
     # CRC32 is in the 8-byte trailer: damage it.

@@ -8,6 +8,7 @@ in C order. See http://yann.lecun.com/exdb/mnist/ (bottom of the page).
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import os
 import struct
@@ -32,14 +33,16 @@ IDX_TYPES: dict[int, np.dtype] = {
 _CODES = {dt.newbyteorder("="): code for code, dt in IDX_TYPES.items()}
 _MAX_DIMS = 4
 _GZIP_MAGIC = b"\x1f\x8b"
+_SLACK = 1 << 20  # gunzipped bytes read past the declared payload, to report trailing bytes
 
 
 def _valid_types() -> str:
     return ", ".join(f"0x{c:02X} ({dt.newbyteorder('=').name})" for c, dt in IDX_TYPES.items())
 
 
-def _read_payload(path: Path) -> bytes:
-    """The file's bytes, gunzipped when it is gzip (by content, or by a .gz name)."""
+def _read_payload(path: Path) -> tuple[bytes, bool]:
+    """The file's bytes, gunzipped when it is gzip (by content, or by a .gz name), and whether the
+    gunzipping stopped early (see :func:`_gunzip_capped`)."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -50,7 +53,7 @@ def _read_payload(path: Path) -> bytes:
         raise GanworksError(f"cannot read IDX file {str(path)!r}: {e.strerror or e}") from None
     if raw.startswith(_GZIP_MAGIC):
         try:
-            return gzip.decompress(raw)
+            return _gunzip_capped(raw), True
         # BadGzipFile (bad header/CRC/length), EOFError (truncated stream), zlib.error
         # (corrupt deflate data): all mean the same thing to the user.
         except (OSError, EOFError, zlib.error) as e:
@@ -61,7 +64,31 @@ def _read_payload(path: Path) -> bytes:
     if path.name.endswith(".gz"):
         what = "is empty" if not raw else f"starts with {raw[:2].hex()} instead of 1f8b"
         raise GanworksError(f"IDX file {str(path)!r} is named .gz but is not a gzip file (it {what})")
-    return raw
+    return raw, False
+
+
+def _gunzip_capped(raw: bytes) -> bytes:
+    """Gunzip no more than the IDX header says the file holds, plus _SLACK bytes.
+
+    A few kilobytes of gzip can expand to gigabytes (a "gzip bomb"); reading the header first and
+    stopping just past the payload it declares keeps memory bounded by the declared size, and the
+    caller reports any excess as trailing bytes.
+    """
+    with gzip.GzipFile(fileobj=io.BytesIO(raw)) as f:
+        data = f.read(4 + 4 * _MAX_DIMS)
+        limit = _SLACK
+        if len(data) >= 4 and data[2] in IDX_TYPES and 1 <= data[3] <= _MAX_DIMS and len(data) >= 4 + 4 * data[3]:
+            dims = struct.unpack(f">{data[3]}I", data[4:4 + 4 * data[3]])
+            limit += 4 + 4 * data[3] + math.prod(dims) * IDX_TYPES[data[2]].itemsize
+        chunks = [data]
+        size = len(data)
+        while size < limit:  # in pieces: read(n) of a huge declared n would allocate n bytes up front
+            piece = f.read(min(limit - size, _SLACK))
+            if not piece:
+                break
+            chunks.append(piece)
+            size += len(piece)
+        return b"".join(chunks)
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
@@ -73,7 +100,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     the file. MNIST images come back as ``(N, 28, 28)`` uint8, labels as ``(N,)`` uint8.
     """
     path = Path(path)
-    data = _read_payload(path)
+    data, data_capped = _read_payload(path)
     where = f"IDX file {str(path)!r}"
     if len(data) < 4:
         raise GanworksError(f"{where} is too short ({len(data)} bytes) to hold the 4-byte IDX magic number")
@@ -97,7 +124,9 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     need = math.prod(dims) * dtype.itemsize
     have = len(data) - header
     if have != need:
-        problem = "is truncated" if have < need else f"has {have - need} trailing bytes"
+        # A gunzipped payload stops _SLACK bytes past the declared size, so the excess may be larger.
+        extra = f"at least {have - need}" if data_capped and have - need >= _SLACK else f"{have - need}"
+        problem = "is truncated" if have < need else f"has {extra} trailing bytes"
         raise GanworksError(
             f"{where} {problem}: dimensions {list(dims)} of {dtype.newbyteorder('=').name} "
             f"need {need} payload bytes, found {have}"

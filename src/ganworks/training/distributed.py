@@ -44,7 +44,7 @@ def setup(device_name: str) -> tuple[Dist, str]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return Dist(), device_name
-    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))  # the global rank comes from the process group below
     cuda = device_name == "cuda" or (device_name == "auto" and torch.cuda.is_available())
     if cuda:
         if torch.cuda.device_count() <= local:
