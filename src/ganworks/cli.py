@@ -68,13 +68,15 @@ def _cmd_train(a: argparse.Namespace) -> int:
 
     opts = {k: v for k, v in (("z_dim", a.z_dim), ("g_hidden", a.g_hidden), ("d_hidden", a.d_hidden),
                               ("d_dropout", a.d_dropout), ("g_batchnorm", a.g_batchnorm),
-                              ("g_channels", a.g_channels), ("d_channels", a.d_channels)) if v is not None}
+                              ("g_channels", a.g_channels), ("d_channels", a.d_channels), ("pack", a.pack))
+            if v is not None}
     if a.sn:
         opts["sn"] = True
     cfg = TrainConfig(
         data=a.data, model=a.model, objective=a.objective, model_options=opts, kimg=a.kimg,
         batch_size=a.batch_size, d_steps=a.d_steps, optimizer=a.optimizer,
         lr_g=a.lr_g if a.lr_g is not None else a.lr, lr_d=a.lr_d if a.lr_d is not None else a.lr,
+        lr_schedule=a.lr_schedule,
         beta1=a.beta1, beta2=a.beta2, clip=a.clip, gp_weight=a.gp_weight, gp_one_sided=a.gp_one_sided,
         r1_gamma=a.r1_gamma, r1_interval=a.r1_interval, label_smoothing=a.label_smoothing,
         replay_size=a.replay_size, replay_fraction=a.replay_fraction, augment=a.augment or "",
@@ -112,10 +114,10 @@ _FLAG_FIELDS = {
                       "freeze_discriminator", "resolution", "channels", "seed", "ema_kimg", "eval_every",
                       "eval_metrics", "eval_n", "best_metric", "tick_kimg", "snapshot_kimg", "device", "precision",
                       "run_dir", "checkpoint_kimg", "keep_checkpoints", "on_nan", "nan_lr_factor",
-                      "max_rollbacks", "sync_bn", "lr_g", "lr_d")},
+                      "max_rollbacks", "sync_bn", "lr_g", "lr_d", "lr_schedule")},
     "lr": "lr_g", "strict": "strict_data", "no_progress": "progress", "sn": "model_options",
     **{k: "model_options" for k in ("z_dim", "g_hidden", "d_hidden", "d_dropout", "g_batchnorm", "g_channels",
-                                    "d_channels")},
+                                    "d_channels", "pack")},
 }
 
 
@@ -150,6 +152,8 @@ def _add_train(sub, no_defaults: bool = False) -> None:
     g.add_argument("--g-channels", type=_positive_int, help="dcgan/resnet: generator base width")
     g.add_argument("--d-channels", type=_positive_int, help="dcgan/resnet: discriminator base width")
     g.add_argument("--sn", action="store_true", help="spectral normalization in D (Miyato et al. 2018)")
+    g.add_argument("--pack", type=_positive_int,
+                   help="PacGAN: D judges M samples at once (Lin et al. 2018); the batch must divide by M")
     g.add_argument("--conditional", action="store_true",
                    help="class-conditional G (class embedding) and projection D, from the dataset's labels")
     g.add_argument("--resolution", type=_positive_int, default=64, help="folder:PATH image size (default 64)")
@@ -163,6 +167,8 @@ def _add_train(sub, no_defaults: bool = False) -> None:
     t.add_argument("--lr", type=_positive_float, help="learning rate of both networks")
     t.add_argument("--lr-g", type=_positive_float, help="generator learning rate (overrides --lr; TTUR: differ from --lr-d)")
     t.add_argument("--lr-d", type=_positive_float, help="discriminator learning rate (overrides --lr)")
+    t.add_argument("--lr-schedule", default="constant",
+                   help="both learning rates over the run: constant (default), linear (to 0 at --kimg), cosine")
     t.add_argument("--beta1", type=float)
     t.add_argument("--beta2", type=float)
     t.add_argument("--clip", type=float, help="clamp D's weights to [-clip, clip] (WGAN; 0 = off)")

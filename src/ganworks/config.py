@@ -31,6 +31,7 @@ class Resolved:
 
 
 PRECISIONS = ("fp32", "bf16")
+LR_SCHEDULES = ("constant", "linear", "cosine")
 ON_NAN = ("stop", "rollback")
 
 #: The fields a resumed run may change (``ganworks train --resume RUN --kimg 1200``): how long it
@@ -64,6 +65,10 @@ class TrainConfig:
     lr_g: float | None = None
     """Generator learning rate; None: the objective's default, else 2e-4. Set lr_g != lr_d for TTUR."""
     lr_d: float | None = None
+    lr_schedule: str = "constant"
+    """Both learning rates times f(t), t = images shown / the run's total (``kimg``): constant
+    f = 1, linear f = 1 - t, cosine f = (1 + cos(pi t)) / 2 (Loshchilov & Hutter 2017). The
+    schedule follows ``kimg``: resuming with a larger ``--kimg`` stretches what is left of it."""
     beta1: float | None = None
     """Adam betas; None: the objective's default ((0, 0.9) for WGAN-GP), else (0.5, 0.999)."""
     beta2: float | None = None
@@ -169,6 +174,8 @@ class TrainConfig:
         for flag, b in (("--beta1", self.beta1), ("--beta2", self.beta2)):
             if b is not None and not (isinstance(b, (int, float)) and math.isfinite(b) and 0.0 <= b < 1.0):
                 raise GanworksError(f"{flag} must be in [0, 1), got {b!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise GanworksError(f"unknown --lr-schedule {self.lr_schedule!r}; valid: {', '.join(LR_SCHEDULES)}")
         if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
             raise GanworksError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
         for flag, v in (("--clip", self.clip), ("--gp-weight", self.gp_weight)):

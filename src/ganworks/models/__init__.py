@@ -77,6 +77,12 @@ def validate_model_config(arch: str, cfg) -> None:
         raise GanworksError(f"--num-classes must be a non-negative integer (0: unconditional), got {cfg.num_classes!r}")
     if getattr(cfg, "output", "tanh") not in ("tanh", "linear"):
         raise GanworksError(f"model output must be tanh or linear, got {cfg.output!r}")
+    pack = getattr(cfg, "pack", 1)
+    if not _is_int(pack) or pack < 1:
+        raise GanworksError(f"--pack must be a positive integer (1: no packing), got {pack!r}")
+    if pack > 1 and cfg.num_classes:
+        raise GanworksError(f"--pack {pack} does not combine with --conditional: a pack of samples has no "
+                            "single class label for the projection discriminator")
     if not isinstance(cfg.sn, bool):
         raise GanworksError(f"--sn must be true or false, got {cfg.sn!r}")
     shape = cfg.image_shape

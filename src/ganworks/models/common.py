@@ -53,6 +53,22 @@ def project(logit: torch.Tensor, h: torch.Tensor, y: torch.Tensor | None, embed:
     return logit if embed is None else logit + (embed(y) * h).sum(dim=1)
 
 
+def pack_samples(x: torch.Tensor, pack: int) -> torch.Tensor:
+    """PacGAN packing (Lin et al. 2018): (B, C, H, W) -> (B / pack, pack * C, H, W).
+
+    Each group of ``pack`` consecutive samples is concatenated along the channels, so D judges
+    them jointly and gives one logit per group: a generator that keeps producing the same few
+    points makes groups that look unlike groups of real data, which D can see. All samples of a
+    group come from the same side (all real or all generated), as in the paper.
+    """
+    if pack == 1:
+        return x
+    if x.shape[0] % pack:
+        raise ValueError(f"this discriminator judges packs of {pack} samples (--pack {pack}); "
+                         f"got a batch of {x.shape[0]}, which is not a multiple of {pack}")
+    return x.reshape(x.shape[0] // pack, pack * x.shape[1], *x.shape[2:])
+
+
 def add_spectral_norm(module: nn.Module) -> nn.Module:
     """Spectral normalization (Miyato et al. 2018) on every conv, linear and embedding layer of ``module``.
 

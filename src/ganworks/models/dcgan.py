@@ -22,8 +22,8 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from .common import (BASE_SIZE, add_spectral_norm, generator_embedding, labels_for, num_upsamplings, project,
-                     projection_embedding, with_class)
+from .common import (BASE_SIZE, add_spectral_norm, generator_embedding, labels_for, num_upsamplings, pack_samples,
+                     project, projection_embedding, with_class)
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,9 @@ class DCGANConfig:
     """Spectral normalization on D's layers (Miyato et al. 2018)."""
     num_classes: int = 0
     """0: unconditional; K > 0: G concatenates a class embedding to z, D is a projection discriminator."""
+    pack: int = 1
+    """PacGAN (Lin et al. 2018): D judges this many samples at once, concatenated along the
+    channels, and returns one logit per pack; 1 is the ordinary D."""
 
     image_sizes: ClassVar[tuple[int, ...]] = tuple(BASE_SIZE)
 
@@ -78,7 +81,7 @@ class DCGANDiscriminator(nn.Module):
         self.cfg = cfg
         c, side = cfg.image_shape[0], cfg.image_shape[1]
         n = num_upsamplings(side)
-        widths = [c] + [cfg.d_channels * 2 ** i for i in range(n)]
+        widths = [c * cfg.pack] + [cfg.d_channels * 2 ** i for i in range(n)]
         layers: list[nn.Module] = []
         for i, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:])):
             bn = cfg.d_batchnorm and i > 0  # never on the input layer (Radford et al.)
@@ -95,5 +98,5 @@ class DCGANDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         y = labels_for(y, self.cfg.num_classes)
-        h = self.features(x)
+        h = self.features(pack_samples(x, self.cfg.pack))
         return project(self.fc(h).squeeze(1), h, y, self.embed)

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .common import add_spectral_norm, generator_embedding, labels_for, project, projection_embedding, with_class
+from .common import (add_spectral_norm, generator_embedding, labels_for, pack_samples, project, projection_embedding,
+                     with_class)
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,12 @@ class MLPConfig:
     sn: bool = False
     """Spectral normalization on D's layers (Miyato et al. 2018)."""
     num_classes: int = 0
+    """0: unconditional; K > 0: G and D take labels y in [0, K)."""
+    pack: int = 1
+    """PacGAN (Lin et al. 2018): D judges this many samples at once, concatenated along the
+    channels, and returns one logit per pack; 1 is the ordinary D."""
     output: str = "tanh"
     """G's output activation: tanh for images in [-1, 1]; linear for unbounded data (2-D points)."""
-    """0: unconditional; K > 0: G and D take labels y in [0, K)."""
 
 
 def _stack(widths: list[int], dropout: float = 0.0, batchnorm: bool = False) -> list[nn.Module]:
@@ -72,12 +76,12 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """image (B, C, H, W), y (B,) or None -> logit (B,); D(x) = sigmoid(logit)."""
+    """image (B, C, H, W), y (B,) or None -> logit (B / pack,); D(x) = sigmoid(logit)."""
 
     def __init__(self, cfg: MLPConfig):
         super().__init__()
         self.cfg = cfg
-        n_in = math.prod(cfg.image_shape)
+        n_in = math.prod(cfg.image_shape) * cfg.pack
         self.net = nn.Sequential(
             *_stack([n_in, *cfg.d_hidden], dropout=cfg.d_dropout),
             nn.Linear(cfg.d_hidden[-1], 1),
@@ -88,5 +92,5 @@ class MLPDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         y = labels_for(y, self.cfg.num_classes)
-        h = self.net[:-1](x.flatten(1))  # phi(x): (B, d_hidden[-1])
+        h = self.net[:-1](pack_samples(x, self.cfg.pack).flatten(1))  # phi(x): (B / pack, d_hidden[-1])
         return project(self.net[-1](h).squeeze(1), h, y, self.embed)  # (B,)

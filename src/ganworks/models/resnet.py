@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .common import (BASE_SIZE, ClassBatchNorm2d, add_spectral_norm, labels_for, num_upsamplings, project,
-                     projection_embedding)
+from .common import (BASE_SIZE, ClassBatchNorm2d, add_spectral_norm, labels_for, num_upsamplings, pack_samples,
+                     project, projection_embedding)
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,9 @@ class ResNetConfig:
     """Spectral normalization on D's layers (Miyato et al. 2018)."""
     num_classes: int = 0
     """0: unconditional; K > 0: conditional BatchNorm in G, projection discriminator."""
+    pack: int = 1
+    """PacGAN (Lin et al. 2018): D judges this many samples at once, concatenated along the
+    channels, and returns one logit per pack; 1 is the ordinary D."""
 
     image_sizes: ClassVar[tuple[int, ...]] = tuple(BASE_SIZE)
 
@@ -101,7 +104,7 @@ class ResNetDiscriminator(nn.Module):
         self.cfg = cfg
         c, side = cfg.image_shape[0], cfg.image_shape[1]
         ch = cfg.d_channels
-        self.blocks = nn.Sequential(*(DownBlock(c if i == 0 else ch, ch, first=i == 0)
+        self.blocks = nn.Sequential(*(DownBlock(c * cfg.pack if i == 0 else ch, ch, first=i == 0)
                                       for i in range(num_upsamplings(side))))
         self.fc = nn.Linear(ch, 1)
         self.embed = projection_embedding(cfg.num_classes, ch)
@@ -110,5 +113,5 @@ class ResNetDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         y = labels_for(y, self.cfg.num_classes)
-        h = F.relu(self.blocks(x)).sum(dim=(2, 3))  # phi(x): global sum pooling, (B, ch)
+        h = F.relu(self.blocks(pack_samples(x, self.cfg.pack))).sum(dim=(2, 3))  # phi(x): sum pooling, (B / pack, ch)
         return project(self.fc(h).squeeze(1), h, y, self.embed)

@@ -27,6 +27,8 @@ TAGS = {
     "D_acc": "D_output/accuracy",
     "grad_G": "grad_norm/G",
     "grad_D": "grad_norm/D",
+    "lr_G": "learning_rate/G",
+    "lr_D": "learning_rate/D",
     "img_per_s": "speed/img_per_s",
     "time_s": "speed/time_s",
 }

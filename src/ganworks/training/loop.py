@@ -168,6 +168,16 @@ def update_ema(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
         b_ema.copy_(b)
 
 
+def lr_factor(schedule: str, t: float) -> float:
+    """The learning-rate multiplier at fraction t in [0, 1] of the run (``--lr-schedule``)."""
+    t = min(max(t, 0.0), 1.0)
+    if schedule == "linear":
+        return 1.0 - t
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * t))
+    return 1.0
+
+
 def _resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -310,6 +320,11 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
         if cfg.augment:
             raise GanworksError(f"--augment {cfg.augment!r} applies to images; dataset {cfg.data!r} holds 2-D points")
     model_cfg = make_model_config(cfg.model, **{**cfg.model_options, **extra})
+    pack = getattr(model_cfg, "pack", 1)
+    if (cfg.batch_size // dd.world) % pack:
+        per = f" per process ({cfg.batch_size} over {dd.world})" if dd.active else ""
+        raise GanworksError(f"--batch-size {cfg.batch_size // dd.world}{per} must be a multiple of --pack {pack}: "
+                            f"D judges packs of {pack} samples")
     G = build_generator(cfg.model, model_cfg).to(device)
     D = build_discriminator(cfg.model, model_cfg).to(device)
     if cfg.init_discriminator and ckpt is None:
@@ -520,13 +535,18 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
         restore(good)
         pos.rollbacks = rollbacks
         scale = cfg.nan_lr_factor ** rollbacks
-        for opt, lr in ((opt_g, rc.lr_g), (opt_d, rc.lr_d)):
-            for group in opt.param_groups:
-                group["lr"] = lr * scale
+        set_learning_rates()
         log(f"ROLLBACK {rollbacks}/{cfg.max_rollbacks}: {where}; restored {good.name} (kimg {pos.nimg / 1000:.3f}), "
             f"learning rates x{scale:g}: G {rc.lr_g * scale:g}, D {rc.lr_d * scale:g}")
         bar.n = pos.nimg
         bar.refresh()
+
+    def set_learning_rates() -> None:
+        """The base rates, times the rollback factor, times the schedule at this point of the run."""
+        scale = cfg.nan_lr_factor ** pos.rollbacks * lr_factor(cfg.lr_schedule, pos.nimg / total)
+        for opt, lr in ((opt_g, rc.lr_g), (opt_d, rc.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * scale
 
     t_start = time.perf_counter()
     if ckpt is not None:
@@ -555,13 +575,16 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
                 f"{f' x {dd.world} processes' if dd.active else ''}, "
                 f"{cfg.model} G {sum(p.numel() for p in G.parameters()):,} params, "
                 f"D {sum(p.numel() for p in D.parameters()):,}; {cfg.objective}, {rc.optimizer} "
-                f"lr G {rc.lr_g:g} D {rc.lr_d:g}, k={rc.d_steps}")
+                f"lr G {rc.lr_g:g} D {rc.lr_d:g}"
+                f"{'' if cfg.lr_schedule == 'constant' else f' ({cfg.lr_schedule} schedule)'}, k={rc.d_steps}")
             snapshot(0)
             if cfg.on_nan == "rollback" and dd.main:
                 save_checkpoint(run_dir, 0, *capture(), keep=cfg.keep_checkpoints)  # a good state to return to
         G.train()
         D.train(not cfg.freeze_discriminator)
         while pos.nimg < total:
+            if cfg.lr_schedule != "constant":
+                set_learning_rates()
             step_stats: dict[str, Tensor] = {}
             problem = None
             # D phase: k steps, G frozen. A frozen pre-trained D is only ever judged against.
@@ -609,7 +632,9 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
                          for i, k in enumerate(keys)}
                 ips = (pos.nimg - nimg_tick) / max(now - t_tick, 1e-9)
                 rec = {"tick": pos.tick, "kimg": round(pos.nimg / 1000, 3), "time_s": round(now - t_start, 2),
-                       "img_per_s": round(ips, 1), **stats}
+                       "img_per_s": round(ips, 1), **stats,
+                       # the rates in effect now (--lr-schedule, rollbacks)
+                       "lr_G": opt_g.param_groups[0]["lr"], "lr_D": opt_d.param_groups[0]["lr"]}
                 if not all(math.isfinite(v) for v in stats.values()):
                     rec["nonfinite"] = True
                 alarms = tick_alarms(stats, objective.probabilistic)
