@@ -9,7 +9,7 @@ sample; the reverse KL compares the high-quality samples' histogram over the mod
 uniform distribution. Target (issue 5): 8/8 modes with >= 97% high quality on ring8 and 25/25
 with >= 95% on grid25, for every seed.
 
-Usage: python benchmarks/toy_modes.py [--seeds 0,1,2,3,4] [--datasets ring8,grid25] [--kimg K]
+Usage: python benchmarks/toy_modes.py [--seeds 0,1,2,3,4] [--datasets ring8,grid25] [--kimg K] [--batch-size B]
                                       [--runs-root DIR] [--jobs N] [--out benchmarks/results/toy_modes.json]
 Writes the JSON results and a markdown table beside them (toy_modes.md).
 """
@@ -146,6 +146,7 @@ def main() -> int:
     ap.add_argument("--seeds", default="0,1,2,3,4")
     ap.add_argument("--datasets", default="ring8,grid25")
     ap.add_argument("--kimg", type=float, default=None, help="override every configuration's training length")
+    ap.add_argument("--batch-size", type=int, default=None, help="override every configuration's batch size")
     ap.add_argument("--runs-root", default=None, help="where run directories go (default: a temporary folder)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for these small MLPs)")
     ap.add_argument("--jobs", type=int, default=1,
@@ -164,7 +165,8 @@ def main() -> int:
     runs_root = a.runs_root or tmp.name
 
     t_all = time.perf_counter()
-    cfgs = {d: {**CONFIGS[d], **({"kimg": a.kimg} if a.kimg is not None else {})} for d in datasets}
+    over = {k: v for k, v in (("kimg", a.kimg), ("batch_size", a.batch_size)) if v is not None}
+    cfgs = {d: {**CONFIGS[d], **over} for d in datasets}
     for d in datasets:
         print(f"{d}: {cli_command(d, cfgs[d])}", flush=True)
     # Longest runs first, so that --jobs N workers finish close together.
