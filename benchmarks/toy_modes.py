@@ -10,7 +10,7 @@ uniform distribution. Target (issue 5): 8/8 modes with >= 97% high quality on ri
 with >= 95% on grid25, for every seed.
 
 Usage: python benchmarks/toy_modes.py [--seeds 0,1,2,3,4] [--datasets ring8,grid25] [--kimg K] [--batch-size B]
-                                      [--runs-root DIR] [--jobs N] [--out benchmarks/results/toy_modes.json]
+                                      [--runs-root DIR [--reuse]] [--eval-every KIMG] [--jobs N] [--out benchmarks/results/toy_modes.json]
 Writes the JSON results and a markdown table beside them (toy_modes.md).
 """
 
@@ -121,23 +121,60 @@ def init_worker(threads: int, parent: int) -> None:
             os._exit(1)
 
 
-def run_one(data: str, cfg: dict, seed: int, runs_root: str) -> dict:
+def train_kwargs(data: str, cfg: dict, seed: int, eval_every: float) -> dict:
+    """The ``ganworks.train`` arguments of one run. ``eval_every`` > 0 adds the mixture metric on
+    2,500 samples every that many kimg (metrics.jsonl): a trajectory of modes and high quality.
+    It samples from its own seeded generator, so the run trains exactly as without it."""
+    kw = dict(data=data, model="mlp", seed=seed, progress=False, tick_kimg=cfg["kimg"] / 4, snapshot_kimg=0, **cfg)
+    if eval_every > 0:
+        kw.update(eval_every=eval_every, eval_metrics="mixture", eval_n=N_SAMPLES)
+    return kw
+
+
+def finished_run(run: Path, kw: dict) -> bool:
+    """True when ``run`` holds a finished run of exactly this configuration (``--reuse``)."""
+    if not (run / "generator.safetensors").is_file() or not (run / "config.json").is_file():
+        return False
+    want = ganworks.TrainConfig.from_dict({k: v for k, v in kw.items() if k != "progress"}).to_dict()
+    have = json.loads((run / "config.json").read_text())["train"]
+    ignore = {"run_dir", "runs_root", "progress", "eval_every", "eval_metrics", "eval_n"}  # do not change training
+    return all(json.dumps(have.get(k)) == json.dumps(v) for k, v in want.items() if k not in ignore)
+
+
+def trajectory(run: Path) -> list[dict]:
+    """Modes and high-quality fraction at each evaluation during training (empty without --eval-every)."""
+    path = run / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        m = json.loads(line)["metrics"]["mixture"]
+        out.append({"kimg": json.loads(line)["kimg"], "modes": m["modes_captured"],
+                    "high_quality": round(m["high_quality_fraction"], 4)})
+    return out
+
+
+def run_one(data: str, cfg: dict, seed: int, runs_root: str, eval_every: float = 0.0, reuse: bool = False) -> dict:
+    run = Path(runs_root) / f"{data}-seed{seed}"
+    kw = train_kwargs(data, cfg, seed, eval_every)
+    reused = reuse and finished_run(run, kw)
     t0 = time.perf_counter()
-    run = ganworks.train(data=data, model="mlp", seed=seed, progress=False,
-                         run_dir=str(Path(runs_root) / f"{data}-seed{seed}"),
-                         tick_kimg=cfg["kimg"] / 4, snapshot_kimg=0, **cfg)
+    if not reused:
+        run = ganworks.train(run_dir=str(run), **kw)
     train_s = time.perf_counter() - t0
+    ticks = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    if reused:
+        train_s = ticks[-1]["time_s"]  # the training time the run itself recorded
     G = ganworks.load_generator(run)  # the EMA of G
     pts = ganworks.sample(G, N_SAMPLES, seed=SAMPLE_SEED)  # float points (N, 2, 1, 1)
     spec = SPECS[data]
     r = mixture_modes(pts, spec.modes(), spec.std)
-    ticks = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
     ok = r["modes_captured"] == TARGET[data]["modes"] and r["high_quality_fraction"] >= TARGET[data]["hq"]
     return {"seed": seed, "modes": r["modes_captured"], "num_modes": r["num_modes"],
             "high_quality": round(r["high_quality_fraction"], 4), "reverse_kl": round(r["reverse_kl"], 4)
             if r["reverse_kl"] is not None else None, "mode_counts": r["mode_counts"],
             "seconds": round(train_s, 1), "img_per_s": round(statistics.median(t["img_per_s"] for t in ticks), 1),
-            "meets_target": ok, "run": str(run)}
+            "meets_target": ok, "reused": reused, "trajectory": trajectory(run), "run": str(run)}
 
 
 def summary(rows: list[dict]) -> dict:
@@ -173,6 +210,10 @@ def main() -> int:
     ap.add_argument("--kimg", type=float, default=None, help="override every configuration's training length")
     ap.add_argument("--batch-size", type=int, default=None, help="override every configuration's batch size")
     ap.add_argument("--runs-root", default=None, help="where run directories go (default: a temporary folder)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --runs-root: score a finished run of the same configuration instead of training it again")
+    ap.add_argument("--eval-every", type=float, default=0.0,
+                    help="also record modes and high quality every this many kimg during training (a trajectory)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for these small MLPs)")
     ap.add_argument("--jobs", type=int, default=1,
                     help="runs in parallel, one process each (2 on a 2-core machine halves the wall time)")
@@ -184,6 +225,8 @@ def main() -> int:
     for d in datasets:
         if d not in CONFIGS:
             ap.error(f"unknown dataset {d!r}; choose from {', '.join(CONFIGS)}")
+    if a.reuse and not a.runs_root:
+        ap.error("--reuse needs --runs-root (the folder that holds the earlier runs)")
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = None if a.runs_root else tempfile.TemporaryDirectory(prefix="ganworks-toy-modes-")
@@ -205,13 +248,13 @@ def main() -> int:
 
     if a.jobs == 1:
         for d, seed in jobs:
-            done[d, seed] = run_one(d, cfgs[d], seed, runs_root)
+            done[d, seed] = run_one(d, cfgs[d], seed, runs_root, a.eval_every, a.reuse)
             report(d, done[d, seed])
     else:  # one single-threaded process per job, a.jobs at a time (each run is independent)
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(a.jobs, mp_context=ctx, initializer=init_worker,
                                  initargs=(a.threads, os.getpid())) as pool:
-            futures = {pool.submit(run_one, d, cfgs[d], seed, runs_root): (d, seed) for d, seed in jobs}
+            futures = {pool.submit(run_one, d, cfgs[d], seed, runs_root, a.eval_every, a.reuse): (d, seed) for d, seed in jobs}
             for f in as_completed(futures):
                 done[futures[f]] = f.result()
                 report(futures[f][0], done[futures[f]])

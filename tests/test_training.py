@@ -10,7 +10,7 @@ from ganworks.models import build_discriminator, build_generator, make_model_con
 from ganworks.objectives import get_objective
 from ganworks.training.loop import discriminator_step, generator_step
 
-from gwtest import TINY, needs_mnist5k
+from gwtest import TINY, assert_bitwise, needs_mnist5k, stats
 
 
 def _pair(seed=0):
@@ -256,3 +256,18 @@ def test_integer_betas_from_the_python_api_train():
     with tempfile.TemporaryDirectory() as tmp:
         run = train(cfg, run_dir=f"{tmp}/run")
         assert (run / "generator.safetensors").exists()
+
+
+@needs_mnist5k
+@pytest.mark.parametrize("data", ["mnist-5k", "grid25"])
+def test_evaluating_during_training_does_not_change_the_run(tmp_path, data):
+    """--eval-every loads G (and for images the LeNet extractor) mid-run; building those networks
+    must not draw from the training RNG, or adding evaluations would change what the run learns."""
+    opts = {**TINY, "data": data, "kimg": 1.0}
+    if data == "grid25":
+        opts["model_options"] = {"z_dim": 2, "g_hidden": [32], "d_hidden": [32], "d_dropout": 0.0}
+    plain = train(run_dir=str(tmp_path / "plain"), **opts)
+    evald = train(run_dir=str(tmp_path / "eval"), **{**opts, "eval_every": 0.25, "eval_n": 300})
+    assert len((evald / "metrics.jsonl").read_text().splitlines()) == 4
+    assert_bitwise(plain, evald)
+    assert stats(plain) == stats(evald)

@@ -78,7 +78,11 @@ def load_network(path: str | os.PathLike, kind: str = "generator", device: str |
         arch, cfg = config_from_dict(info["model"])
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise GanworksError(f"cannot read model config {cfg_path}: {e}") from None
-    module = build_discriminator(arch, cfg) if kind == "discriminator" else build_generator(arch, cfg)
+    # The fresh layers' random initialisation is overwritten below; drawing it from a forked RNG
+    # leaves the caller's random stream untouched (``--eval-every`` loads G mid-run: without this,
+    # evaluating would change how the run trains).
+    with torch.random.fork_rng(devices=[]):
+        module = build_discriminator(arch, cfg) if kind == "discriminator" else build_generator(arch, cfg)
     try:
         state = load_file(str(w_path))
     except (SafetensorError, OSError, ValueError) as e:

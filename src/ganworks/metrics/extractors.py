@@ -148,7 +148,8 @@ class LeNetExtractor(Extractor):
             raise GanworksError(f"extractor {name!r}: weights file {w_path} has sha256 {actual[:16]}..., but "
                                 f"{j_path.name} records {recorded[:16]}...; the file is corrupt or was replaced "
                                 "(reinstall ganworks)")
-        net = LeNet(num_classes=int(arch.get("num_classes", 10)))
+        with torch.random.fork_rng(devices=[]):  # the initialisation is overwritten: keep the caller's RNG as it was
+            net = LeNet(num_classes=int(arch.get("num_classes", 10)))
         try:
             net.load_state_dict(load_file(str(w_path)), strict=True)
         except (SafetensorError, OSError, ValueError, RuntimeError) as e:
