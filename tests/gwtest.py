@@ -71,3 +71,22 @@ def stats(run: Path) -> list[dict]:
     """stats.jsonl without the wall-clock fields."""
     return [{k: v for k, v in json.loads(x).items() if k not in ("time_s", "img_per_s")}
             for x in (run / "stats.jsonl").read_text().splitlines()]
+
+
+def rewind_copy(ref: Path, run: Path, nimg: int) -> Path:
+    """A copy of the finished run ``ref`` at ``run`` as if it had been killed after its checkpoint at
+    ``nimg`` images: later checkpoints and the final networks removed. Resuming it must give ``ref``."""
+    import shutil
+
+    from ganworks.training.resume import list_checkpoints
+
+    names = [c.name for c in list_checkpoints(ref)]
+    assert f"ckpt-{nimg:09d}" in names, names
+    shutil.copytree(ref, run)
+    for c in list_checkpoints(run):
+        if c.name > f"ckpt-{nimg:09d}":
+            shutil.rmtree(c)
+    for name in ("generator.safetensors", "discriminator.safetensors"):
+        (run / name).unlink()
+    return run
+

@@ -131,6 +131,10 @@ CASES = [
     Case("beta1-out-of-range", ["train", *TINY, "--beta1", "1.5", "--run-dir", "{t}/r"], ["--beta1", "1.5", "[0, 1)"]),
     Case("dropout-nan", ["train", *TINY, "--d-dropout", "nan", "--run-dir", "{t}/r"], ["dropout", "nan"]),
     Case("ema-kimg-inf", ["train", *TINY, "--ema-kimg", "inf", "--run-dir", "{t}/r"], ["--ema-kimg", "inf"]),
+    Case("instance-noise-negative", ["train", *TINY, "--instance-noise=-0.5", "--run-dir", "{t}/r"],
+         ["--instance-noise", "-0.5", "non-negative"]),
+    Case("instance-noise-kimg-zero", ["train", *TINY, "--instance-noise", "0.1", "--instance-noise-kimg", "0",
+                                      "--run-dir", "{t}/r"], ["--instance-noise-kimg", "0.0", "positive"]),
     Case("sample-n-zero", ["sample", "{run}", "--n", "0", "--out", "{t}/old.png"], ["--n", "'0'"]),
     # --- unknown names
     Case("unknown-dataset", ["train", "--data", "cifar-typo", "--run-dir", "{t}/r"], ["'cifar-typo'", "mnist-5k"]),

@@ -80,6 +80,7 @@ def _cmd_train(a: argparse.Namespace) -> int:
         beta1=a.beta1, beta2=a.beta2, clip=a.clip, gp_weight=a.gp_weight, gp_one_sided=a.gp_one_sided,
         r1_gamma=a.r1_gamma, r1_interval=a.r1_interval, label_smoothing=a.label_smoothing,
         replay_size=a.replay_size, replay_fraction=a.replay_fraction, augment=a.augment or "",
+        instance_noise=a.instance_noise, instance_noise_kimg=a.instance_noise_kimg,
         conditional=a.conditional, init_discriminator=a.init_discriminator,
         freeze_discriminator=a.freeze_discriminator, resolution=a.resolution, channels=a.channels,
         strict_data=a.strict, seed=a.seed, ema_kimg=a.ema_kimg,
@@ -110,7 +111,8 @@ def _cmd_train(a: argparse.Namespace) -> int:
 _FLAG_FIELDS = {
     **{k: k for k in ("data", "model", "objective", "kimg", "batch_size", "d_steps", "optimizer", "beta1", "beta2",
                       "clip", "gp_weight", "gp_one_sided", "r1_gamma", "r1_interval", "label_smoothing",
-                      "replay_size", "replay_fraction", "augment", "conditional", "init_discriminator",
+                      "replay_size", "replay_fraction", "augment", "instance_noise", "instance_noise_kimg",
+                      "conditional", "init_discriminator",
                       "freeze_discriminator", "resolution", "channels", "seed", "ema_kimg", "eval_every",
                       "eval_metrics", "eval_n", "best_metric", "tick_kimg", "snapshot_kimg", "device", "precision",
                       "run_dir", "checkpoint_kimg", "keep_checkpoints", "on_nan", "nan_lr_factor",
@@ -181,6 +183,11 @@ def _add_train(sub, no_defaults: bool = False) -> None:
                    help="buffer of this many past fakes mixed into D's batches (0 = off)")
     t.add_argument("--replay-fraction", type=float, default=0.5, help="share of D's fakes taken from the buffer")
     t.add_argument("--augment", help="DiffAugment for D's inputs, e.g. translation,cutout")
+    t.add_argument("--instance-noise", type=float, default=0.0, metavar="STD",
+                   help="Gaussian noise of this std on every input of D, real and fake, annealed linearly to 0 "
+                        "(0 = off)")
+    t.add_argument("--instance-noise-kimg", type=float, metavar="KIMG",
+                   help="where the instance noise reaches 0 (default: the end of the run)")
     t.add_argument("--ema-kimg", type=float, default=0.0,
                    help="half-life (kimg) of an EMA of G's weights used for sampling; 0 = off (default)")
     t.add_argument("--init-discriminator", metavar="RUN_OR_FILE", help="start D from a trained discriminator")

@@ -87,6 +87,13 @@ class TrainConfig:
     """Capacity (images) of a buffer of past fakes mixed into D's batches; 0: off."""
     replay_fraction: float = 0.5
     """Fraction of each of D's fake batches drawn from the replay buffer."""
+    instance_noise: float = 0.0
+    """Std of Gaussian noise added to every input of D, real and fake, in D's and G's steps; 0: off.
+    Noise gives p_data and p_g overlapping supports, so D stays smooth and G keeps a gradient towards
+    data it does not cover (Arjovsky & Bottou 2017, Sec. 3.3; Sonderby et al. 2017, "instance noise").
+    Annealed linearly to 0 by ``instance_noise_kimg``."""
+    instance_noise_kimg: float | None = None
+    """Where the instance noise reaches 0, in kimg; None: at the end of the run (``kimg``)."""
     augment: str = ""
     """DiffAugment policy for D's inputs, e.g. "translation,cutout"; empty: off."""
     conditional: bool = False
@@ -192,6 +199,9 @@ class TrainConfig:
             raise GanworksError(f"--replay-size must be a non-negative integer, got {self.replay_size!r}")
         if not (isinstance(self.replay_fraction, (int, float)) and 0.0 < self.replay_fraction <= 1.0):
             raise GanworksError(f"--replay-fraction must be in (0, 1], got {self.replay_fraction!r}")
+        _nonneg_float("--instance-noise", self.instance_noise)
+        if self.instance_noise_kimg is not None:
+            _positive_float("--instance-noise-kimg", self.instance_noise_kimg)
         parse_policy(self.augment)
         if self.freeze_discriminator and not self.init_discriminator:
             raise GanworksError("--freeze-discriminator needs --init-discriminator RUN_OR_FILE "
@@ -216,6 +226,13 @@ class TrainConfig:
             raise GanworksError(f"unknown precision {self.precision!r}; valid: {', '.join(PRECISIONS)}")
         # Validates option names and values; the image shape is filled in from the data later.
         make_model_config(self.model, **self.model_options)
+
+    def instance_noise_at(self, nimg: int) -> float:
+        """The instance noise std after ``nimg`` images: ``instance_noise`` * (1 - nimg / its end), at least 0."""
+        if self.instance_noise <= 0:
+            return 0.0
+        end = 1000 * (self.instance_noise_kimg if self.instance_noise_kimg is not None else self.kimg)
+        return self.instance_noise * max(0.0, 1.0 - nimg / end)
 
     def eval_metric_names(self) -> list[str]:
         """The metrics evaluated during training, validated against the metric registry."""

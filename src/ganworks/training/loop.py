@@ -58,10 +58,13 @@ class DOptions:
     label_smoothing: float = 0.0
     augment: tuple[str, ...] = ()
     replay: ReplayBuffer | None = None
+    noise_std: float = 0.0  # instance noise on D's inputs, real and fake (its value at this step)
 
 
-def _aug(x: Tensor, policy: tuple[str, ...]) -> Tensor:
-    return diff_augment(x, policy) if policy else x
+def _aug(x: Tensor, policy: tuple[str, ...], noise_std: float = 0.0) -> Tensor:
+    """What D sees of x: DiffAugment (when a policy is set), then instance noise (when noise_std > 0)."""
+    x = diff_augment(x, policy) if policy else x
+    return x + noise_std * torch.randn_like(x) if noise_std > 0 else x
 
 
 def discriminator_step(G: nn.Module, D: nn.Module, objective: Objective, real: Tensor, z: Tensor,
@@ -75,7 +78,7 @@ def discriminator_step(G: nn.Module, D: nn.Module, objective: Objective, real: T
             with torch.no_grad():
                 fresh = G(z, y_fake).float()  # (B, C, H, W), a constant for this step
             fake, y_d = opt.replay.mix(fresh, y_fake) if opt.replay is not None else (fresh, y_fake)
-            real_in, fake_in = _aug(real, opt.augment), _aug(fake, opt.augment)
+            real_in, fake_in = _aug(real, opt.augment, opt.noise_std), _aug(fake, opt.augment, opt.noise_std)
             real_logits, fake_logits = D(real_in, y_real).float(), D(fake_in, y_d).float()  # (B,), (B,)
         if opt.label_smoothing > 0:
             loss = d_loss_gan_smoothed(real_logits, fake_logits, opt.label_smoothing)
@@ -84,7 +87,8 @@ def discriminator_step(G: nn.Module, D: nn.Module, objective: Objective, real: T
         extra: dict[str, Tensor] = {}
         if opt.gp_weight > 0:
             # Interpolates between real and this step's fresh fakes (same labels as the real batch).
-            gp = gradient_penalty(D, real_in, _aug(fresh, opt.augment), y_real, one_sided=opt.gp_one_sided)
+            gp = gradient_penalty(D, real_in, _aug(fresh, opt.augment, opt.noise_std), y_real,
+                                  one_sided=opt.gp_one_sided)
             loss = loss + opt.gp_weight * gp
             extra["GP"] = gp.detach()
         if opt.r1_weight > 0:
@@ -114,17 +118,19 @@ def discriminator_step(G: nn.Module, D: nn.Module, objective: Objective, real: T
 
 def generator_step(G: nn.Module, D: nn.Module, objective: Objective, z: Tensor, opt_g: torch.optim.Optimizer,
                    autocast=contextlib.nullcontext, y: Tensor | None = None, real: Tensor | None = None,
-                   y_real: Tensor | None = None, augment: tuple[str, ...] = ()) -> dict[str, Tensor]:
+                   y_real: Tensor | None = None, augment: tuple[str, ...] = (),
+                   noise_std: float = 0.0) -> dict[str, Tensor]:
     """One update of G through D's judgement. D is frozen: gradients pass through it to G's
-    output, but D's parameters get none. ``real`` is needed only by relativistic objectives."""
+    output, but D's parameters get none. ``real`` is needed only by relativistic objectives.
+    ``noise_std``: instance noise on what D sees, as in D's step."""
     D.requires_grad_(False)
     try:
         with autocast():
-            fake_logits = D(_aug(G(z, y), augment), y).float()  # (B,)
+            fake_logits = D(_aug(G(z, y), augment, noise_std), y).float()  # (B,)
             real_logits = None
             if objective.g_needs_real:
                 with torch.no_grad():
-                    real_logits = D(_aug(real, augment), y_real).float()
+                    real_logits = D(_aug(real, augment, noise_std), y_real).float()
         loss = objective.g_loss(fake_logits, real_logits)
         opt_g.zero_grad(set_to_none=True)
         loss.backward()
@@ -587,6 +593,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
                 set_learning_rates()
             step_stats: dict[str, Tensor] = {}
             problem = None
+            d_opt.noise_std = cfg.instance_noise_at(pos.nimg)
             # D phase: k steps, G frozen. A frozen pre-trained D is only ever judged against.
             for _ in range(rc.d_steps):
                 real, y_real = real_batch()
@@ -606,7 +613,8 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
                 z = noise()
                 real_g, y_real_g = real_batch() if objective.g_needs_real else (None, None)
                 step_stats.update(generator_step(G_train, D_train, objective, z, opt_g, autocast, y=class_batch(),
-                                                 real=real_g, y_real=y_real_g, augment=policy))
+                                                 real=real_g, y_real=y_real_g, augment=policy,
+                                                 noise_std=d_opt.noise_std))
                 problem = _nonfinite("generator", step_stats["loss_G"], G)
             # Divergence guard: every process takes the same decision.
             if distributed.any_across(problem is not None, dd, device):
@@ -635,6 +643,8 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
                        "img_per_s": round(ips, 1), **stats,
                        # the rates in effect now (--lr-schedule, rollbacks)
                        "lr_G": opt_g.param_groups[0]["lr"], "lr_D": opt_d.param_groups[0]["lr"]}
+                if cfg.instance_noise > 0:
+                    rec["instance_noise"] = round(d_opt.noise_std, 6)  # the std of the tick's last step
                 if not all(math.isfinite(v) for v in stats.values()):
                     rec["nonfinite"] = True
                 alarms = tick_alarms(stats, objective.probabilistic)
