@@ -10,7 +10,7 @@ uniform distribution. Target (issue 5): 8/8 modes with >= 97% high quality on ri
 with >= 95% on grid25, for every seed.
 
 Usage: python benchmarks/toy_modes.py [--seeds 0,1,2,3,4] [--datasets ring8,grid25] [--kimg K] [--batch-size B]
-                                      [--runs-root DIR [--reuse]] [--eval-every KIMG] [--jobs N] [--out benchmarks/results/toy_modes.json]
+                                      [--set KEY=VALUE ...] [--runs-root DIR [--reuse]] [--eval-every KIMG] [--jobs N] [--out benchmarks/results/toy_modes.json]
 Writes the JSON results and a markdown table beside them (toy_modes.md).
 """
 
@@ -99,7 +99,8 @@ def cli_command(data: str, cfg: dict) -> str:
              f"--pack {mo['pack']}" if mo.get("pack", 1) > 1 else "",
              f"--d-hidden {','.join(map(str, mo['d_hidden']))} --d-dropout {mo['d_dropout']:g}",
              f"--kimg {cfg['kimg']:g} --batch-size {cfg['batch_size']} --lr-g {cfg['lr_g']:g} --lr-d {cfg['lr_d']:g}"]
-    for key, flag in (("beta1", "--beta1"), ("beta2", "--beta2"), ("r1_gamma", "--r1-gamma"), ("d_steps", "--d-steps")):
+    for key, flag in (("beta1", "--beta1"), ("beta2", "--beta2"), ("r1_gamma", "--r1-gamma"), ("d_steps", "--d-steps"),
+                      ("instance_noise", "--instance-noise"), ("instance_noise_kimg", "--instance-noise-kimg")):
         if key in cfg:
             parts.append(f"{flag} {cfg[key]:g}")
     if cfg.get("lr_schedule", "constant") != "constant":
@@ -211,6 +212,9 @@ def main() -> int:
     ap.add_argument("--datasets", default="ring8,grid25")
     ap.add_argument("--kimg", type=float, default=None, help="override every configuration's training length")
     ap.add_argument("--batch-size", type=int, default=None, help="override every configuration's batch size")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override one ganworks.train argument of every configuration (VALUE as JSON), e.g. "
+                         "--set instance_noise=0.25; repeatable")
     ap.add_argument("--runs-root", default=None, help="where run directories go (default: a temporary folder)")
     ap.add_argument("--reuse", action="store_true",
                     help="with --runs-root: score a finished run of the same configuration instead of training it again")
@@ -236,6 +240,16 @@ def main() -> int:
 
     t_all = time.perf_counter()
     over = {k: v for k, v in (("kimg", a.kimg), ("batch_size", a.batch_size)) if v is not None}
+    fields = set(ganworks.TrainConfig().to_dict())
+    for item in a.set:
+        key, sep, value = item.partition("=")
+        if not sep or key not in fields or key in ("data", "model", "seed", "run_dir", "runs_root"):
+            ap.error(f"--set {item!r}: expected KEY=VALUE with KEY a TrainConfig field other than data, model, seed, "
+                     "run_dir and runs_root")
+        try:
+            over[key] = json.loads(value)
+        except ValueError:
+            over[key] = value  # a bare string, e.g. --set lr_schedule=cosine
     cfgs = {d: {**CONFIGS[d], **over} for d in datasets}
     for d in datasets:
         print(f"{d}: {cli_command(d, cfgs[d])}", flush=True)
