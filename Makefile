@@ -29,13 +29,17 @@ demo: $(STAMP)
 	$(BIN)/ganworks sample $$run --n 100 --seed 0 --out $$run/demo-grid.png >/dev/null; \
 	echo "demo: trained on $$data; run directory $$run; samples in $$run/demo-grid.png"
 
-# The report test renders a page in Debian's chromium; install it when it is missing (never by
-# any other route). Without apt-get or root the install is skipped and that one test says why.
+# The report test renders a page in Debian's chromium, and one data test reads Debian's
+# dataset-fashion-mnist; install them when missing (never by any other route). Without apt-get or root the install is skipped and that one test says why.
 test: $(STAMP)
 	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null 2>&1 && \
 	    { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
 	      { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; }; }; \
 	    test -x /usr/bin/chromium || echo "make test: could not install Debian's chromium (needs apt-get and root); the browser test will skip"; }
+	@test -d /usr/share/datasets/fashion-mnist || { command -v apt-get >/dev/null 2>&1 && \
+	    { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
+	      { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1; }; }; \
+	    test -d /usr/share/datasets/fashion-mnist || echo "make test: could not install Debian's dataset-fashion-mnist (needs apt-get and root); its test will skip"; }
 	$(BIN)/python -m pytest -q
 
 clean:
