@@ -168,9 +168,9 @@ def trajectory(run: Path) -> list[dict]:
         return []
     out = []
     for line in path.read_text().splitlines():
-        m = json.loads(line)["metrics"]["mixture"]
-        out.append({"kimg": json.loads(line)["kimg"], "modes": m["modes_captured"],
-                    "high_quality": round(m["high_quality_fraction"], 4)})
+        rec = json.loads(line)
+        m = rec["metrics"]["mixture"]
+        out.append({"kimg": rec["kimg"], "modes": m["modes_captured"], "high_quality": round(m["high_quality_fraction"], 4)})
     return out
 
 
