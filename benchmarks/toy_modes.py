@@ -70,10 +70,10 @@ SAMPLE_SEED = 2018  # latents for the judged samples: distinct from the training
 # balances the modes, and half as many steps leave them less sharp. Batch 512 at 20,000 kimg met the
 # target on seeds 1 and 4 (25/25, 95.4% and 95.5%) and missed it on seed 0 by one sample (25/25, 94.96%),
 # where 4.8% of 100,000 samples lay off the modes (3.6% more than 6 std away, on the bridges). Batch 512
-# at 40,000 kimg (below; results/toy_modes.*) halved that to 2.3% on seed 0 and reached 97.5-98.2% on
+# at 40,000 kimg (results/toy_modes-amd-40000kimg.*) halved that to 2.3% on seed 0 and reached 97.5-98.2% on
 # every seed, but seeds 3 and 4 starved 3 and 4 modes (22/25 and 21/25): a longer linear schedule also
 # spends longer at high rates. The batch-256, 10,000-kimg table is kept in results/toy_modes-batch256-10000kimg.*,
-# the 40,000-kimg one (the configuration below) in results/toy_modes.*.
+# the 40,000-kimg one in results/toy_modes-amd-40000kimg.*.
 # Then (--eval-every 1000 trajectories, 2,500 samples each): a starved mode is there from the first 1,000-3,000
 # kimg, not a late loss. Batch 512 at 28,000 kimg gave seed 3 25/25 and 98.0%, seed 4 25/25 and 96.2%
 # (results/toy_modes-grid25-batch512-28000kimg-seeds3-4.*), but seed 4's mode (-2, 0) held 0-4 of 2,500
@@ -89,15 +89,23 @@ SAMPLE_SEED = 2018  # latents for the judged samples: distinct from the training
 # revived seed 4 (min 25-67 from 5,000 to 16,000 kimg), but two evaluations after the noise ended the mode was
 # starved again (0-2 samples), and seed 0 starved one while the noise was still at 0.19-0.06. Seeds 0, 1, 4:
 # 25/25 95.6%, 25/25 96.2%, 24/25 96.6% (results/toy_modes-grid25-noise05-seeds014.*; seeds 2 and 3 not run).
-# No configuration has met the target on every seed yet; the table in the README is still the 40,000-kimg
-# one, whose configuration is below.
+# Then the noise over the whole run (0.5 -> 0 at the end, so it falls with the rates): every run so far kept
+# 25/25 and a balanced histogram (poorest mode >= 37 of 2,500 samples at every evaluation from 10,000 kimg
+# on), but the samples on the bridges between modes stay: 3.5-4.3% of 100,000 samples lie more than 0.3
+# from any mode (1.9% for the noise-free seed 3 at 28,000 kimg), so high quality ends at 94-95.5%.
+# Seeds 0-4: 25/25 on all, 94.1 / 94.3 / 94.5 / 95.4 / 95.3%, reverse KL 0.010-0.020 (results/toy_modes.*).
+# Seed 4 with the noise ending at 25,600 kimg instead: 25/25 94.4% (results/toy_modes-grid25-noise05-k25600-seed4.*).
+# Batch 256 at 28,000 kimg (1.75x the steps): seed 0 25/25 95.4%, seed 4 25/25 94.1% (results/toy_modes-grid25-noise05-batch256-28000kimg-seeds04.*).
+# The 40,000-kimg noise-free table (AMD EPYC) is kept in results/toy_modes-amd-40000kimg.*. The target
+# (>= 95% on every seed) is not met: the configuration below holds every mode on every seed, and misses
+# 95% high quality on some.
 _G7 = dict(z_dim=2, g_hidden=(128,) * 7, g_batchnorm=True, d_hidden=(128, 128, 128), d_dropout=0.0)
 _G13 = {**_G7, "g_hidden": (128,) * 13}
 CONFIGS: dict[str, dict] = {
     "ring8": dict(objective="ns", kimg=2000, batch_size=256, lr_g=2e-4, lr_d=2e-4, lr_schedule="linear", ema_kimg=5,
                   model_options=_G13),
-    "grid25": dict(objective="ns", kimg=40000, batch_size=512, lr_g=2e-4, lr_d=8e-4, lr_schedule="linear", ema_kimg=5,
-                   model_options=_G7),
+    "grid25": dict(objective="ns", kimg=32000, batch_size=512, lr_g=2e-4, lr_d=8e-4, lr_schedule="linear", ema_kimg=5,
+                   instance_noise=0.5, instance_noise_kimg=32000, model_options=_G7),
 }
 TARGET = {"ring8": {"modes": 8, "hq": 0.97}, "grid25": {"modes": 25, "hq": 0.95}}
 # PacGAN (Lin et al. 2018), Table 1: modes captured / high-quality % / reverse KL, mean over trials.
@@ -162,7 +170,9 @@ def finished_run(run: Path, kw: dict) -> bool:
 
 
 def trajectory(run: Path) -> list[dict]:
-    """Modes and high-quality fraction at each evaluation during training (empty without --eval-every)."""
+    """Modes, high-quality fraction and the poorest mode's high-quality count (of 2,500 samples) at each
+    evaluation during training (empty without --eval-every). "Captured" needs one sample, so a mode
+    starved to 0-4 samples can pass by the luck of a draw: the poorest count shows it."""
     path = run / "metrics.jsonl"
     if not path.is_file():
         return []
@@ -170,7 +180,8 @@ def trajectory(run: Path) -> list[dict]:
     for line in path.read_text().splitlines():
         rec = json.loads(line)
         m = rec["metrics"]["mixture"]
-        out.append({"kimg": rec["kimg"], "modes": m["modes_captured"], "high_quality": round(m["high_quality_fraction"], 4)})
+        out.append({"kimg": rec["kimg"], "modes": m["modes_captured"], "high_quality": round(m["high_quality_fraction"], 4),
+                    "poorest": min(m["mode_counts"])})
     return out
 
 
@@ -204,22 +215,23 @@ def summary(rows: list[dict]) -> dict:
             "reverse_kl": round(statistics.mean(kls), 4) if kls else None,
             "seconds": round(statistics.mean(r["seconds"] for r in rows), 1),
             "min_modes": min(r["modes"] for r in rows), "min_high_quality": min(r["high_quality"] for r in rows),
+            "poorest": min(min(r["mode_counts"]) for r in rows),
             "every_seed_meets_target": all(r["meets_target"] for r in rows)}
 
 
 def table(data: str, rows: list[dict], mean: dict) -> list[str]:
     t = TARGET[data]
     md = [f"**{data}** (target: {t['modes']}/{t['modes']} modes, ≥ {t['hq']:.0%} high quality, every seed)", "",
-          "| run | modes | high quality | reverse KL | seconds |", "|---|---|---|---|---|"]
+          "| run | modes | high quality | reverse KL | poorest mode | seconds |", "|---|---|---|---|---|---|"]
     for r in rows:
         kl = "n/a" if r["reverse_kl"] is None else f"{r['reverse_kl']:.3f}"
         md.append(f"| seed {r['seed']}{'' if r['meets_target'] else ' ✗'} | {r['modes']}/{r['num_modes']} | "
-                  f"{r['high_quality']:.1%} | {kl} | {r['seconds']:.0f} |")
+                  f"{r['high_quality']:.1%} | {kl} | {min(r['mode_counts'])} | {r['seconds']:.0f} |")
     kl = "n/a" if mean["reverse_kl"] is None else f"{mean['reverse_kl']:.3f}"
     md.append(f"| **ganworks, mean of {len(rows)}** | **{mean['modes']:g}** | **{mean['high_quality']:.1%}** | "
-              f"**{kl}** | {mean['seconds']:.0f} |")
+              f"**{kl}** | {mean['poorest']} | {mean['seconds']:.0f} |")
     for name, (m, hq, rkl) in PAPER[data].items():
-        md.append(f"| PacGAN paper: {name} | {m:g} | {hq:.1f}% | {rkl:.2f} | |")
+        md.append(f"| PacGAN paper: {name} | {m:g} | {hq:.1f}% | {rkl:.2f} | | |")
     return md
 
 
@@ -320,7 +332,9 @@ def main() -> int:
     reused = (f" {n_reused} run(s) were trained by an earlier invocation (--reuse) and only scored here; their "
               "seconds are what those runs recorded." if n_reused else "")
     md = [f"2,500 samples per run from the EMA generator, PacGAN protocol; {cpu_name()}, torch {torch.__version__}, "
-          f"{a.threads} thread(s) per run, {a.jobs} run(s) at a time; {total_s / 60:.1f} min in all.{reused}", ""]
+          f"{a.threads} thread(s) per run, {a.jobs} run(s) at a time; {total_s / 60:.1f} min in all.{reused} "
+          "Poorest mode: the high-quality samples on the run's least-covered mode (a full share is 2,500 / modes); "
+          "in the mean row, the least over the seeds.", ""]
     for data, r in results.items():
         md += table(data, r["seeds"], r["mean"]) + ["", f"`{r['command']}`", ""]
     md.append("Every seed meets the target: " + ("yes" if res["every_seed_meets_target"] else "**no**") + ".")
