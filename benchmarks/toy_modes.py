@@ -94,8 +94,9 @@ SAMPLE_SEED = 2018  # latents for the judged samples: distinct from the training
 # on), but the samples on the bridges between modes stay: 3.5-4.3% of 100,000 samples lie more than 0.3
 # from any mode (1.9% for the noise-free seed 3 at 28,000 kimg), so high quality ends at 94-95.5%.
 # Seeds 0-4: 25/25 on all, 94.1 / 94.3 / 94.5 / 95.4 / 95.3%, reverse KL 0.010-0.020 (results/toy_modes.*).
-# Seed 4 with the noise ending at 25,600 kimg instead: 25/25 94.4% (results/toy_modes-grid25-noise05-k25600-seed4.*).
-# Batch 256 at 28,000 kimg (1.75x the steps): seed 0 25/25 95.4%, seed 4 25/25 94.1% (results/toy_modes-grid25-noise05-batch256-28000kimg-seeds04.*).
+# Seed 4 with the noise ending at 25,600 kimg instead: 25/25 94.4%
+# (results/toy_modes-grid25-noise05-k25600-seed4.*). Batch 256 at 28,000 kimg (1.75x the steps): seed 0
+# 25/25 95.4%, seed 4 25/25 94.1% (results/toy_modes-grid25-noise05-batch256-28000kimg-seeds04.*).
 # The 40,000-kimg noise-free table (AMD EPYC) is kept in results/toy_modes-amd-40000kimg.*. The target
 # (>= 95% on every seed) is not met: the configuration below holds every mode on every seed, and misses
 # 95% high quality on some.
