@@ -41,7 +41,7 @@ def test_toy_modes_trajectory_and_reuse(tmp_path):
     assert "trained by an earlier invocation" in again.with_suffix(".md").read_text()
 
 
-def test_toy_modes_bad_set_is_one_line(tmp_path):
+def test_toy_modes_bad_set_exits_2_and_writes_nothing(tmp_path):
     r = toy_modes("--set", "not_a_field=1", "--out", str(tmp_path / "t.json"))
     assert r.returncode == 2
     assert "not_a_field=1" in r.stderr and "TrainConfig field" in r.stderr and "Traceback" not in r.stderr
