@@ -123,6 +123,7 @@ def cli_command(data: str, cfg: dict) -> str:
              f"--z-dim {mo['z_dim']} --g-hidden {','.join(map(str, mo['g_hidden']))}",
              "--g-batchnorm" if mo.get("g_batchnorm") else "",
              f"--pack {mo['pack']}" if mo.get("pack", 1) > 1 else "",
+             f"--z-categories {mo['z_categories']}" if mo.get("z_categories") else "",
              f"--d-hidden {','.join(map(str, mo['d_hidden']))} --d-dropout {mo['d_dropout']:g}",
              f"--kimg {cfg['kimg']:g} --batch-size {cfg['batch_size']} --lr-g {cfg['lr_g']:g} --lr-d {cfg['lr_d']:g}"]
     for key, flag in (("beta1", "--beta1"), ("beta2", "--beta2"), ("r1_gamma", "--r1-gamma"), ("d_steps", "--d-steps"),

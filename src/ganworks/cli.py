@@ -68,7 +68,8 @@ def _cmd_train(a: argparse.Namespace) -> int:
 
     opts = {k: v for k, v in (("z_dim", a.z_dim), ("g_hidden", a.g_hidden), ("d_hidden", a.d_hidden),
                               ("d_dropout", a.d_dropout), ("g_batchnorm", a.g_batchnorm),
-                              ("g_channels", a.g_channels), ("d_channels", a.d_channels), ("pack", a.pack))
+                              ("g_channels", a.g_channels), ("d_channels", a.d_channels), ("pack", a.pack),
+                              ("z_categories", a.z_categories))
             if v is not None}
     if a.sn:
         opts["sn"] = True
@@ -119,7 +120,7 @@ _FLAG_FIELDS = {
                       "max_rollbacks", "sync_bn", "lr_g", "lr_d", "lr_schedule")},
     "lr": "lr_g", "strict": "strict_data", "no_progress": "progress", "sn": "model_options",
     **{k: "model_options" for k in ("z_dim", "g_hidden", "d_hidden", "d_dropout", "g_batchnorm", "g_channels",
-                                    "d_channels", "pack")},
+                                    "d_channels", "pack", "z_categories")},
 }
 
 
@@ -156,6 +157,9 @@ def _add_train(sub, no_defaults: bool = False) -> None:
     g.add_argument("--sn", action="store_true", help="spectral normalization in D (Miyato et al. 2018)")
     g.add_argument("--pack", type=_positive_int,
                    help="PacGAN: D judges M samples at once (Lin et al. 2018); the batch must divide by M")
+    g.add_argument("--z-categories", type=int, metavar="K",
+                   help="mlp: cut the last latent coordinate into K equally likely bins, seen one-hot by G: "
+                        "a disconnected latent space for data with separated modes (0: off)")
     g.add_argument("--conditional", action="store_true",
                    help="class-conditional G (class embedding) and projection D, from the dataset's labels")
     g.add_argument("--resolution", type=_positive_int, default=64, help="folder:PATH image size (default 64)")

@@ -77,6 +77,11 @@ def validate_model_config(arch: str, cfg) -> None:
         raise GanworksError(f"--num-classes must be a non-negative integer (0: unconditional), got {cfg.num_classes!r}")
     if getattr(cfg, "output", "tanh") not in ("tanh", "linear"):
         raise GanworksError(f"model output must be tanh or linear, got {cfg.output!r}")
+    k = getattr(cfg, "z_categories", 0)
+    if not _is_int(k) or k == 1 or k < 0:
+        raise GanworksError(f"--z-categories must be 0 (off) or an integer >= 2, got {k!r}")
+    if k and cfg.z_dim < 2:
+        raise GanworksError(f"--z-categories {k} cuts the last latent coordinate and needs --z-dim >= 2, got {cfg.z_dim}")
     pack = getattr(cfg, "pack", 1)
     if not _is_int(pack) or pack < 1:
         raise GanworksError(f"--pack must be a positive integer (1: no packing), got {pack!r}")

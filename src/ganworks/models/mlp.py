@@ -41,6 +41,13 @@ class MLPConfig:
     channels, and returns one logit per pack; 1 is the ordinary D."""
     output: str = "tanh"
     """G's output activation: tanh for images in [-1, 1]; linear for unbounded data (2-D points)."""
+    z_categories: int = 0
+    """0: G sees z as it is. K > 1: the last latent coordinate is cut into K equally likely bins (by
+    its normal CDF) and G sees the bin one-hot in its place, so the latent space falls into K
+    disconnected pieces. A continuous G maps a connected latent space to a connected set, so on data
+    with separated modes it must lay some samples on bridges between them; with pieces it need not
+    (Khayatkhoei et al. 2018, "Disconnected Manifold Learning for Generative Adversarial Networks").
+    z stays standard normal, so sampling and seeds are unchanged; z_dim counts the cut coordinate."""
 
 
 def _stack(widths: list[int], dropout: float = 0.0, batchnorm: bool = False) -> list[nn.Module]:
@@ -63,7 +70,7 @@ class MLPGenerator(nn.Module):
         self.cfg = cfg
         n_out = math.prod(cfg.image_shape)
         self.embed = generator_embedding(cfg.num_classes, cfg.z_dim)
-        n_in = cfg.z_dim * (2 if cfg.num_classes else 1)
+        n_in = cfg.z_dim * (2 if cfg.num_classes else 1) + (cfg.z_categories - 1 if cfg.z_categories else 0)
         self.net = nn.Sequential(
             *_stack([n_in, *cfg.g_hidden], batchnorm=cfg.g_batchnorm),
             nn.Linear(cfg.g_hidden[-1], n_out),
@@ -71,8 +78,17 @@ class MLPGenerator(nn.Module):
         )
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        z = with_class(z, labels_for(y, self.cfg.num_classes), self.embed)
+        z = with_class(self.cut_latent(z), labels_for(y, self.cfg.num_classes), self.embed)
         return self.net(z).view(z.shape[0], *self.cfg.image_shape)  # (B, C, H, W)
+
+    def cut_latent(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, z_dim) -> (B, z_dim - 1 + K): the last coordinate replaced by its bin, one-hot."""
+        k = self.cfg.z_categories
+        if not k:
+            return z
+        u = torch.special.ndtr(z[:, -1].float())  # uniform on (0, 1)
+        bins = (u * k).long().clamp_(0, k - 1)
+        return torch.cat([z[:, :-1], nn.functional.one_hot(bins, k).to(z.dtype)], dim=1)
 
 
 class MLPDiscriminator(nn.Module):

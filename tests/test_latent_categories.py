@@ -1,0 +1,84 @@
+"""--z-categories K: the MLP generator's last latent coordinate cut into K equally likely bins."""
+
+import json
+
+import pytest
+import torch
+
+import ganworks
+from ganworks import GanworksError
+from ganworks.models import build_generator, make_model_config
+
+from gwtest import RING, cli, one_line_error, run_cli
+
+
+def _g(k: int, z_dim: int = 3):
+    cfg = make_model_config("mlp", image_shape=(2, 1, 1), z_dim=z_dim, g_hidden=(16,), z_categories=k,
+                            output="linear")
+    return build_generator("mlp", cfg).eval()
+
+
+def test_bins_are_equally_likely_and_one_hot():
+    G = _g(10)
+    z = torch.randn(200_000, 3, generator=torch.Generator().manual_seed(0))
+    h = G.cut_latent(z)
+    assert h.shape == (200_000, 2 + 10)
+    assert torch.equal(h[:, :2], z[:, :2])  # the other coordinates pass through
+    onehot = h[:, 2:]
+    assert torch.equal(onehot.sum(1), torch.ones(200_000))
+    share = onehot.mean(0)
+    # each bin holds 1/10 of the mass: binomial std sqrt(0.1 * 0.9 / 2e5) = 0.00067; allow 5 std
+    assert (share - 0.1).abs().max() < 0.0034, share
+    # the bin is the decile of the coordinate: the normal CDF's 10% points split it
+    edges = torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor([0.1, 0.9]))
+    assert torch.equal(h[z[:, 2] < edges[0] - 1e-4, 2], torch.ones(int((z[:, 2] < edges[0] - 1e-4).sum())))
+    assert (h[z[:, 2] > edges[1] + 1e-4, -1] == 1).all()
+
+
+def test_g_jumps_at_a_bin_edge_and_is_smooth_inside_a_bin():
+    """A connected latent space can only give a connected image; the cut makes G discontinuous."""
+    torch.manual_seed(0)
+    G = _g(2)  # one edge, at z_last = 0
+    eps = 1e-6
+    base = torch.tensor([[0.3, -0.2, 0.0]])
+    lo, hi = base.clone(), base.clone()
+    lo[0, 2], hi[0, 2] = -eps, eps
+    jump = (G(hi) - G(lo)).norm()
+    inside = (G(hi + torch.tensor([[0.0, 0.0, 0.5]])) - G(hi)).norm()
+    assert jump > 1e-3  # a different one-hot, a different first-layer input
+    assert inside == 0  # within a bin the cut coordinate is not seen at all
+
+
+def test_off_by_default_and_bad_values():
+    assert make_model_config("mlp").z_categories == 0
+    G = build_generator("mlp", make_model_config("mlp", image_shape=(2, 1, 1), z_dim=3, g_hidden=(16,)))
+    z = torch.randn(4, 3)
+    assert torch.equal(G.cut_latent(z), z)
+    for k, msg in ((1, "integer >= 2, got 1"), (-3, "integer >= 2, got -3"), (2.5, "got 2.5")):
+        with pytest.raises(GanworksError, match=msg):
+            make_model_config("mlp", z_categories=k)
+    with pytest.raises(GanworksError, match="needs --z-dim >= 2, got 1"):
+        make_model_config("mlp", z_dim=1, z_categories=4)
+
+
+def test_cli_trains_saves_and_samples_with_categories(tmp_path, capsys):
+    """A real run: the saved generator rebuilds from its JSON with the cut, and sampling uses it."""
+    run = tmp_path / "r"
+    r = cli(capsys, "train", *RING, "--kimg", "2", "--z-categories", "8", "--run-dir", str(run))
+    assert r.returncode == 0, r.stderr
+    assert json.loads((run / "generator.json").read_text())["model"]["z_categories"] == 8
+    G = ganworks.load_generator(run)
+    assert G.cfg.z_categories == 8 and G.net[0].in_features == 4 - 1 + 8
+    a = ganworks.sample(G, 64, seed=3)
+    assert a.shape == (64, 2, 1, 1) and torch.equal(a, ganworks.sample(G, 64, seed=3))
+
+
+def test_cli_errors_are_one_line_and_create_nothing(tmp_path):
+    for args, fragments in (
+        ([*RING, "--z-categories", "1"], ["--z-categories", "integer >= 2", "got 1"]),
+        (["--data", "ring8", "--model", "dcgan", "--z-categories", "4"], ["'dcgan'", "'z_categories'"]),
+    ):
+        run = tmp_path / "never"
+        r = run_cli("train", *args, "--kimg", "1", "--run-dir", str(run))
+        one_line_error(r, *fragments)
+        assert not run.exists()
