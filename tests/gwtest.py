@@ -19,9 +19,17 @@ TINY = dict(data="mnist-5k", model="mlp", kimg=1.0, batch_size=32, tick_kimg=0.5
             progress=False, model_options={"z_dim": 8, "g_hidden": [32], "d_hidden": [32]})
 
 
+# The 2-D ring needs no files and trains at ~20k img/s on one thread: a whole run is a fraction of a second.
+RING = ["--data", "ring8", "--batch-size", "64", "--z-dim", "4", "--g-hidden", "32", "--d-hidden", "32",
+        "--no-progress", "--tick-kimg", "1", "--snapshot-kimg", "4"]
+# Tiny models run fastest on one thread, and the test machines are shared: a subprocess gets the
+# same setting as the test process (conftest's _one_thread) unless the caller's env says otherwise.
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300):
-    """Run the real ``ganworks`` command in a subprocess; returns CompletedProcess (text)."""
-    full_env = {**os.environ, **(env or {})}
+    """Run the real ``ganworks`` command in a subprocess (one thread); returns CompletedProcess (text)."""
+    full_env = {**os.environ, **ONE_THREAD, **(env or {})}
     return subprocess.run([sys.executable, "-m", "ganworks", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -36,12 +44,6 @@ def one_line_error(r, *fragments):
         assert f in lines[0], (f, lines[0])
 
 
-# The 2-D ring needs no files and trains at ~20k img/s on one thread: a whole run is a fraction of a second.
-RING = ["--data", "ring8", "--batch-size", "64", "--z-dim", "4", "--g-hidden", "32", "--d-hidden", "32",
-        "--no-progress", "--tick-kimg", "1", "--snapshot-kimg", "4"]
-ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
 def cli(capsys, *args: str):
     """The real CLI entry point (`ganworks ...`) in this process: what a user sees, minus the start-up time."""
     from ganworks.cli import main
@@ -52,6 +54,26 @@ def cli(capsys, *args: str):
         rc = e.code
     out = capsys.readouterr()
     return SimpleNamespace(returncode=rc, stdout=out.out, stderr=out.err)
+
+
+# The model pair of the unit tests: small enough that a step takes microseconds. The MLP's
+# dropout is off so that D is a deterministic function the tests can compare outputs of.
+SMALL = {
+    "mlp": dict(image_shape=(1, 4, 4), z_dim=3, g_hidden=(8,), d_hidden=(8,), d_dropout=0.0),
+    "dcgan": dict(image_shape=(1, 28, 28), z_dim=8, g_channels=4, d_channels=4),
+    "resnet": dict(image_shape=(1, 28, 28), z_dim=8, g_channels=4, d_channels=4),
+}
+
+
+def pair(arch: str = "mlp", seed: int | None = 0, **options):
+    """``(config, G, D)`` of ``arch`` at the sizes of ``SMALL[arch]`` updated by ``options``, built
+    right after ``torch.manual_seed(seed)`` (``seed=None``: the caller has seeded torch)."""
+    from ganworks.models import build_discriminator, build_generator, make_model_config
+
+    if seed is not None:
+        torch.manual_seed(seed)
+    cfg = make_model_config(arch, **{**SMALL[arch], **options})
+    return cfg, build_generator(arch, cfg), build_discriminator(arch, cfg)
 
 
 # Comparing two runs: final networks bit for bit, and stats.jsonl without the wall-clock fields.

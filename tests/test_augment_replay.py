@@ -9,13 +9,12 @@ import torch
 
 from ganworks import GanworksError, train
 from ganworks.augment import cutout, diff_augment, parse_policy, translation
-from ganworks.models import build_discriminator, build_generator, make_model_config
 from ganworks.objectives import get_objective
 from ganworks.training import loop
 from ganworks.training.loop import DOptions, discriminator_step
 from ganworks.training.replay import ReplayBuffer
 
-from gwtest import needs_mnist5k
+from gwtest import needs_mnist5k, pair
 
 MLP = {"z_dim": 8, "g_hidden": [16], "d_hidden": [16]}
 FAST = dict(data="mnist-5k", model="mlp", model_options=MLP, kimg=0.1, batch_size=16, tick_kimg=0.05,
@@ -108,15 +107,8 @@ def test_replay_mix_replaces_a_fraction_once_nonempty():
     assert all(0 <= v < 20 for v in _ids(full.mix(fresh)[0]))  # fraction 1: all of it from the buffer
 
 
-def _cond_pair(seed=0, classes=3):
-    torch.manual_seed(seed)
-    cfg = make_model_config("mlp", image_shape=(1, 4, 4), z_dim=3, g_hidden=(8,), d_hidden=(8,), d_dropout=0.0,
-                            num_classes=classes)
-    return build_generator("mlp", cfg), build_discriminator("mlp", cfg)
-
-
 def test_d_step_with_replay_pushes_fresh_fakes_and_shows_d_the_mix():
-    G, D = _cond_pair()
+    _, G, D = pair(num_classes=3)
     opt_d = torch.optim.Adam(D.parameters(), lr=1e-3)
     buf = ReplayBuffer(capacity=64, fraction=0.5)
     seen = []

@@ -7,11 +7,10 @@ import pytest
 import torch
 
 from ganworks import TrainConfig, train
-from ganworks.models import build_discriminator, build_generator, make_model_config
 from ganworks.objectives import get_objective
 from ganworks.training.loop import DOptions, discriminator_step, generator_step
 
-from gwtest import RING, assert_bitwise, cli, rewind_copy, stats
+from gwtest import RING, assert_bitwise, cli, pair, rewind_copy, stats
 
 RING_KW = dict(data="ring8", model="mlp", batch_size=64, tick_kimg=0.256, snapshot_kimg=0, progress=False,
                model_options={"z_dim": 4, "g_hidden": [32], "d_hidden": [32], "d_dropout": 0.0, "output": "linear"})
@@ -26,10 +25,8 @@ def test_std_anneals_linearly_to_zero():
     assert TrainConfig(data="ring8").instance_noise_at(0) == 0.0  # off by default
 
 
-def _pair():
-    cfg = make_model_config("mlp", image_shape=(2, 1, 1), z_dim=2, g_hidden=(16,), d_hidden=(16,), d_dropout=0.0,
-                            output="linear")
-    return build_generator("mlp", cfg), build_discriminator("mlp", cfg)
+def _pair():  # 2-D points
+    return pair(image_shape=(2, 1, 1), z_dim=2, g_hidden=(16,), d_hidden=(16,), output="linear")[1:]
 
 
 def _recording(D):
@@ -41,7 +38,6 @@ def _recording(D):
 
 @pytest.mark.parametrize("std", [0.0, 0.5])
 def test_both_steps_show_d_noisy_inputs(std):
-    torch.manual_seed(0)
     G, D = _pair()
     seen = _recording(D)
     real, z = torch.randn(4096, 2, 1, 1), torch.randn(4096, 2)

@@ -11,19 +11,20 @@ from ganworks.checkpoint import save_network
 from ganworks.models import (build_discriminator, build_generator, config_from_dict, config_to_dict, list_models,
                              make_model_config)
 
+from gwtest import pair
+
 SHAPES = [(1, 28, 28), (1, 32, 32), (3, 64, 64)]
 TINY = {  # widths small enough that all tests together take a few seconds on CPU
-    "mlp": dict(z_dim=8, g_hidden=(16,), d_hidden=(16,)),
+    # The MLP's D keeps the dropout users get (the unit-test pair of gwtest turns it off).
+    "mlp": dict(z_dim=8, g_hidden=(16,), d_hidden=(16,), d_dropout=make_model_config("mlp").d_dropout),
     "dcgan": dict(z_dim=8, g_channels=4, d_channels=4),
     "resnet": dict(z_dim=8, g_channels=4, d_channels=4),
 }
 K = 3  # classes of the conditional variants
 
 
-def _pair(arch, shape=(1, 28, 28), seed=0, **kw):
-    torch.manual_seed(seed)
-    cfg = make_model_config(arch, **{"image_shape": shape, **TINY[arch], **kw})
-    return cfg, build_generator(arch, cfg), build_discriminator(arch, cfg)
+def _pair(arch, shape=(1, 28, 28), **kw):
+    return pair(arch, **{"image_shape": shape, **TINY[arch], **kw})
 
 
 def _labels(n=4):

@@ -24,7 +24,7 @@ def test_sigkill_then_resume_is_bitwise_exact(tmp_path):
     its final weights equal an uninterrupted run's bit for bit, and stats.jsonl has no duplicates."""
     flags = [*RING, "--kimg", "20", "--checkpoint-kimg", "1", "--d-dropout", "0.2"]
     ref = tmp_path / "ref"
-    r = run_cli("train", *flags, "--run-dir", str(ref), env=ONE_THREAD)
+    r = run_cli("train", *flags, "--run-dir", str(ref))
     assert r.returncode == 0, r.stderr
 
     run = tmp_path / "killed"
@@ -40,7 +40,7 @@ def test_sigkill_then_resume_is_bitwise_exact(tmp_path):
     killed_at = [p.name for p in list_checkpoints(run)]
     assert killed_at
 
-    r = run_cli("train", "--resume", str(run), "--no-progress", env=ONE_THREAD)
+    r = run_cli("train", "--resume", str(run), "--no-progress")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == str(run) and "resumed" in r.stderr
     assert_bitwise(ref, run)

@@ -12,19 +12,18 @@ import torch
 from PIL import Image
 
 from ganworks import GanworksError, TrainConfig, load_discriminator, load_generator, sample, train
-from ganworks.models import build_discriminator, build_generator, make_model_config
+from ganworks.models import build_generator, make_model_config
 from ganworks.objectives import d_loss_gan, d_loss_gan_smoothed, get_objective, list_objectives
 from ganworks.sampling import generate, latents
 from ganworks.training import loop
 from ganworks.training.loop import DOptions, discriminator_step
 
-from gwtest import needs_mnist5k, run_cli
+from gwtest import needs_mnist5k, pair, run_cli
 
 MLP = {"z_dim": 8, "g_hidden": [16], "d_hidden": [16]}
 CONV = {"g_channels": 8, "d_channels": 8, "z_dim": 8}
 OPTIONS = {"mlp": MLP, "dcgan": CONV, "resnet": CONV}
 FAST = dict(data="mnist-5k", kimg=0.1, batch_size=16, tick_kimg=0.05, snapshot_kimg=0, progress=False)
-ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 STAT_KEYS = ("tick", "kimg", "time_s", "img_per_s")
 
 
@@ -156,7 +155,7 @@ def test_objective_on_ring8_points(tmp_path, optimizers, objective):
 def test_ring8_sample_cli_writes_float_points(tmp_path):
     run = _train(tmp_path, "ring", "mlp", data="ring8")
     out = tmp_path / "x.npy"
-    r = run_cli("sample", str(run), "--n", "40", "--seed", "2", "--npy", str(out), env=ONE_THREAD)
+    r = run_cli("sample", str(run), "--n", "40", "--seed", "2", "--npy", str(out))
     assert r.returncode == 0, r.stderr
     x = np.load(out)
     assert x.dtype == np.float32 and x.shape == (40, 2) and np.isfinite(x).all()
@@ -169,7 +168,7 @@ def test_cli_wgan_dcgan_with_ttur(tmp_path):
     r = run_cli("train", "--data", "mnist-5k", "--model", "dcgan", "--objective", "wgan", "--z-dim", "8",
                 "--g-channels", "8", "--d-channels", "8", "--kimg", "0.1", "--batch-size", "16",
                 "--tick-kimg", "0.05", "--snapshot-kimg", "0", "--no-progress", "--lr-g", "1e-4", "--lr-d", "3e-4",
-                "--run-dir", str(run), env=ONE_THREAD)
+                "--run-dir", str(run))
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == str(run)
     res = _cfg(run)["resolved"]
@@ -184,12 +183,6 @@ def test_cli_wgan_dcgan_with_ttur(tmp_path):
 
 
 # ------------------------------------------------------------------------------- clip, GP, R1
-def _pair(seed=0, dropout=0.0):
-    torch.manual_seed(seed)
-    cfg = make_model_config("mlp", image_shape=(1, 4, 4), z_dim=3, g_hidden=(8,), d_hidden=(8,), d_dropout=dropout)
-    return build_generator("mlp", cfg), build_discriminator("mlp", cfg)
-
-
 def _batch(seed=1, B=8):
     g = torch.Generator().manual_seed(seed)
     return torch.rand(B, 1, 4, 4, generator=g) * 2 - 1, torch.randn(B, 3, generator=g)
@@ -197,7 +190,7 @@ def _batch(seed=1, B=8):
 
 def _step(objective, opt: DOptions, lr=0.0, optimizer=torch.optim.SGD, seed=0, steep=1.0):
     """One D step from fixed weights, data and RNG state: (stats, D's gradients, D)."""
-    G, D = _pair(seed)
+    _, G, D = pair(seed=seed)
     with torch.no_grad():
         D.net[-1].weight.mul_(steep)
     real, z = _batch()
@@ -208,7 +201,7 @@ def _step(objective, opt: DOptions, lr=0.0, optimizer=torch.optim.SGD, seed=0, s
 
 
 def test_weight_clipping_after_the_d_step():
-    _, D0 = _pair()
+    _, _, D0 = pair()
     assert any(p.abs().max() > 0.01 for p in D0.parameters())  # the initial weights exceed the bound
     _, _, free = _step("wgan", DOptions(), lr=5e-5, optimizer=torch.optim.RMSprop)
     stats, _, D = _step("wgan", DOptions(clip=0.01), lr=5e-5, optimizer=torch.optim.RMSprop)
@@ -279,7 +272,7 @@ def test_smoothed_loss_is_bce_with_target_one_minus_s():
 
 
 def test_label_smoothing_in_the_d_step():
-    G, D = _pair()
+    _, G, D = pair()
     real, z = _batch()
     with torch.no_grad():
         want = d_loss_gan_smoothed(D(real), D(G(z)), 0.2)
@@ -358,16 +351,16 @@ def test_untrained_conditional_resnet_ignores_the_class():
 def test_cli_sample_class(cond_runs, tiny_run, tmp_path):
     run = cond_runs["mlp"]
     out = tmp_path / "three.npy"
-    r = run_cli("sample", str(run), "--class", "3", "--n", "6", "--seed", "4", "--npy", str(out), env=ONE_THREAD)
+    r = run_cli("sample", str(run), "--class", "3", "--n", "6", "--seed", "4", "--npy", str(out))
     assert r.returncode == 0, r.stderr
     x = np.load(out)
     assert x.dtype == np.uint8 and x.shape == (6, 28, 28)
     assert np.array_equal(x, sample(load_generator(run), 6, seed=4, labels=3).numpy()[:, 0])
 
-    r = run_cli("sample", str(run), "--class", "12", "--npy", str(tmp_path / "bad.npy"), env=ONE_THREAD)
+    r = run_cli("sample", str(run), "--class", "12", "--npy", str(tmp_path / "bad.npy"))
     _one_line_error(r, "--class 12", "0..9")
     assert not (tmp_path / "bad.npy").exists()
-    r = run_cli("sample", str(tiny_run), "--class", "1", "--npy", str(tmp_path / "bad.npy"), env=ONE_THREAD)
+    r = run_cli("sample", str(tiny_run), "--class", "1", "--npy", str(tmp_path / "bad.npy"))
     _one_line_error(r, "unconditional")
     assert not (tmp_path / "bad.npy").exists()
 
@@ -524,7 +517,7 @@ def test_cli_trains_conditional_dcgan_on_an_image_folder(tmp_path):
     r = run_cli("train", "--data", f"folder:{root}", "--model", "dcgan", "--resolution", "32", "--channels", "3",
                 "--conditional", "--z-dim", "8", "--g-channels", "8", "--d-channels", "8", "--kimg", "0.064",
                 "--batch-size", "16", "--tick-kimg", "0.032", "--snapshot-kimg", "0", "--no-progress",
-                "--lr", "1e-3", "--lr-g", "5e-4", "--run-dir", str(run), env=ONE_THREAD)
+                "--lr", "1e-3", "--lr-g", "5e-4", "--run-dir", str(run))
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == str(run)
     cfg = _cfg(run)

@@ -6,17 +6,11 @@ import pytest
 import torch
 
 from ganworks import GanworksError, Generator, TrainConfig, load_discriminator, load_generator, sample, train
-from ganworks.models import build_discriminator, build_generator, make_model_config
+from ganworks.models import build_generator
 from ganworks.objectives import get_objective
 from ganworks.training.loop import discriminator_step, generator_step
 
-from gwtest import TINY, assert_bitwise, needs_mnist5k, stats
-
-
-def _pair(seed=0):
-    torch.manual_seed(seed)
-    cfg = make_model_config("mlp", image_shape=(1, 4, 4), z_dim=3, g_hidden=(8,), d_hidden=(8,), d_dropout=0.0)
-    return cfg, build_generator("mlp", cfg), build_discriminator("mlp", cfg)
+from gwtest import TINY, assert_bitwise, needs_mnist5k, pair, stats
 
 
 def _snapshot(m):
@@ -25,7 +19,7 @@ def _snapshot(m):
 
 @pytest.mark.parametrize("objective", ["ns", "minimax"])
 def test_d_step_leaves_generator_untouched(objective):
-    cfg, G, D = _pair()
+    cfg, G, D = pair()
     opt_d = torch.optim.Adam(D.parameters(), lr=0.1)
     g_before, d_before = _snapshot(G), _snapshot(D)
     discriminator_step(G, D, get_objective(objective), torch.rand(5, 1, 4, 4) * 2 - 1, torch.randn(5, 3), opt_d)
@@ -38,7 +32,7 @@ def test_d_step_leaves_generator_untouched(objective):
 
 @pytest.mark.parametrize("objective", ["ns", "minimax"])
 def test_g_step_leaves_discriminator_untouched(objective):
-    cfg, G, D = _pair()
+    cfg, G, D = pair()
     opt_g = torch.optim.Adam(G.parameters(), lr=0.1)
     g_before, d_before = _snapshot(G), _snapshot(D)
     generator_step(G, D, get_objective(objective), torch.randn(5, 3), opt_g)
@@ -51,7 +45,7 @@ def test_g_step_leaves_discriminator_untouched(objective):
 
 def test_g_step_follows_d_judgement():
     # With D fixed, the non-saturating step must raise D(G(z)) on the noise it was taken on.
-    cfg, G, D = _pair(1)
+    cfg, G, D = pair(seed=1)
     z = torch.randn(64, 3)
     opt_g = torch.optim.SGD(G.parameters(), lr=0.05)
     before = torch.sigmoid(D(G(z))).mean().item()
@@ -157,7 +151,7 @@ def test_config_round_trip():
 def test_update_ema_is_a_half_life():
     from ganworks.training.loop import update_ema
 
-    cfg, G, _ = _pair()
+    cfg, G, _ = pair()
     G_ema = build_generator("mlp", cfg)
     G_ema.load_state_dict(G.state_dict())
     start = [p.detach().clone() for p in G_ema.parameters()]
