@@ -7,29 +7,26 @@ shifted by one pixel in a random direction (real-looking digits, no training nee
 ``--run RUN`` they are sampled from a trained generator. ``--stacked`` also times the Stacked
 MNIST mode count (26,000 images, each channel classified).
 
-Usage: python benchmarks/evaluate_speed.py [--run RUN] [--n 10000] [--no-stacked] [--threads N]
-Prints a table of seconds per stage and writes benchmarks/results/evaluate_speed.json.
+Usage: python benchmarks/evaluate_speed.py [--run RUN] [--n 10000] [--metrics fd,kid,...] [--no-stacked] [--threads N]
+                                          [--json benchmarks/results/evaluate_speed.json]
+Prints a table of seconds per stage and writes the JSON with its provenance.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ganworks import __version__
 from ganworks.data import load_dataset
 from ganworks.metrics.evaluate import evaluate
 
-sys.path.insert(0, str(Path(__file__).parent))  # benchmarks/digits.py
-from digits import cpu_name  # noqa: E402
+from provenance import RUNS_NOT_KEPT, cpu_name, provenance, run_ref, write_json
 
 METRICS = "fd,kid,pr,dc,score,modes,parzen"
 
@@ -50,6 +47,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", help="a trained run on mnist-5k to sample (default: 10,000 real-ish digits)")
     ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--metrics", default=METRICS, help=f"image metrics to time (default {METRICS})")
     ap.add_argument("--no-stacked", action="store_true", help="skip the Stacked MNIST mode count")
     ap.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     ap.add_argument("--json")
@@ -65,7 +63,7 @@ def main() -> int:
         runs = {}
         for label in ("cold", "warm"):
             t = time.perf_counter()
-            r = evaluate(source, data="mnist-5k", metrics=METRICS, n=n, seed=0)
+            r = evaluate(source, data="mnist-5k", metrics=a.metrics, n=n, seed=0)
             wall = time.perf_counter() - t
             runs[label] = r
             for stage, sec in r["timings_s"].items():
@@ -90,20 +88,21 @@ def main() -> int:
     print(f"{'run':8s} {'stage':28s} {'seconds':>9s}")
     for r in rows:
         print(f"{r['run']:8s} {r['stage']:28s} {r['seconds']:9.3f}")
-    info = {"device": "cpu", "cpu": cpu_name(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "ganworks_version": __version__, "fakes": a.run or f"{a.n} real-ish mnist-5k digits (originals + "
-            "1-px shifted copies)", "fake_count": runs["warm"]["source"]["count"], "data": "mnist-5k",
+    prov = provenance()
+    fakes = (run_ref(a.run) or f"a run {RUNS_NOT_KEPT}") if a.run else \
+        f"{a.n} real-ish mnist-5k digits (originals + 1-px shifted copies)"
+    info = {"device": "cpu", "cpu": cpu_name(), "torch": prov["torch"], "threads": prov["threads"],
+            "ganworks_version": prov["ganworks"], "fakes": fakes, "fake_count": runs["warm"]["source"]["count"],
+            "data": "mnist-5k",
             "reference": {k: runs["warm"]["reference"][k] for k in ("dataset", "split", "count")},
-            "extractor": runs["warm"]["extractor"]["name"], "metrics": METRICS.split(","), "rows": rows,
+            "extractor": runs["warm"]["extractor"]["name"], "metrics": a.metrics.split(","), "rows": rows,
             "values_warm": values,
             "stacked": None if a.no_stacked else {"fake_count": 26_000,
                                                   "modes_covered": runs["stacked"]["metrics"]["modes"]["value"]},
             "note": "a timing benchmark on a shared 2-core CPU (other jobs may have been running: treat differences "
                     "under ~30% as noise); without --run the fakes contain the reference digits themselves, so "
                     "values_warm (e.g. Parzen at the smallest sigma) say nothing about quality"}
-    out = Path(a.json or Path(__file__).parent / "results" / "evaluate_speed.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(info, indent=2) + "\n")
+    out = write_json(a.json or Path(__file__).parent / "results" / "evaluate_speed.json", info, prov)
     print(f"wrote {out}")
     return 0
 

@@ -10,8 +10,10 @@ RMSProp, lr 5e-5, 5 critic steps, clip 0.01; WGAN-GP: Adam (0, 0.9), lr 1e-4, 5 
 lambda 10), others Adam lr 2e-4 betas (0.5, 0.999), k = 1. The budget counts real images shown to
 D, so the 5-critic-step objectives make one fifth as many generator steps.
 
-Usage: python benchmarks/objectives_dcgan.py [--kimg 200] [--device cuda] [--objectives ns,wgan,...]
-Writes benchmarks/results/objectives_dcgan.json, .md, and one sample grid per objective.
+Usage: python benchmarks/objectives_dcgan.py [--kimg 200] [--device cuda] [--objectives ns,wgan,...] [--out DIR]
+                                            [--runs DIR] [--n 5000] [--classifier-epochs 10]
+Writes objectives_dcgan.json, .md (both with their provenance) and one sample grid per objective
+into --out (default benchmarks/results); the runs go under --runs (default runs/ in the repository).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import torch
 
 import ganworks
 from digits import class_metrics, features_and_probs, frechet_distance, train_classifier
+from provenance import REPO, RUNS_NOT_KEPT, markdown_footer, provenance, run_ref, write_json
 from ganworks.data import load_dataset
 from ganworks.images import make_grid, save_png
 
@@ -40,13 +43,16 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--n", type=int, default=5000, help="samples judged per objective")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
-    ap.add_argument("--runs", default="/tmp/ganworks-bench-runs")
+    ap.add_argument("--runs", default=str(REPO / "runs"),
+                    help="runs root (results name a run only inside the repository)")
+    ap.add_argument("--classifier-epochs", type=float, default=10,
+                    help="epochs of the judge (0.2 for a smoke test)")
     a = ap.parse_args()
     out = Path(a.out)
     (out / "objectives").mkdir(parents=True, exist_ok=True)
     torch.backends.cudnn.benchmark = True
 
-    net, val_acc = train_classifier(device=a.device)
+    net, val_acc = train_classifier(epochs=a.classifier_epochs, device=a.device)
     real = load_dataset("mnist-5k").images
     f_real, _ = features_and_probs(net, real)
     g = torch.Generator().manual_seed(0)
@@ -74,7 +80,7 @@ def main() -> int:
         row = {"objective": obj, "img_per_s": round(ips, 1), "train_s": round(wall, 1), "fd_cnn": round(fd, 2),
                "confident": m["confident_fraction"], "classes": m["classes_present"], "kl_uniform": m["kl_to_uniform"],
                "nonfinite": any(t.get("nonfinite") for t in ticks), "grid": f"objectives/{name}.png",
-               "run": str(run)}
+               "run": run_ref(run) or RUNS_NOT_KEPT}
         rows.append(row)
         print(f"{obj:12s} {ips:9.0f} img/s  FD-cnn {fd:8.2f}  confident {m['confident_fraction']:.1%}  "
               f"classes {m['classes_present']}/10  ({wall:.0f}s)", flush=True)
@@ -82,13 +88,15 @@ def main() -> int:
     res = {"device": a.device, "device_name": dev_name, "torch": torch.__version__, "kimg": a.kimg,
            "batch_size": a.batch_size, "classifier_val_acc": round(val_acc, 4), "fd_cnn_floor": round(floor, 2),
            "n_samples": a.n, "rows": rows}
-    (out / "objectives_dcgan.json").write_text(json.dumps(res, indent=2) + "\n")
+    prov = provenance()
+    write_json(out / "objectives_dcgan.json", res, prov)
     md = [f"DCGAN on mnist-5k, {a.kimg:g} kimg, batch {a.batch_size}, {dev_name}, torch {torch.__version__}. "
           f"FD-cnn floor (real vs. real): {floor:.2f}; classifier val. accuracy {val_acc:.1%}.", "",
           "| objective | img/s | FD-cnn ↓ | confident | classes | samples |", "|---|---|---|---|---|---|"]
     for r in rows:
         md.append(f"| `{r['objective']}` | {r['img_per_s']:,.0f} | {r['fd_cnn']:.2f} | {r['confident']:.1%} | "
                   f"{r['classes']}/10 | ![](benchmarks/results/{r['grid']}) |")
+    md += ["", markdown_footer(prov)]
     (out / "objectives_dcgan.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     return 0

@@ -1,4 +1,4 @@
-"""Mode coverage on the 2-D Gaussian mixtures ring8 and grid25, over several seeds (issue 5).
+"""Mode coverage on the 2-D Gaussian mixtures ring8 and grid25, over several seeds.
 
 Trains the MLP pair with one fixed configuration per dataset (CONFIGS below) through the real
 training loop (``ganworks.train``), then draws 2,500 samples from the saved generator (the EMA
@@ -6,12 +6,12 @@ of G) and scores them with the PacGAN protocol (``ganworks.metrics.mixture_modes
 2018, Sec. 5.1): a sample is *high quality* when it lies within 3 standard deviations of its
 nearest mode along each axis; a mode is *captured* when it has at least one high-quality
 sample; the reverse KL compares the high-quality samples' histogram over the modes with the
-uniform distribution. Target (issue 5): 8/8 modes with >= 97% high quality on ring8 and 25/25
-with >= 95% on grid25, for every seed.
+uniform distribution. Target: 8/8 modes with >= 97% high quality on ring8 and 25/25 with >= 95%
+on grid25, for every seed. How the configurations were found: docs/research/grid25.md.
 
 Usage: python benchmarks/toy_modes.py [--seeds 0,1,2,3,4] [--datasets ring8,grid25] [--kimg K] [--batch-size B]
                                       [--set KEY=VALUE ...] [--runs-root DIR [--reuse]] [--eval-every KIMG] [--jobs N] [--out benchmarks/results/toy_modes.json]
-Writes the JSON results and a markdown table beside them (toy_modes.md).
+Writes the JSON results and a markdown table beside them (toy_modes.md), both with their provenance.
 """
 
 from __future__ import annotations
@@ -32,81 +32,18 @@ from pathlib import Path
 import torch
 
 import ganworks
-from digits import cpu_name
 from ganworks.data.toy import GRID25, RING8
 from ganworks.metrics import mixture_modes
+from provenance import RUNS_NOT_KEPT, cpu_name, markdown_footer, provenance, run_ref, write_json
 
 SPECS = {"ring8": RING8, "grid25": GRID25}
 N_SAMPLES = 2500
 SAMPLE_SEED = 2018  # latents for the judged samples: distinct from the training seeds
 
-# The configuration, per dataset (``ganworks.train`` keyword arguments). Chosen by a search on
-# seed 0 (2-core CPU, 1 thread), ring8 high-quality % of the EMA generator at 1,000 kimg unless
-# noted: a 3x128 G without BatchNorm, lr 1e-3 (the first try) 31.6% at 200 kimg and 82% at 1,500;
-# lr 2e-4 about 70% (800 kimg); Adam (0, 0.99) lr 1e-4 52%; z_dim 16 44%; hinge 42%; WGAN-GP lost
-# every mode; R1 (gamma 0.01) 67%; TTUR 65%; batch 1024 66% at 2,000; a cosine learning-rate decay
-# made the raw G as good as its EMA but no better. What helped: BatchNorm in G and depth (3x128 with
-# BN 81%, 4x256 91%, 5x128 87%, 7x128 93% and 95% at 2,000 kimg); a wider D, ragan, lsgan and a
-# longer EMA did not. grid25 converges far more slowly (7x128: 25/25 modes, 54% at 1,000 kimg;
-# 9x128: 22/25, 70% at 2,000 kimg).
-# Later (seed 0): ring8 with 10x128 reached 96.7% and 13x128 97.1% at 2,000 kimg; grid25 with 7x128
-# reached 25/25 and 84.9% at 5,000 kimg.
-# Then (grid25, seed 0, 2,000 kimg, high-quality % of the EMA G unless noted): the baseline above 58.0%
-# (91.5% at 10,000 kimg, where 6.7% of the samples still lay on bridges between modes, > 6 std from
-# any); a 13x128 G 48%; lr 6e-4 for both 73% (20/25 modes at 5,000 kimg); a categorical latent
-# coordinate (50 or 100 categories, one-hot into G) 61% and 58%; a 4x256 D 81%; D's learning rate
-# 8e-4 with G's at 2e-4 84.0% and 25/25, the largest gain; lr_d 2e-3 lost modes (20/25), as did the
-# 4x256 D with lr_d 8e-4 (16/25); with lr_d 8e-4 a 10x128 G tracked 7x128 at 1.5x the cost and a
-# 7x256 G lost modes. With lr_d 8e-4: grid25 91.0% (seed 0) and 89.6% (seed 1) at 6,000 kimg, both
-# 25/25; ring8 seed 3 97.4% at 2,000 kimg (96.96% with lr_d 2e-4). A 5-seed run at 10,000 kimg
-# (constant rates) gave grid25 93.2 / 93.4 / 92.0 / 89.9% with 25, 21, 25, 23 modes (seeds 0-3), and
-# ring8 with lr_d 8e-4 lost a mode on seed 1 (7/8), so ring8 keeps lr_d 2e-4.
-# Then --lr-schedule linear (both rates to 0 at the end): grid25 seed 1 95.6% with 24/25 at 10,000 kimg
-# (the 24th mode holds 0.02% of 100,000 samples); ring8 seed 3 98.7% and 8/8 (from 96.96%). On grid25
-# seed 1, cosine gave 92.8% and 24/25 at 8,000 kimg; lr_d 4e-4 with linear 92.4% and 23/25; --pack 4
-# (PacGAN) with lr_d 8e-4 stayed at 2.5% high quality and 15/25 modes after 3,000 kimg, and was stopped.
-# The same grid25 configuration with --batch-size 512 (results/toy_modes-grid25-batch512.*): 25/25 on
-# seeds 0-3 and 24/25 on seed 4 (mean 24.8), but 91.6% high quality (90.7-93.6%): a larger batch
-# balances the modes, and half as many steps leave them less sharp. Batch 512 at 20,000 kimg met the
-# target on seeds 1 and 4 (25/25, 95.4% and 95.5%) and missed it on seed 0 by one sample (25/25, 94.96%),
-# where 4.8% of 100,000 samples lay off the modes (3.6% more than 6 std away, on the bridges). Batch 512
-# at 40,000 kimg (results/toy_modes-amd-40000kimg.*) halved that to 2.3% on seed 0 and reached 97.5-98.2% on
-# every seed, but seeds 3 and 4 starved 3 and 4 modes (22/25 and 21/25): a longer linear schedule also
-# spends longer at high rates. The batch-256, 10,000-kimg table is kept in results/toy_modes-batch256-10000kimg.*,
-# the 40,000-kimg one in results/toy_modes-amd-40000kimg.*.
-# Then (--eval-every 1000 trajectories, 2,500 samples each): a starved mode is there from the first 1,000-3,000
-# kimg, not a late loss. Batch 512 at 28,000 kimg gave seed 3 25/25 and 98.0%, seed 4 25/25 and 96.2%
-# (results/toy_modes-grid25-batch512-28000kimg-seeds3-4.*), but seed 4's mode (-2, 0) held 0-4 of 2,500
-# samples at every evaluation from 2,000 kimg on (2 in the benchmark's draw), and seed 0 was at 23/25 at
-# 22,000 kimg when stopped. At 3,000 kimg with constant rates, four of seeds 0-4 had a mode with at most 4
-# samples. Seed 4's final D scored that mode's centre at logit 4.6 (about 0 elsewhere): D sees it, and G does
-# not move mass there. Continuing that G and D for 2,000 kimg at the base rates revived it (3 -> 884 of
-# 20,000 samples, a full share) with instance noise of std 0.25 on D's inputs, and not without noise (3 -> 9),
-# with noise annealed to 0 over 1,500 kimg (3 -> 8) or with std 1.0 (G blurred to 4% high quality).
-# Instance noise 0.3 -> 0 at 12,000 kimg (32,000 kimg) kept seed 0 at 25/25 with min 47-68 samples and
-# 96.8% at 23,000 kimg, above the noise-free run at the same point, but did not revive seed 4 (min 0-2).
-# Instance noise 0.5 -> 0 at 16,000 kimg (32,000 kimg; --set instance_noise=0.5 --set instance_noise_kimg=16000)
-# revived seed 4 (min 25-67 from 5,000 to 16,000 kimg), but two evaluations after the noise ended the mode was
-# starved again (0-2 samples), and seed 0 starved one while the noise was still at 0.19-0.06. Seeds 0, 1, 4:
-# 25/25 95.6%, 25/25 96.2%, 24/25 96.6% (results/toy_modes-grid25-noise05-seeds014.*; seeds 2 and 3 not run).
-# Then the noise over the whole run (0.5 -> 0 at the end, so it falls with the rates): every run so far kept
-# 25/25 and a balanced histogram (poorest mode >= 37 of 2,500 samples at every evaluation from 10,000 kimg
-# on), but the samples on the bridges between modes stay: 3.5-4.3% of 100,000 samples lie more than 0.3
-# from any mode (1.9% for the noise-free seed 3 at 28,000 kimg), so high quality ends at 94-95.5%.
-# Seeds 0-4: 25/25 on all, 94.1 / 94.3 / 94.5 / 95.4 / 95.3%, reverse KL 0.010-0.020 (results/toy_modes.*).
-# Seed 4 with the noise ending at 25,600 kimg instead: 25/25 94.4%
-# (results/toy_modes-grid25-noise05-k25600-seed4.*). Batch 256 at 28,000 kimg (1.75x the steps): seed 0
-# 25/25 95.4%, seed 4 25/25 94.1% (results/toy_modes-grid25-noise05-batch256-28000kimg-seeds04.*).
-# The 40,000-kimg noise-free table (AMD EPYC) is kept in results/toy_modes-amd-40000kimg.*; the noise-to-the-end
-# table (z_dim 2, no cut) in results/toy_modes-grid25-noise05-32000kimg.*.
-# Then a disconnected latent space (model option z_categories=100, z_dim 3: two normal coordinates and
-# a third cut into 100 equally likely bins, seen one-hot by G), everything else as above: seed 0 was
-# ahead from the first evaluations (55.2% at 4,000 kimg against 18.7%, 91.3% at 15,000 against about
-# 86%) and ended at 96.1% (94.1% without the cut); on 100,000 samples 2.5% lay more than 0.3 from any
-# mode (4.3% without). The bins do not become modes: every one of the 100 puts its samples on several
-# modes. K = 400 trailed K = 100 (84.2% against 90.1% at 14,000 kimg) and was stopped.
-# Seeds 0-4 with the cut: 25/25 on all, 96.1 / 96.9 / 96.4 / 98.0 / 95.9%, reverse KL 0.008-0.017: the target
-# is met on every seed (results/toy_modes.*).
+# The configuration, per dataset (``ganworks.train`` keyword arguments), chosen by a search on seed 0
+# and then checked on seeds 0-4: docs/research/grid25.md records what was tried, with the results
+# files each step left in benchmarks/results/. What mattered on grid25: a deep G with BatchNorm, D's
+# rate 4x G's, instance noise falling to 0 over the whole run, and a latent cut into 100 bins.
 _G7 = dict(z_dim=2, g_hidden=(128,) * 7, g_batchnorm=True, d_hidden=(128, 128, 128), d_dropout=0.0)
 _G13 = {**_G7, "g_hidden": (128,) * 13}
 _G7_CUT = {**_G7, "z_dim": 3, "z_categories": 100}
@@ -324,10 +261,10 @@ def main() -> int:
                                    for k, v in PAPER[data].items()},
                          "seeds": rows, "mean": summary(rows)}
     total_s = time.perf_counter() - t_all
+    for res in results.values():
+        for r in res["seeds"]:
+            r["run"] = run_ref(r["run"]) or RUNS_NOT_KEPT  # the temporary default is gone by now
     if tmp is not None:
-        for res in results.values():
-            for r in res["seeds"]:
-                r["run"] = None  # the temporary run directories are gone
         tmp.cleanup()
 
     res = {"benchmark": "toy_modes", "cpu": cpu_name(), "torch": torch.__version__, "ganworks": ganworks.__version__,
@@ -337,7 +274,8 @@ def main() -> int:
                        "histogram vs. uniform",
            "datasets": results, "total_seconds": round(total_s, 1),
            "every_seed_meets_target": all(r["mean"]["every_seed_meets_target"] for r in results.values())}
-    out.write_text(json.dumps(res, indent=2) + "\n")
+    prov = provenance()
+    write_json(out, res, prov)
     n_reused = sum(r.get("reused", False) for res in results.values() for r in res["seeds"])
     reused = (f" {n_reused} run(s) were trained by an earlier invocation (--reuse) and only scored here; their "
               "seconds are what those runs recorded." if n_reused else "")
@@ -348,6 +286,7 @@ def main() -> int:
     for data, r in results.items():
         md += table(data, r["seeds"], r["mean"]) + ["", f"`{r['command']}`", ""]
     md.append("Every seed meets the target: " + ("yes" if res["every_seed_meets_target"] else "**no**") + ".")
+    md += ["", markdown_footer(prov)]
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     return 0

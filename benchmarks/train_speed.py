@@ -3,7 +3,8 @@
 Runs ganworks' own training loop (``ganworks.train``) on mnist-5k for a short budget per setting
 and reports the median img/s over the ticks after the first (the first includes warm-up).
 Usage: python benchmarks/train_speed.py [--device cpu|cuda] [--kimg 60] [--batch-sizes 64,128,512]
-Writes benchmarks/results/train_speed-DEVICE.json.
+                                       [--precisions fp32,bf16] [--json PATH]
+Writes benchmarks/results/train_speed-DEVICE.json (or --json) with its provenance.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 import torch
 
 import ganworks
-from digits import cpu_name
+from provenance import cpu_name, write_json
 
 
 def main() -> int:
@@ -40,11 +41,9 @@ def main() -> int:
             ips = statistics.median(t["img_per_s"] for t in ticks[1:]) if len(ticks) > 1 else ticks[0]["img_per_s"]
             rows.append({"batch_size": bs, "precision": prec, "img_per_s": round(ips, 1)})
             print(f"{a.device:5s} {dev_name[:40]:40s} batch {bs:5d} {prec:5s} {ips:10.0f} img/s", flush=True)
-    out = Path(a.json or Path(__file__).parent / "results" / f"train_speed-{a.device}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"device": a.device, "device_name": dev_name, "torch": torch.__version__,
-                               "threads": torch.get_num_threads(), "kimg_per_setting": a.kimg, "rows": rows},
-                              indent=2) + "\n")
+    write_json(a.json or Path(__file__).parent / "results" / f"train_speed-{a.device}.json",
+               {"device": a.device, "device_name": dev_name, "torch": torch.__version__,
+                "threads": torch.get_num_threads(), "kimg_per_setting": a.kimg, "rows": rows})
     return 0
 
 
