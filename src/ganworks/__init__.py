@@ -1,12 +1,36 @@
-"""ganworks: train, sample, evaluate and understand generative adversarial networks."""
+"""ganworks: train, sample, evaluate and understand generative adversarial networks.
 
-__version__ = "0.1.0"
+The public names are loaded on first use (PEP 562), so ``import ganworks`` is cheap and loads no
+torch: the command line answers ``--help`` and ``--version`` without the training stack.
+"""
 
-from .checkpoint import Generator, load_discriminator, load_generator  # noqa: E402
-from .config import TrainConfig  # noqa: E402
-from .errors import GanworksError  # noqa: E402
-from .sampling import interpolate, sample  # noqa: E402
-from .training import train  # noqa: E402
+from ._version import __version__
+
+# public name -> the submodule that defines it (imported when the name is first read)
+_LAZY = {
+    "Generator": "release",
+    "load_discriminator": "release",
+    "load_generator": "release",
+    "TrainConfig": "config",
+    "GanworksError": "errors",
+    "interpolate": "sampling",
+    "sample": "sampling",
+    "train": "training",
+}
 
 __all__ = ["TrainConfig", "GanworksError", "Generator", "train", "load_generator", "load_discriminator", "sample",
            "interpolate", "__version__"]
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'ganworks' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value  # later reads skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
