@@ -45,9 +45,11 @@ def one_line_error(r, *fragments):
 
 
 def cli(capsys, *args: str):
-    """The real CLI entry point (`ganworks ...`) in this process: what a user sees, minus the start-up time."""
+    """The real CLI entry point (`ganworks ...`) in this process: what a user sees, minus the start-up
+    time. ``capsys`` or ``capfd`` (which also sees what C code writes to the file descriptors)."""
     from ganworks.cli import main
 
+    capsys.readouterr()  # only this command's output: not that of a fixture set up in the same test
     try:
         rc = main(list(args))
     except SystemExit as e:
