@@ -1,4 +1,6 @@
-"""Saving and loading networks: safetensors weights + a JSON config beside them.
+"""Release snapshots: trained networks saved as safetensors weights + a JSON config beside them.
+
+(Resume checkpoints, which also hold optimizers, RNGs and counters, are :mod:`ganworks.training.resume`.)
 
 A *snapshot directory* holds ``generator.safetensors`` + ``generator.json`` (and, in a run
 directory, ``discriminator.*`` too). Loading never unpickles anything: weights come from
@@ -15,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import __version__
+from ._version import __version__
 from .errors import GanworksError
 from .images import atomic_path
 from .models import build_discriminator, build_generator, config_from_dict, config_to_dict

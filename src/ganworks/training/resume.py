@@ -33,55 +33,11 @@ import torch
 from torch import Tensor
 
 from ..errors import GanworksError
+from .data import IndexBatches  # noqa: F401  (moved to data.py; importable from here as before)
 
 FORMAT = "ganworks-resume-1"
 FILES = ("state.safetensors", "state.json")
 _NAME = re.compile(r"^ckpt-(\d{9,})$")
-
-
-# ------------------------------------------------------------------------------------ data order
-class IndexBatches:
-    """Endless minibatches of dataset indices: a fresh permutation per epoch, and a batch never
-    straddles two epochs. Its state is the generator's state at the start of the epoch and the
-    position in it, so the data order resumes exactly (the permutation is re-drawn on load)."""
-
-    def __init__(self, n: int, batch_size: int, seed: int):
-        self.n, self.batch_size = n, batch_size
-        self.gen = torch.Generator().manual_seed(seed)
-        self.epoch_start: Tensor | None = None  # gen's state before this epoch's randperm
-        self.perm: Tensor | None = None
-        self.pos = 0
-
-    def __next__(self) -> Tensor:
-        if self.perm is None or self.pos + self.batch_size > self.n:
-            self.epoch_start = self.gen.get_state()
-            self.perm = torch.randperm(self.n, generator=self.gen)
-            self.pos = 0
-        batch = self.perm[self.pos:self.pos + self.batch_size]
-        self.pos += self.batch_size
-        return batch
-
-    def __iter__(self):
-        return self
-
-    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
-        tensors = {"data.gen": self.gen.get_state()}
-        if self.epoch_start is not None:
-            tensors["data.epoch_start"] = self.epoch_start
-        return tensors, {"n": self.n, "batch_size": self.batch_size, "pos": self.pos,
-                         "started": self.perm is not None}
-
-    def load(self, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
-        if meta["n"] != self.n or meta["batch_size"] != self.batch_size:
-            raise GanworksError(f"the checkpoint's data order is for {meta['n']} images in batches of "
-                                f"{meta['batch_size']}, this run has {self.n} in batches of {self.batch_size}")
-        if meta["started"]:
-            self.gen.set_state(tensors["data.epoch_start"])
-            self.epoch_start = tensors["data.epoch_start"].clone()
-            self.perm = torch.randperm(self.n, generator=self.gen)  # leaves gen where it was after the epoch's draw
-            self.pos = meta["pos"]
-        else:
-            self.gen.set_state(tensors["data.gen"])
 
 
 # ------------------------------------------------------------------------------------------ RNGs

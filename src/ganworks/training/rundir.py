@@ -45,3 +45,31 @@ def claim_run_dir(path: str | os.PathLike) -> Path:
 def write_json(path: Path, obj) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2) + "\n")
+
+
+def choose_run_dir(cfg, desc: str, resume_dir: Path | None, resuming: bool, dist, device) -> Path:
+    """The run directory: rank 0 picks or creates it and every process learns its name (a rollback
+    reads checkpoints from it). A resumed run keeps its own directory."""
+    from . import distributed
+
+    run_dir = None
+    if dist.main:
+        if resume_dir is not None and (resuming or (resume_dir / "config.json").is_file()):
+            run_dir = resume_dir  # continuing, or --resume auto restarting a run that never checkpointed
+        else:
+            run_dir = claim_run_dir(cfg.run_dir) if cfg.run_dir else new_run_dir(cfg.runs_root, desc)
+        (run_dir / "samples").mkdir(exist_ok=True)
+    return Path(distributed.broadcast_text(str(run_dir) if run_dir else None, dist, device))
+
+
+def write_run_config(run_dir: Path, cfg, resolved, model: dict, data, environment: dict, params: dict) -> None:
+    """``config.json``: the settings as given and as resolved, the model, the data and the machine."""
+    write_json(run_dir / "config.json", {
+        "train": cfg.to_dict(),
+        "resolved": {**resolved.__dict__, "betas": list(resolved.betas)},
+        "model": model,
+        "data": {"name": data.name, "split": data.split, "images": len(data), "shape": list(data.shape),
+                 "num_classes": data.num_classes, "source": data.source},
+        "environment": environment,
+        "params": params,
+    })

@@ -1,0 +1,73 @@
+"""Evaluation during training (``--eval-every``): metrics of G on fresh samples, the best generator
+kept in ``RUN/best/``, and an alarm when the samples collapse while D's accuracy sits at chance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from ..release import save_network
+from .rundir import write_json
+from .state import Progress
+from .tracking import Tracker, append_jsonl
+
+
+def _collapsed(result: dict) -> str | None:
+    """A description of mode collapse in one evaluation's results, or None."""
+    for name, r in result["metrics"].items():
+        if name == "modes" and r.get("collapsed"):
+            return (f"mode collapse: {r['modes_covered']}/{r['num_classes']} classes covered, "
+                    f"KL(hist || uniform) {r['kl_to_uniform']:.3f}")
+        if name == "mixture" and r["modes_captured"] < 0.75 * r["num_modes"]:
+            return f"mode collapse: {r['modes_captured']}/{r['num_modes']} modes captured"
+    return None
+
+
+class Evaluator:
+    """Evaluates G (the EMA when kept) on ``cfg.eval_n`` samples; rank 0 only (a no-op elsewhere)."""
+
+    def __init__(self, cfg, G: nn.Module, ema: bool, model_cfg, run_dir: Path, tracker: Tracker, progress: Progress):
+        self.cfg, self.G, self.ema, self.model_cfg = cfg, G, ema, model_cfg
+        self.run_dir, self.tracker, self.progress = run_dir, tracker, progress
+        self.names = cfg.eval_metric_names() if cfg.eval_every > 0 else []
+        self.best_name = cfg.best_metric or (self.names[0] if self.names else "")
+
+    def __call__(self, kimg: float) -> list[str]:
+        """Evaluate now, record the results, keep the best generator; returns the alarms raised."""
+        from ..metrics.evaluate import evaluate
+
+        if not self.tracker.main:  # evaluation writes files: rank 0's work
+            return []
+        cfg, run_dir = self.cfg, self.run_dir
+        snap = run_dir / "eval-snapshot"
+        snap.mkdir(exist_ok=True)
+        save_network(snap, "generator", self.G, cfg.model, self.model_cfg, {"ema": self.ema, "kimg": kimg})
+        res = evaluate(snap, data=cfg.data, metrics=self.names, n=cfg.eval_n, seed=cfg.seed)
+        append_jsonl(run_dir / "metrics.jsonl", {"kimg": kimg, **res})
+        values = {m: r["value"] for m, r in res["metrics"].items()}
+        self.tracker.tb.metrics(kimg, values)
+        self.tracker.log(f"eval kimg {kimg:<8.1f} " + "  ".join(f"{m} {v:.4g}" for m, v in values.items()))
+        self._keep_best(kimg, values[self.best_name], res["metrics"][self.best_name]["higher_is_better"], snap)
+        alarms = []
+        collapse = _collapsed(res)
+        if collapse:
+            alarms.append(collapse)
+            d_acc = self.progress.last_d_acc
+            if d_acc is not None and abs(d_acc - 0.5) <= 0.05:
+                alarms.append(f"D's accuracy is {d_acc:.1%} while the samples are collapsed: D's feedback "
+                              "has stopped being informative, and G now trains on noise")
+        for alarm in alarms:
+            self.tracker.log(f"ALARM kimg {kimg:.1f}: {alarm}")
+        return alarms
+
+    def _keep_best(self, kimg: float, value: float, higher_is_better: bool, snap: Path) -> None:
+        best = self.progress.best_value
+        if best is not None and not (value > best if higher_is_better else value < best):
+            return
+        self.progress.best_value = value
+        (self.run_dir / "best").mkdir(exist_ok=True)
+        for f in snap.iterdir():
+            (self.run_dir / "best" / f.name).write_bytes(f.read_bytes())
+        write_json(self.run_dir / "best" / "best.json", {"metric": self.best_name, "value": value, "kimg": kimg,
+                                                          "higher_is_better": higher_is_better})
