@@ -1,6 +1,7 @@
 """The real ``ganworks`` command in subprocesses: the workflow and its error paths."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -80,20 +81,34 @@ def test_not_a_run_directory(tmp_path):
 def test_unwritable_output_keeps_existing_files(tiny_run, tmp_path):
     r = run_cli("sample", str(tiny_run), "--out", str(tmp_path / "missing-dir" / "g.png"))
     _one_line_error(r, "cannot write", "missing-dir")
+    # Outputs nobody can write, root included: under a file, and onto a folder of the user's files.
+    notes = tmp_path / "notes"
+    notes.write_bytes(b"old notes")
+    r = run_cli("sample", str(tiny_run), "--out", str(notes / "g.png"))
+    _one_line_error(r, "cannot write", f"{notes} is not a directory")
+    assert notes.read_bytes() == b"old notes"
+    (tmp_path / "g.png").mkdir()
+    (tmp_path / "g.png" / "mine.txt").write_bytes(b"old grid")
+    r = run_cli("sample", str(tiny_run), "--out", str(tmp_path / "g.png"))
+    _one_line_error(r, "cannot write", str(tmp_path / "g.png"), "is a directory")
+    assert [p.name for p in (tmp_path / "g.png").iterdir()] == ["mine.txt"]
+    assert (tmp_path / "g.png" / "mine.txt").read_bytes() == b"old grid"
+    # A folder without write permission refuses a user, and the old grid stays; root may write
+    # through permission bits, so there the new grid replaces it.
     ro = tmp_path / "ro"
     ro.mkdir()
     (ro / "g.png").write_bytes(b"old grid")
     ro.chmod(0o500)
     try:
         r = run_cli("sample", str(tiny_run), "--out", str(ro / "g.png"))
-        import os
-        if os.geteuid() != 0:  # root ignores directory permissions
-            _one_line_error(r, "cannot write", str(ro / "g.png"))
-        assert r.returncode in (0, 2)
-        if r.returncode == 2:
-            assert (ro / "g.png").read_bytes() == b"old grid"
     finally:
         ro.chmod(0o700)
+    if os.geteuid() != 0:
+        _one_line_error(r, "cannot write", str(ro / "g.png"))
+        assert (ro / "g.png").read_bytes() == b"old grid"
+    else:
+        assert r.returncode == 0, r.stderr
+        assert (ro / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     _one_line_error(run_cli("sample", str(tiny_run), "--out", str(tmp_path / "g.jpg")), "--out", "use .png")
 
 
