@@ -99,9 +99,10 @@ def main() -> int:
             "values_warm": values,
             "stacked": None if a.no_stacked else {"fake_count": 26_000,
                                                   "modes_covered": runs["stacked"]["metrics"]["modes"]["value"]},
-            "note": "a timing benchmark on a shared 2-core CPU (other jobs may have been running: treat differences "
-                    "under ~30% as noise); without --run the fakes contain the reference digits themselves, so "
-                    "values_warm (e.g. Parzen at the smallest sigma) say nothing about quality"}
+            "note": "a timing benchmark on the machine in provenance (on a shared machine other jobs may have "
+                    "been running: treat differences under ~30% as noise); without --run the fakes contain the "
+                    "reference digits themselves, so values_warm (e.g. Parzen at the smallest sigma) say nothing "
+                    "about quality"}
     out = write_json(a.json or Path(__file__).parent / "results" / "evaluate_speed.json", info, prov)
     print(f"wrote {out}")
     return 0
