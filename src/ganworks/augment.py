@@ -51,6 +51,10 @@ def cutout(x: Tensor, ratio: float = 0.5) -> Tensor:
 POLICIES = {"translation": translation, "cutout": cutout}
 
 
+def list_policies() -> list[str]:
+    return list(POLICIES)
+
+
 def parse_policy(spec: str) -> tuple[str, ...]:
     """'translation,cutout' -> ('translation', 'cutout'); unknown names are a one-line error."""
     names = tuple(s.strip() for s in spec.split(",") if s.strip())

@@ -62,179 +62,107 @@ def _positive_float(s: str) -> float:
 
 
 # ---------------------------------------------------------------------------------------- train
-def _cmd_train(a: argparse.Namespace) -> int:
-    from .config import TrainConfig
-    from .training import train
+# The train parser is generated from the typed config: every flag, its help, its conversion and the
+# --resume rule come from TrainConfig's fields and the architectures' config dataclasses. No argparse
+# default is set: the namespace holds exactly the flags typed, and the dataclass supplies the rest.
+def _converter(check, flag: str):
+    def convert(text: str):
+        try:
+            return check.convert(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    convert.__name__ = flag  # argparse names the type in some messages
+    return convert
 
-    opts = {k: v for k, v in (("z_dim", a.z_dim), ("g_hidden", a.g_hidden), ("d_hidden", a.d_hidden),
-                              ("d_dropout", a.d_dropout), ("g_batchnorm", a.g_batchnorm),
-                              ("g_channels", a.g_channels), ("d_channels", a.d_channels), ("pack", a.pack),
-                              ("z_categories", a.z_categories))
-            if v is not None}
-    if a.sn:
-        opts["sn"] = True
-    cfg = TrainConfig(
-        data=a.data, model=a.model, objective=a.objective, model_options=opts, kimg=a.kimg,
-        batch_size=a.batch_size, d_steps=a.d_steps, optimizer=a.optimizer,
-        lr_g=a.lr_g if a.lr_g is not None else a.lr, lr_d=a.lr_d if a.lr_d is not None else a.lr,
-        lr_schedule=a.lr_schedule,
-        beta1=a.beta1, beta2=a.beta2, clip=a.clip, gp_weight=a.gp_weight, gp_one_sided=a.gp_one_sided,
-        r1_gamma=a.r1_gamma, r1_interval=a.r1_interval, label_smoothing=a.label_smoothing,
-        replay_size=a.replay_size, replay_fraction=a.replay_fraction, augment=a.augment or "",
-        instance_noise=a.instance_noise, instance_noise_kimg=a.instance_noise_kimg,
-        conditional=a.conditional, init_discriminator=a.init_discriminator,
-        freeze_discriminator=a.freeze_discriminator, resolution=a.resolution, channels=a.channels,
-        strict_data=a.strict, seed=a.seed, ema_kimg=a.ema_kimg,
-        eval_every=a.eval_every, eval_metrics=a.eval_metrics or "", eval_n=a.eval_n, best_metric=a.best_metric or "",
-        tick_kimg=a.tick_kimg, snapshot_kimg=a.snapshot_kimg, device=a.device, precision=a.precision,
-        run_dir=a.run_dir, runs_root=a.runs_root, progress=not a.no_progress,
-        checkpoint_kimg=a.checkpoint_kimg, keep_checkpoints=a.keep_checkpoints, on_nan=a.on_nan,
-        nan_lr_factor=a.nan_lr_factor, max_rollbacks=a.max_rollbacks, sync_bn=a.sync_bn,
-    )
-    if a.resume is None:
-        run_dir = train(cfg)
+
+def _add_option(group, dest: str, opt, default=None, archs: list[str] | None = None) -> None:
+    from .options import Bool, Registered, valid_values
+
+    help_text = opt.help if not archs else f"{'/'.join(archs)}: {opt.help}"
+    if default not in (None, "", argparse.SUPPRESS) and not isinstance(opt.check, Bool):
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        help_text += f" (default {shown})"
+    elif isinstance(opt.check, Bool) and default:
+        help_text += " (default on)"
+    kw: dict = {"dest": dest, "default": argparse.SUPPRESS}
+    if isinstance(opt.check, Bool):
+        kw["action"] = argparse.BooleanOptionalAction
     else:
-        # Only the flags typed on this command line may change a resumed run (and only the safe ones).
-        given = _given_train_flags(a.argv)
-        overrides = {field: getattr(cfg, field) for dest, field in _FLAG_FIELDS.items()
-                     if dest in given and field != "model_options"}
-        opts_given = {k: v for k, v in opts.items() if k in given}
-        if opts_given:
-            overrides["model_options"] = opts_given
-        run_dir = train(cfg, resume=a.resume, **overrides)
-    import os
-    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 reports
-        print(run_dir)
-    return 0
+        kw["type"] = _converter(opt.check, opt.flag)
+        kw["metavar"] = opt.metavar or opt.check.metavar or dest.upper()
+    action = group.add_argument(*opt.flags, help=help_text.replace("%", "%%"), **kw)
+    if isinstance(opt.check, Registered):
+        action.lazy_choices = opt.check  # listed by --help only: naming them imports the registry
+    elif not isinstance(opt.check, Bool) and opt.check.choices():
+        action.help += f"; one of: {valid_values(opt.check)}"
 
 
-# CLI dest -> TrainConfig field, for telling which settings a --resume command line asks to change.
-_FLAG_FIELDS = {
-    **{k: k for k in ("data", "model", "objective", "kimg", "batch_size", "d_steps", "optimizer", "beta1", "beta2",
-                      "clip", "gp_weight", "gp_one_sided", "r1_gamma", "r1_interval", "label_smoothing",
-                      "replay_size", "replay_fraction", "augment", "instance_noise", "instance_noise_kimg",
-                      "conditional", "init_discriminator",
-                      "freeze_discriminator", "resolution", "channels", "seed", "ema_kimg", "eval_every",
-                      "eval_metrics", "eval_n", "best_metric", "tick_kimg", "snapshot_kimg", "device", "precision",
-                      "run_dir", "checkpoint_kimg", "keep_checkpoints", "on_nan", "nan_lr_factor",
-                      "max_rollbacks", "sync_bn", "lr_g", "lr_d", "lr_schedule")},
-    "lr": "lr_g", "strict": "strict_data", "no_progress": "progress", "sn": "model_options",
-    **{k: "model_options" for k in ("z_dim", "g_hidden", "d_hidden", "d_dropout", "g_batchnorm", "g_channels",
-                                    "d_channels", "pack", "z_categories")},
-}
+class _HelpFormatter(argparse.HelpFormatter):
+    """Appends registry names (datasets, objectives, ...) to a flag's help when --help is printed."""
+
+    def _get_help_string(self, action):
+        lazy = getattr(action, "lazy_choices", None)
+        text = super()._get_help_string(action)
+        return f"{text}; one of: {', '.join(lazy.choices())}" if lazy is not None else text
 
 
-def _given_train_flags(argv: list[str]) -> set[str]:
-    """The dests of the train flags present on the command line (parsed again with no defaults)."""
-    parser = build_parser(no_train_defaults=True)
-    given = set(vars(parser.parse_args(argv)))
-    if "lr" in given:  # --lr sets both rates
-        given |= {"lr_g", "lr_d"}
-    return given
+def _add_train(sub) -> None:
+    from .config import GROUPS, OPTIONS, RESUME_SAFE, SHORTHANDS, WHAT, default_of
+    from .models import ARCH_CONFIGS, model_options
+    from .options import field_default
 
-
-def _add_train(sub, no_defaults: bool = False) -> None:
-    from .objectives import list_objectives
-
-    p = sub.add_parser("train", help="train a GAN; prints the run directory",
+    p = sub.add_parser("train", help="train a GAN; prints the run directory", formatter_class=_HelpFormatter,
                        description="Train a GAN. The run directory (config, logs, sample grids, both networks) "
                                    "is printed on stdout when training ends. Settings left unset take the "
                                    "objective's paper defaults (e.g. wgan: RMSProp, lr 5e-5, 5 critic steps, "
-                                   "clip 0.01), else Adam lr 2e-4 betas (0.5, 0.999), k = 1.")
-    g = p.add_argument_group("what to train")
-    g.add_argument("--data", default="mnist",
-                   help="dataset name (ganworks data list) or folder:PATH for an image folder; default mnist")
-    g.add_argument("--model", default="mlp", help="mlp (the 2014 paper's MLPs, default), dcgan or resnet")
-    g.add_argument("--objective", default="ns", help=f"default ns; one of: {', '.join(list_objectives())}")
-    g.add_argument("--z-dim", type=_positive_int, help="latent dimension (default 100)")
-    g.add_argument("--g-hidden", type=_widths, help="mlp: generator hidden widths, e.g. 256,512,1024")
-    g.add_argument("--d-hidden", type=_widths, help="mlp: discriminator hidden widths, e.g. 512,256")
-    g.add_argument("--d-dropout", type=float, help="mlp: dropout in D's hidden layers (default 0.3)")
-    g.add_argument("--g-batchnorm", action=argparse.BooleanOptionalAction, default=None,
-                   help="mlp: BatchNorm in G's hidden layers")
-    g.add_argument("--g-channels", type=_positive_int, help="dcgan/resnet: generator base width")
-    g.add_argument("--d-channels", type=_positive_int, help="dcgan/resnet: discriminator base width")
-    g.add_argument("--sn", action="store_true", help="spectral normalization in D (Miyato et al. 2018)")
-    g.add_argument("--pack", type=_positive_int,
-                   help="PacGAN: D judges M samples at once (Lin et al. 2018); the batch must divide by M")
-    g.add_argument("--z-categories", type=int, metavar="K",
-                   help="mlp: cut the last latent coordinate into K equally likely bins, seen one-hot by G: "
-                        "a disconnected latent space for data with separated modes (0: off)")
-    g.add_argument("--conditional", action="store_true",
-                   help="class-conditional G (class embedding) and projection D, from the dataset's labels")
-    g.add_argument("--resolution", type=_positive_int, default=64, help="folder:PATH image size (default 64)")
-    g.add_argument("--channels", type=int, default=3, help="folder:PATH: 1 (grayscale) or 3 (RGB, default)")
-    g.add_argument("--strict", action="store_true", help="folder:PATH: fail on an unreadable file instead of skipping")
-    t = p.add_argument_group("how long and how")
-    t.add_argument("--kimg", type=float, default=600.0, help="thousands of real images shown to D (default 600)")
-    t.add_argument("--batch-size", type=_positive_int, default=64)
-    t.add_argument("--d-steps", "--n-critic", type=_positive_int, help="k: D steps per G step")
-    t.add_argument("--optimizer", help="adam or rmsprop")
-    t.add_argument("--lr", type=_positive_float, help="learning rate of both networks")
-    t.add_argument("--lr-g", type=_positive_float, help="generator learning rate (overrides --lr; TTUR: differ from --lr-d)")
-    t.add_argument("--lr-d", type=_positive_float, help="discriminator learning rate (overrides --lr)")
-    t.add_argument("--lr-schedule", default="constant",
-                   help="both learning rates over the run: constant (default), linear (to 0 at --kimg), cosine")
-    t.add_argument("--beta1", type=float)
-    t.add_argument("--beta2", type=float)
-    t.add_argument("--clip", type=float, help="clamp D's weights to [-clip, clip] (WGAN; 0 = off)")
-    t.add_argument("--gp-weight", type=float, help="gradient penalty lambda (WGAN-GP default 10; 0 = off)")
-    t.add_argument("--gp-one-sided", action="store_true", help="penalize only gradient norms above 1")
-    t.add_argument("--r1-gamma", type=float, default=0.0, help="R1 penalty gamma on real data (0 = off)")
-    t.add_argument("--r1-interval", type=_positive_int, default=16, help="lazy R1: every this many D steps")
-    t.add_argument("--label-smoothing", type=float, default=0.0, help="one-sided: D's real target is 1 - s")
-    t.add_argument("--replay-size", type=_nonneg_int, default=0,
-                   help="buffer of this many past fakes mixed into D's batches (0 = off)")
-    t.add_argument("--replay-fraction", type=float, default=0.5, help="share of D's fakes taken from the buffer")
-    t.add_argument("--augment", help="DiffAugment for D's inputs, e.g. translation,cutout")
-    t.add_argument("--instance-noise", type=float, default=0.0, metavar="STD",
-                   help="Gaussian noise of this std on every input of D, real and fake, annealed linearly to 0 "
-                        "(0 = off)")
-    t.add_argument("--instance-noise-kimg", type=float, metavar="KIMG",
-                   help="where the instance noise reaches 0 (default: the end of the run)")
-    t.add_argument("--ema-kimg", type=float, default=0.0,
-                   help="half-life (kimg) of an EMA of G's weights used for sampling; 0 = off (default)")
-    t.add_argument("--init-discriminator", metavar="RUN_OR_FILE", help="start D from a trained discriminator")
-    t.add_argument("--freeze-discriminator", action="store_true",
-                   help="with --init-discriminator: never update D")
-    t.add_argument("--seed", type=_nonneg_int, default=0)
-    t.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    t.add_argument("--precision", default="fp32", help="fp32 or bf16 (autocast)")
-    o = p.add_argument_group("output")
-    o.add_argument("--run-dir", help="run directory (must be new or empty); default runs/NNNNN-DATA-MODEL-OBJECTIVE")
-    o.add_argument("--runs-root", default="runs", help="where numbered run directories go (default runs/)")
-    o.add_argument("--tick-kimg", type=float, default=10.0, help="a status line every this many kimg")
-    o.add_argument("--eval-every", type=float, default=0.0, metavar="KIMG",
-                   help="evaluate G every KIMG (metrics.jsonl, best/, collapse alarms); 0 = off")
-    o.add_argument("--eval-metrics", help="metrics for --eval-every (default fd,modes; mixture for ring8/grid25)")
-    o.add_argument("--eval-n", type=int, default=2000, help="samples per evaluation (default 2000)")
-    o.add_argument("--best-metric", help="keep the best generator by this metric in best/ (default: the first)")
-    o.add_argument("--snapshot-kimg", type=float, default=50.0, help="a sample grid every this many kimg")
-    o.add_argument("--no-progress", action="store_true", help="no progress bar")
-    r = p.add_argument_group("checkpoints, resume and divergence")
-    r.add_argument("--resume", metavar="RUN|auto",
-                   help="continue RUN from its latest valid checkpoint with its own config (only --kimg, "
-                        "--tick-kimg, --snapshot-kimg, --checkpoint-kimg, --keep-checkpoints, --on-nan, "
-                        "--nan-lr-factor, --max-rollbacks, --eval-every, --eval-n, --device, --no-progress may "
-                        "change); auto: continue --run-dir if it has a checkpoint, else start it")
-    r.add_argument("--checkpoint-kimg", type=float, metavar="KIMG",
-                   help="write a resume state to RUN/checkpoints/ every KIMG (default: --snapshot-kimg; "
-                        "0: only at the end)")
-    r.add_argument("--keep-checkpoints", type=_positive_int, default=3, metavar="K",
-                   help="keep the newest K checkpoints (default 3)")
-    r.add_argument("--on-nan", default="stop", help="non-finite loss or weights: stop (default) with an error "
-                                                    "naming the step and network, or rollback to the last checkpoint")
-    r.add_argument("--nan-lr-factor", type=float, default=0.5,
-                   help="--on-nan rollback: multiply both learning rates by this per rollback (default 0.5)")
-    r.add_argument("--max-rollbacks", type=_positive_int, default=3,
-                   help="--on-nan rollback: give up after this many rollbacks (default 3)")
-    r.add_argument("--sync-bn", action="store_true",
-                   help="under torchrun: SyncBatchNorm across processes (default: per-process BatchNorm)")
+                                   "clip 0.01), else Adam lr 2e-4 betas (0.5, 0.999), k = 1. Every option is "
+                                   "also a field of ganworks.TrainConfig (docs/options.md).")
+    groups = {g: p.add_argument_group(g) for g in GROUPS}
+    for name, opt in OPTIONS.items():
+        if name == "lr_g":
+            flag, (targets, help_text) = next(iter(SHORTHANDS.items()))
+            groups[opt.group].add_argument(flag, dest=flag.lstrip("-"), default=argparse.SUPPRESS, metavar="X",
+                                           type=_converter(opt.check, flag), help=help_text)
+        if opt.cli:
+            _add_option(groups[opt.group], name, opt, default_of(name))
+        if name == "model":  # the architectures' options follow --model
+            for opt_name, (m_opt, archs) in model_options().items():
+                defaults = {repr(field_default(ARCH_CONFIGS[arch], opt_name)) for arch in archs}
+                _add_option(groups[WHAT], opt_name, m_opt, field_default(ARCH_CONFIGS[archs[0]], opt_name)
+                            if len(defaults) == 1 else None, archs if len(archs) < len(ARCH_CONFIGS) else None)
+    from .config import flag_of
+
+    groups[GROUPS[-1]].add_argument(
+        "--resume", metavar="RUN|auto", default=None,
+        help="continue RUN from its latest valid checkpoint with its own config (only "
+             f"{', '.join(flag_of(k) for k in RESUME_SAFE)} may change); auto: continue --run-dir if it has "
+             "a checkpoint, else start it")
     p.set_defaults(func=_cmd_train)
-    if no_defaults:  # every dest absent from the namespace unless typed
-        for act in p._actions:
-            if act.dest != "help":
-                act.default = argparse.SUPPRESS
+
+
+def _cmd_train(a: argparse.Namespace) -> int:
+    import os
+
+    from .config import OPTIONS, SHORTHANDS, TrainConfig
+    from .models import model_options
+    from .training import train
+
+    typed = {k: v for k, v in vars(a).items() if k not in ("func", "argv", "command", "resume")}
+    fields = {k: v for k, v in typed.items() if k in OPTIONS}
+    for flag, (targets, _) in SHORTHANDS.items():  # --lr: both rates, unless one is typed too
+        if flag.lstrip("-") in typed:
+            value = typed[flag.lstrip("-")]
+            OPTIONS[targets[0]].check.validate(flag, value)
+            fields.update({t: value for t in targets if t not in typed})
+    arch_opts = {k: v for k, v in typed.items() if k in model_options()}
+    if arch_opts:
+        fields["model_options"] = arch_opts
+    cfg = TrainConfig(**fields)
+    # With --resume only the settings typed on this command line may change the run (the safe ones).
+    run_dir = train(cfg) if a.resume is None else train(cfg, resume=a.resume, **fields)
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 reports
+        print(run_dir)
+    return 0
 
 
 # --------------------------------------------------------------------------------------- sample
@@ -525,13 +453,13 @@ def _add_lab(sub) -> None:
     p.set_defaults(func=_cmd_lab)
 
 
-def build_parser(no_train_defaults: bool = False) -> argparse.ArgumentParser:
-    from . import __version__
+def build_parser() -> argparse.ArgumentParser:
+    from ._version import __version__
 
     p = _Parser(prog="ganworks", description="Train, sample and understand generative adversarial networks.")
     p.add_argument("--version", action="version", version=f"ganworks {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
-    _add_train(sub, no_train_defaults)
+    _add_train(sub)
     _add_sample(sub)
     _add_interpolate(sub)
     _add_report(sub)

@@ -1,20 +1,33 @@
-"""Typed training configuration, validated at the boundary.
+"""Typed training configuration: the single definition of every ``ganworks train`` option.
 
-Every check names the CLI flag and the bad value, so the same messages serve the command line
-and the Python API (``ganworks.train(TrainConfig(...))``).
+Each field of :class:`TrainConfig` is declared with :func:`ganworks.options.option`, carrying its
+flag, help, check and whether ``--resume`` may change it. From those fields come the argparse parser
+(``ganworks.cli``), ``--help``, the validation here (the same message for the command line and the
+Python API, ``ganworks.train(TrainConfig(...))``), the ``--resume`` rule (:data:`RESUME_SAFE`) and
+``docs/options.md`` (:func:`options_markdown`). Model options come the same way from each
+architecture's config dataclass (``ganworks.models.configs``). Adding an option = one field here and
+its use.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from .errors import GanworksError
+from .options import (NONNEGATIVE, POSITIVE, UNIT, Bool, Check, Choice, Custom, Float, Int, Option, Registered, Text,
+                      field_default, option, options_of, validate_fields)
 
 DEVICES = ("auto", "cpu", "cuda")
 OPTIMIZERS = ("adam", "rmsprop")
+PRECISIONS = ("fp32", "bf16")
+LR_SCHEDULES = ("constant", "linear", "cosine")
+ON_NAN = ("stop", "rollback")
 SMOOTHABLE = ("minimax", "ns")  # the objectives whose D loss is the binary cross-entropy
+
+# argparse groups of ``ganworks train --help``, in this order.
+WHAT, HOW, OUTPUT, CKPT = "what to train", "how long and how", "output", "checkpoints, resume and divergence"
+GROUPS = (WHAT, HOW, OUTPUT, CKPT)
 
 
 @dataclass(frozen=True)
@@ -30,200 +43,143 @@ class Resolved:
     gp_weight: float
 
 
-PRECISIONS = ("fp32", "bf16")
-LR_SCHEDULES = ("constant", "linear", "cosine")
-ON_NAN = ("stop", "rollback")
-
-#: The fields a resumed run may change (``ganworks train --resume RUN --kimg 1200``): how long it
-#: runs, how often it reports and checkpoints, the divergence guard and the device. Anything else
-#: would make the continued run a different experiment, so it is refused.
-RESUME_SAFE = ("kimg", "tick_kimg", "snapshot_kimg", "checkpoint_kimg", "keep_checkpoints", "on_nan",
-               "nan_lr_factor", "max_rollbacks", "progress", "device", "eval_every", "eval_n")
+def _path(metavar: str = "PATH") -> Check:
+    return Text(metavar)
 
 
 @dataclass
 class TrainConfig:
     """Everything a training run depends on. Stored as ``config.json`` in the run directory."""
 
-    data: str = "mnist"
-    """Dataset name (``ganworks data list``)."""
-    model: str = "mlp"
-    """Architecture name."""
-    objective: str = "ns"
-    """Objective name (``ganworks.objectives.list_objectives()``): ns, minimax, wgan, wgan-gp, hinge,
-    lsgan, ragan, f:kl, f:reverse-kl, f:pearson, f:hellinger, f:js, f:gan."""
-    model_options: dict[str, Any] = field(default_factory=dict)
-    """Architecture options (z_dim, widths, sn, ...); see ``ganworks.models``."""
-    kimg: float = 600.0
-    """Training length in thousands of real images shown to D (independent of batch size)."""
-    batch_size: int = 64
-    d_steps: int | None = None
-    """k: discriminator steps per generator step (Goodfellow et al. 2014, Algorithm 1).
-    None: the objective's default (5 for the WGANs), else 1."""
-    optimizer: str | None = None
-    """adam or rmsprop; None: the objective's default (RMSProp for WGAN), else adam."""
-    lr_g: float | None = None
-    """Generator learning rate; None: the objective's default, else 2e-4. Set lr_g != lr_d for TTUR."""
-    lr_d: float | None = None
-    lr_schedule: str = "constant"
-    """Both learning rates times f(t), t = images shown / the run's total (``kimg``): constant
-    f = 1, linear f = 1 - t, cosine f = (1 + cos(pi t)) / 2 (Loshchilov & Hutter 2017). The
-    schedule follows ``kimg``: resuming with a larger ``--kimg`` stretches what is left of it."""
-    beta1: float | None = None
-    """Adam betas; None: the objective's default ((0, 0.9) for WGAN-GP), else (0.5, 0.999)."""
-    beta2: float | None = None
-    clip: float | None = None
-    """Clamp D's weights to [-clip, clip] after each D step (WGAN); None: objective default; 0: off."""
-    gp_weight: float | None = None
-    """Gradient penalty weight lambda (WGAN-GP); None: objective default (10 for wgan-gp); 0: off."""
-    gp_one_sided: bool = False
-    r1_gamma: float = 0.0
-    """R1 penalty gamma (Mescheder et al. 2018) on real data; 0: off."""
-    r1_interval: int = 16
-    """Lazy R1: apply every this many D steps, scaled by the interval (Karras et al. 2020)."""
-    label_smoothing: float = 0.0
-    """One-sided label smoothing: D's target for real data is 1 - s (Salimans et al. 2016)."""
-    replay_size: int = 0
-    """Capacity (images) of a buffer of past fakes mixed into D's batches; 0: off."""
-    replay_fraction: float = 0.5
-    """Fraction of each of D's fake batches drawn from the replay buffer."""
-    instance_noise: float = 0.0
-    """Std of Gaussian noise added to every input of D, real and fake, in D's and G's steps; 0: off.
-    Noise gives p_data and p_g overlapping supports, so D stays smooth and G keeps a gradient towards
-    data it does not cover (Arjovsky & Bottou 2017, Sec. 3.3; Sonderby et al. 2017, "instance noise").
-    Annealed linearly to 0 by ``instance_noise_kimg``."""
-    instance_noise_kimg: float | None = None
-    """Where the instance noise reaches 0, in kimg; None: at the end of the run (``kimg``)."""
-    augment: str = ""
-    """DiffAugment policy for D's inputs, e.g. "translation,cutout"; empty: off."""
-    conditional: bool = False
-    """Class-conditional G and projection D, with the dataset's labels."""
-    init_discriminator: str | None = None
-    """Start D from a trained discriminator (run directory or discriminator.safetensors)."""
-    freeze_discriminator: bool = False
-    """With init_discriminator: never update D; G trains against the fixed pre-trained judge."""
-    resolution: int = 64
-    """Image size for ``folder:PATH`` datasets (resized and center-cropped)."""
-    channels: int = 3
-    """1 (grayscale) or 3 (RGB) for ``folder:PATH`` datasets."""
-    strict_data: bool = False
-    """``folder:PATH``: fail on the first unreadable file instead of skipping it."""
-    seed: int = 0
-    ema_kimg: float = 0.0
-    """Half-life, in thousands of images, of an exponential moving average of G's weights
-    (0: off). Sampling uses the average when a run has one (Karras et al. 2018; Yazici et al. 2019)."""
-    eval_every: float = 0.0
-    """Evaluate G every this many kimg during training (0: off); results go to metrics.jsonl."""
-    eval_metrics: str = ""
-    """Metrics for --eval-every (default: fd,modes for images, mixture for 2-D points)."""
-    eval_n: int = 2000
-    """Samples per evaluation during training."""
-    best_metric: str = ""
-    """Keep the best generator by this metric in best/ (default: the first of eval_metrics)."""
-    tick_kimg: float = 10.0
-    """One status line and one stats.jsonl record per tick."""
-    snapshot_kimg: float = 50.0
-    """A grid of samples from fixed noise every this many kimg (0: only at the end)."""
-    checkpoint_kimg: float | None = None
-    """Write a resume state to ``RUN/checkpoints/`` every this many kimg; None: every
-    ``snapshot_kimg``; 0: only at the end. The last one is always written when the run ends."""
-    keep_checkpoints: int = 3
-    """Keep the newest this many checkpoints; older ones are deleted."""
-    on_nan: str = "stop"
-    """Non-finite loss or weights: ``stop`` with an error naming the step and network, or
-    ``rollback`` to the last good checkpoint with learning rates times ``nan_lr_factor``."""
-    nan_lr_factor: float = 0.5
-    """With on_nan=rollback: multiply both learning rates by this on each rollback."""
-    max_rollbacks: int = 3
-    """With on_nan=rollback: give up (an error) after this many rollbacks in one run."""
-    sync_bn: bool = False
-    """Distributed runs: synchronize BatchNorm statistics across processes (SyncBatchNorm);
-    default: each process normalizes its own share of the batch."""
-    device: str = "auto"
-    precision: str = "fp32"
-    """``bf16`` runs forward passes under bfloat16 autocast (CPU with AMX, or CUDA)."""
-    run_dir: str | None = None
-    """Run directory; default: a new numbered folder under ``runs_root``."""
-    runs_root: str = "runs"
-    progress: bool = True
-    """Show a progress bar on stderr."""
+    # ---- what to train
+    data: str = option("mnist", help="dataset name (ganworks data list) or folder:PATH for an image folder",
+                       check=Registered("ganworks.data:check_dataset_name", "NAME", "ganworks.data:list_datasets"), group=WHAT)
+    model: str = option("mlp", help="architecture (mlp: the 2014 paper's MLPs)",
+                        check=Registered("ganworks.models:check_model", "NAME", "ganworks.models:list_models"), group=WHAT)
+    objective: str = option("ns", help="the game's loss (unset settings take its paper's defaults)",
+                            check=Registered("ganworks.objectives:get_objective", "NAME",
+                                             "ganworks.objectives:list_objectives"), group=WHAT)
+    # Architecture options (z_dim, widths, sn, ...): their flags come from ganworks.models.configs.
+    model_options: dict[str, Any] = option(help="architecture options; each has its own flag (--z-dim, ...)",
+                                           check=Custom(Text(), lambda v: isinstance(v, dict),
+                                                        "must be a dict of architecture options"),
+                                           group=WHAT, default_factory=dict, cli=False)
+    conditional: bool = option(False, help="class-conditional G (class embedding) and projection D, from the "
+                                           "dataset's labels", check=Bool(), group=WHAT)
+    resolution: int = option(64, help="folder:PATH: image size (resized and center-cropped)", check=Int(1), group=WHAT)
+    channels: int = option(3, help="folder:PATH: 1 (grayscale) or 3 (RGB)",
+                           check=Custom(Int(1), lambda v: v in (1, 3) and not isinstance(v, bool),
+                                        "must be 1 or 3"), group=WHAT)
+    strict_data: bool = option(False, flag=("--strict", "--strict-data"),
+                               help="folder:PATH: fail on the first unreadable file instead of skipping it",
+                               check=Bool(), group=WHAT)
+
+    # ---- how long and how. None: the objective's paper default (``resolved()``), else the global one.
+    kimg: float = option(600.0, help="training length in thousands of real images shown to D (independent of "
+                                     "the batch size)", check=POSITIVE, resume=True)
+    batch_size: int = option(64, help="images per minibatch", check=Int(1))
+    d_steps: int | None = option(None, flag=("--d-steps", "--n-critic"),
+                                 help="k: D steps per G step (Goodfellow et al. 2014, Algorithm 1); default: the "
+                                      "objective's (5 for the WGANs), else 1", check=Int(1))
+    optimizer: str | None = option(None, help="default: the objective's (RMSProp for WGAN), else adam",
+                                   check=Choice(OPTIMIZERS, noun="optimizer"))
+    lr_g: float | None = option(None, help="generator learning rate (default: the objective's, else 2e-4; "
+                                           "TTUR: differ from --lr-d)", check=POSITIVE)
+    lr_d: float | None = option(None, help="discriminator learning rate (default as --lr-g)", check=POSITIVE)
+    # f(t), t = images shown / the run's total (kimg): constant 1, linear 1 - t, cosine (1 + cos(pi t)) / 2
+    # (Loshchilov & Hutter 2017). It follows kimg: resuming with a larger --kimg stretches what is left.
+    lr_schedule: str = option("constant", help="both learning rates times f(t) over the run: constant, linear "
+                                               "(to 0 at --kimg) or cosine", check=Choice(LR_SCHEDULES))
+    beta1: float | None = option(None, help="Adam beta1 (default: the objective's, else 0.5)", check=UNIT)
+    beta2: float | None = option(None, help="Adam beta2 (default: the objective's, else 0.999)", check=UNIT)
+    clip: float | None = option(None, help="clamp D's weights to [-clip, clip] after each D step (WGAN default "
+                                           "0.01; 0 = off)", check=NONNEGATIVE)
+    gp_weight: float | None = option(None, help="gradient penalty lambda (WGAN-GP default 10; 0 = off)",
+                                     check=NONNEGATIVE)
+    gp_one_sided: bool = option(False, help="penalize only gradient norms above 1", check=Bool())
+    r1_gamma: float = option(0.0, help="R1 penalty gamma on real data (Mescheder et al. 2018; 0 = off)",
+                             check=NONNEGATIVE)
+    r1_interval: int = option(16, help="lazy R1: apply every this many D steps, scaled by the interval "
+                                       "(Karras et al. 2020)", check=Int(1))
+    label_smoothing: float = option(0.0, help="one-sided label smoothing: D's target for real data is 1 - s "
+                                              "(Salimans et al. 2016)", check=UNIT)
+    replay_size: int = option(0, help="a buffer of this many past fakes mixed into D's batches (0 = off)",
+                              check=Int(0))
+    replay_fraction: float = option(0.5, help="share of D's fake batches drawn from the replay buffer",
+                                    check=Float(0, 1, lo_open=True))
+    # Noise gives p_data and p_g overlapping supports, so D stays smooth and G keeps a gradient towards data
+    # it does not cover (Arjovsky & Bottou 2017, Sec. 3.3; Sonderby et al. 2017, "instance noise").
+    instance_noise: float = option(0.0, help="std of Gaussian noise on every input of D, real and fake, in both "
+                                             "steps, annealed linearly to 0 (0 = off)", check=NONNEGATIVE)
+    instance_noise_kimg: float | None = option(None, help="where the instance noise reaches 0, in kimg "
+                                                          "(default: the end of the run)", check=POSITIVE)
+    augment: str = option("", help="DiffAugment policy for D's inputs, e.g. translation,cutout (empty = off)",
+                          check=Registered("ganworks.augment:parse_policy", "POLICY", "ganworks.augment:list_policies"))
+    # Sampling uses the average when a run has one (Karras et al. 2018; Yazici et al. 2019).
+    ema_kimg: float = option(0.0, help="half-life (kimg) of an exponential moving average of G's weights, "
+                                       "used for sampling (0 = off)", check=NONNEGATIVE)
+    init_discriminator: str | None = option(None, help="start D from a trained discriminator (run directory or "
+                                                       "discriminator.safetensors)", check=_path("RUN_OR_FILE"))
+    freeze_discriminator: bool = option(False, help="with --init-discriminator: never update D; G trains "
+                                                    "against the fixed judge", check=Bool())
+    seed: int = option(0, help="seed of the weights, the data order and the noise", check=Int(0))
+    device: str = option("auto", help="where to train", check=Choice(DEVICES, noun="device"), resume=True, metavar="DEVICE")
+    precision: str = option("fp32", help="bf16: bfloat16 autocast of the forward passes",
+                            check=Choice(PRECISIONS, noun="precision"))
+    sync_bn: bool = option(False, help="under torchrun: SyncBatchNorm across processes (default: each process "
+                                       "normalizes its own share of the batch)", check=Bool())
+
+    # ---- output
+    run_dir: str | None = option(None, help="run directory (must be new or empty); default: a new numbered "
+                                            "folder under --runs-root", check=_path("DIR"), group=OUTPUT)
+    runs_root: str = option("runs", help="where numbered run directories go", check=_path("DIR"), group=OUTPUT)
+    tick_kimg: float = option(10.0, help="one status line and one stats.jsonl record every this many kimg",
+                              check=POSITIVE, resume=True, group=OUTPUT)
+    snapshot_kimg: float = option(50.0, help="a grid of samples from fixed noise every this many kimg (0: only at "
+                                             "the end)", check=NONNEGATIVE, resume=True, group=OUTPUT)
+    eval_every: float = option(0.0, help="evaluate G every this many kimg (metrics.jsonl, best/, collapse alarms; "
+                                         "0 = off)", check=NONNEGATIVE, resume=True, group=OUTPUT)
+    eval_metrics: str = option("", help="metrics for --eval-every (default: fd,modes for images, mixture for "
+                                        "ring8/grid25)", check=Text("M,M,..."), group=OUTPUT)
+    eval_n: int = option(2000, help="samples per evaluation during training", check=Int(2), resume=True,
+                         group=OUTPUT)
+    best_metric: str = option("", help="keep the best generator by this metric in best/ (default: the first of "
+                                       "--eval-metrics)", check=Text("METRIC"), group=OUTPUT)
+    progress: bool = option(True, flag="--progress", help="a progress bar on stderr (--no-progress: none)",
+                            check=Bool(), resume=True, group=OUTPUT)
+
+    # ---- checkpoints, resume and divergence
+    checkpoint_kimg: float | None = option(None, help="write a resume state to RUN/checkpoints/ every this many "
+                                                      "kimg (default: --snapshot-kimg; 0: only at the end)",
+                                           check=NONNEGATIVE, resume=True, group=CKPT)
+    keep_checkpoints: int = option(3, help="keep the newest this many checkpoints", check=Int(1), resume=True,
+                                   group=CKPT)
+    on_nan: str = option("stop", help="non-finite loss or weights: stop with an error naming the step and "
+                                      "network, or rollback to the last good checkpoint",
+                         check=Choice(ON_NAN), resume=True, group=CKPT)
+    nan_lr_factor: float = option(0.5, help="--on-nan rollback: multiply both learning rates by this per rollback",
+                                  check=Float(0, 1, lo_open=True), resume=True, group=CKPT)
+    max_rollbacks: int = option(3, help="--on-nan rollback: give up after this many rollbacks", check=Int(1),
+                                resume=True, group=CKPT)
 
     def __post_init__(self) -> None:
-        from .augment import parse_policy
-        from .data import check_dataset_name
-        from .models import check_model, make_model_config
-        from .objectives import get_objective
-
-        check_dataset_name(self.data)
-        check_model(self.model)
-        get_objective(self.objective)
-        _positive_int("--batch-size", self.batch_size)
-        if self.d_steps is not None:
-            _positive_int("--d-steps", self.d_steps)
-        _positive_float("--kimg", self.kimg)
-        for flag, v in (("--lr-g", self.lr_g), ("--lr-d", self.lr_d)):
-            if v is not None:
-                _positive_float(flag, v)
-        _positive_float("--tick-kimg", self.tick_kimg)
-        _nonneg_float("--snapshot-kimg", self.snapshot_kimg)
-        _nonneg_float("--ema-kimg", self.ema_kimg)
-        _nonneg_float("--eval-every", self.eval_every)
-        if not isinstance(self.eval_n, int) or self.eval_n < 2:
-            raise GanworksError(f"--eval-n must be an integer of at least 2, got {self.eval_n!r}")
-        if self.eval_every > 0 and self.data.startswith("folder:"):
-            raise GanworksError("--eval-every needs a named dataset with reference statistics, "
-                                f"not {self.data!r}; evaluate image folders with ganworks evaluate --extractor")
+        validate_fields(self)  # each field's own check, worded from its flag
+        if self.label_smoothing > 0 and self.objective not in SMOOTHABLE:
+            raise GanworksError(f"--label-smoothing applies to the objectives {', '.join(SMOOTHABLE)} "
+                                f"(binary cross-entropy D), not {self.objective!r}")
+        if self.freeze_discriminator and not self.init_discriminator:
+            raise GanworksError("--freeze-discriminator needs --init-discriminator RUN_OR_FILE "
+                                "(a frozen random D teaches G nothing)")
         if self.eval_every > 0:
+            if self.data.startswith("folder:"):
+                raise GanworksError("--eval-every needs a named dataset with reference statistics, not "
+                                    f"{self.data!r}; evaluate image folders with ganworks evaluate --extractor")
             names = self.eval_metric_names()
             if self.best_metric and self.best_metric not in names:
                 raise GanworksError(f"--best-metric {self.best_metric!r} is not among --eval-metrics "
                                     f"({', '.join(names)})")
-        for flag, b in (("--beta1", self.beta1), ("--beta2", self.beta2)):
-            if b is not None and not (isinstance(b, (int, float)) and math.isfinite(b) and 0.0 <= b < 1.0):
-                raise GanworksError(f"{flag} must be in [0, 1), got {b!r}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise GanworksError(f"unknown --lr-schedule {self.lr_schedule!r}; valid: {', '.join(LR_SCHEDULES)}")
-        if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
-            raise GanworksError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
-        for flag, v in (("--clip", self.clip), ("--gp-weight", self.gp_weight)):
-            if v is not None:
-                _nonneg_float(flag, v)
-        _nonneg_float("--r1-gamma", self.r1_gamma)
-        _positive_int("--r1-interval", self.r1_interval)
-        if not (isinstance(self.label_smoothing, (int, float)) and 0.0 <= self.label_smoothing < 1.0):
-            raise GanworksError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing!r}")
-        if self.label_smoothing > 0 and self.objective not in SMOOTHABLE:
-            raise GanworksError(f"--label-smoothing applies to the objectives {', '.join(SMOOTHABLE)} "
-                                f"(binary cross-entropy D), not {self.objective!r}")
-        if not isinstance(self.replay_size, int) or self.replay_size < 0:
-            raise GanworksError(f"--replay-size must be a non-negative integer, got {self.replay_size!r}")
-        if not (isinstance(self.replay_fraction, (int, float)) and 0.0 < self.replay_fraction <= 1.0):
-            raise GanworksError(f"--replay-fraction must be in (0, 1], got {self.replay_fraction!r}")
-        _nonneg_float("--instance-noise", self.instance_noise)
-        if self.instance_noise_kimg is not None:
-            _positive_float("--instance-noise-kimg", self.instance_noise_kimg)
-        parse_policy(self.augment)
-        if self.freeze_discriminator and not self.init_discriminator:
-            raise GanworksError("--freeze-discriminator needs --init-discriminator RUN_OR_FILE "
-                                "(a frozen random D teaches G nothing)")
-        _positive_int("--resolution", self.resolution)
-        if self.channels not in (1, 3):
-            raise GanworksError(f"--channels must be 1 or 3, got {self.channels!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise GanworksError(f"--seed must be a non-negative integer, got {self.seed!r}")
-        if self.checkpoint_kimg is not None:
-            _nonneg_float("--checkpoint-kimg", self.checkpoint_kimg)
-        _positive_int("--keep-checkpoints", self.keep_checkpoints)
-        if self.on_nan not in ON_NAN:
-            raise GanworksError(f"unknown --on-nan {self.on_nan!r}; valid: {', '.join(ON_NAN)}")
-        f = self.nan_lr_factor
-        if not (isinstance(f, (int, float)) and not isinstance(f, bool) and math.isfinite(f) and 0.0 < f <= 1.0):
-            raise GanworksError(f"--nan-lr-factor must be in (0, 1], got {f!r}")
-        _positive_int("--max-rollbacks", self.max_rollbacks)
-        if self.device not in DEVICES:
-            raise GanworksError(f"unknown device {self.device!r}; valid: {', '.join(DEVICES)}")
-        if self.precision not in PRECISIONS:
-            raise GanworksError(f"unknown precision {self.precision!r}; valid: {', '.join(PRECISIONS)}")
+        from .models import make_model_config
+
         # Validates option names and values; the image shape is filled in from the data later.
         make_model_config(self.model, **self.model_options)
 
@@ -236,10 +192,9 @@ class TrainConfig:
 
     def eval_metric_names(self) -> list[str]:
         """The metrics evaluated during training, validated against the metric registry."""
-        from .metrics.evaluate import parse_metrics
-
         from .data import get_spec
         from .data.toy import ToySpec
+        from .metrics.evaluate import parse_metrics
 
         spec = get_spec(self.data) if not self.data.startswith("folder:") else None
         if isinstance(spec, ToySpec) and not spec.is_mixture:
@@ -283,16 +238,30 @@ class TrainConfig:
         return cls(**d)
 
 
-def _positive_int(flag: str, v: Any) -> None:
-    if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-        raise GanworksError(f"{flag} must be a positive integer, got {v!r}")
+#: Every TrainConfig field with its command-line option, in declaration order.
+OPTIONS: dict[str, Option] = options_of(TrainConfig)
+
+#: The fields a resumed run may change (``ganworks train --resume RUN --kimg 1200``): how long it runs,
+#: how often it reports and checkpoints, the divergence guard and the device. Anything else would make
+#: the continued run a different experiment, so it is refused.
+RESUME_SAFE: tuple[str, ...] = tuple(name for name, opt in OPTIONS.items() if opt.resume)
+
+#: Command-line shorthands that set several fields at once: flag -> (fields, help).
+SHORTHANDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "--lr": (("lr_g", "lr_d"), "learning rate of both networks (--lr-g and --lr-d override it)"),
+}
 
 
-def _positive_float(flag: str, v: Any) -> None:
-    if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v <= 0:
-        raise GanworksError(f"{flag} must be a positive finite number, got {v!r}")
+def flag_of(name: str) -> str:
+    """The command-line flag of a TrainConfig field or an architecture option (for messages)."""
+    if name in OPTIONS:
+        opt = OPTIONS[name]
+        return opt.flag
+    from .models import model_options
+
+    opts = model_options()
+    return opts[name][0].flag if name in opts else "--" + name.replace("_", "-")
 
 
-def _nonneg_float(flag: str, v: Any) -> None:
-    if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
-        raise GanworksError(f"{flag} must be a non-negative finite number, got {v!r}")
+def default_of(name: str) -> Any:
+    return field_default(TrainConfig, name)

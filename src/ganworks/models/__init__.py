@@ -10,37 +10,56 @@ network can be rebuilt with no code from the file: ``load_generator(path)``.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import asdict, fields
-from typing import Callable
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from ..errors import GanworksError, unknown_name
-from .dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
-from .mlp import MLPConfig, MLPDiscriminator, MLPGenerator
-from .resnet import ResNetConfig, ResNetDiscriminator, ResNetGenerator
+from ..options import Option, options_of, validate_fields
+from .configs import ARCH_CONFIGS, DCGANConfig, MLPConfig, ResNetConfig
 
-# name -> (config class, generator class, discriminator class)
-ARCHITECTURES: dict[str, tuple[type, Callable[..., nn.Module], Callable[..., nn.Module]]] = {
-    "mlp": (MLPConfig, MLPGenerator, MLPDiscriminator),
-    "dcgan": (DCGANConfig, DCGANGenerator, DCGANDiscriminator),
-    "resnet": (ResNetConfig, ResNetGenerator, ResNetDiscriminator),
-}
+if TYPE_CHECKING:
+    from torch import nn
+
+# name -> (module, generator class, discriminator class); imported on first use, so that reading
+# configs and options (the command line, validation) does not load torch.
+NETWORKS = {"mlp": ("mlp", "MLPGenerator", "MLPDiscriminator"),
+            "dcgan": ("dcgan", "DCGANGenerator", "DCGANDiscriminator"),
+            "resnet": ("resnet", "ResNetGenerator", "ResNetDiscriminator")}
+
+__all__ = ["ARCH_CONFIGS", "MLPConfig", "DCGANConfig", "ResNetConfig", "list_models", "check_model",
+           "make_model_config", "validate_model_config", "build_generator", "build_discriminator",
+           "config_to_dict", "config_from_dict", "model_options"]
+
+
+def _network(arch: str, which: int):
+    check_model(arch)
+    module, *classes = NETWORKS[arch]
+    return getattr(importlib.import_module(f".{module}", __name__), classes[which])
+
+
+def model_options() -> dict[str, tuple[Option, list[str]]]:
+    """Every architecture option with a flag: name -> (its Option, the architectures that have it)."""
+    out: dict[str, tuple[Option, list[str]]] = {}
+    for arch in ARCH_CONFIGS:  # mlp first: the default
+        for name, opt in options_of(ARCH_CONFIGS[arch]).items():
+            out.setdefault(name, (opt, []))[1].append(arch)
+    return out
 
 
 def list_models() -> list[str]:
-    return sorted(ARCHITECTURES)
+    return sorted(ARCH_CONFIGS)
 
 
 def check_model(name: str) -> None:
-    if name not in ARCHITECTURES:
-        raise unknown_name("model", name, ARCHITECTURES)
+    if name not in ARCH_CONFIGS:
+        raise unknown_name("model", name, ARCH_CONFIGS)
 
 
 def make_model_config(arch: str, **kwargs):
     """Build the typed config of ``arch`` from keyword arguments; unknown keys are errors."""
     check_model(arch)
-    cfg_cls = ARCHITECTURES[arch][0]
+    cfg_cls = ARCH_CONFIGS[arch]
     valid = {f.name for f in fields(cfg_cls)}
     bad = sorted(set(kwargs) - valid)
     if bad:
@@ -57,39 +76,21 @@ def _is_int(v) -> bool:
 
 
 def validate_model_config(arch: str, cfg) -> None:
-    """One-line GanworksErrors naming the flag and the bad value."""
-    if not _is_int(cfg.z_dim) or cfg.z_dim <= 0:
-        raise GanworksError(f"--z-dim must be a positive integer, got {cfg.z_dim!r}")
-    for name in ("g_channels", "d_channels"):
-        if hasattr(cfg, name) and (not _is_int(getattr(cfg, name)) or getattr(cfg, name) <= 0):
-            raise GanworksError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(cfg, name)!r}")
-    for name in ("g_hidden", "d_hidden"):
-        if not hasattr(cfg, name):
-            continue
-        widths = getattr(cfg, name)
-        if not isinstance(widths, tuple) or not widths or any(not _is_int(w) or w <= 0 for w in widths):
-            flag = "--" + name.replace("_", "-")
-            raise GanworksError(f"{flag} must be a comma-separated list of positive widths, got {widths!r}")
-    p = getattr(cfg, "d_dropout", 0.0)
-    if not 0.0 <= p < 1.0:
-        raise GanworksError(f"--d-dropout must be in [0, 1), got {p}")
+    """One-line GanworksErrors naming the flag and the bad value: each option's own check (from its
+    field in ``configs.py``), then the internal fields and the combinations."""
+    validate_fields(cfg)
     if not _is_int(cfg.num_classes) or cfg.num_classes < 0:
-        raise GanworksError(f"--num-classes must be a non-negative integer (0: unconditional), got {cfg.num_classes!r}")
+        raise GanworksError(f"model option num_classes must be a non-negative integer (0: unconditional; "
+                            f"--conditional sets it from the data), got {cfg.num_classes!r}")
     if getattr(cfg, "output", "tanh") not in ("tanh", "linear"):
         raise GanworksError(f"model output must be tanh or linear, got {cfg.output!r}")
     k = getattr(cfg, "z_categories", 0)
-    if not _is_int(k) or k == 1 or k < 0:
-        raise GanworksError(f"--z-categories must be 0 (off) or an integer >= 2, got {k!r}")
     if k and cfg.z_dim < 2:
         raise GanworksError(f"--z-categories {k} cuts the last latent coordinate and needs --z-dim >= 2, got {cfg.z_dim}")
     pack = getattr(cfg, "pack", 1)
-    if not _is_int(pack) or pack < 1:
-        raise GanworksError(f"--pack must be a positive integer (1: no packing), got {pack!r}")
     if pack > 1 and cfg.num_classes:
         raise GanworksError(f"--pack {pack} does not combine with --conditional: a pack of samples has no "
                             "single class label for the projection discriminator")
-    if not isinstance(cfg.sn, bool):
-        raise GanworksError(f"--sn must be true or false, got {cfg.sn!r}")
     shape = cfg.image_shape
     if len(shape) != 3 or any(not _is_int(s) or s <= 0 for s in shape):
         raise GanworksError(f"model {arch!r}: image_shape must be three positive integers (C, H, W), got {shape!r}")
@@ -104,13 +105,11 @@ def validate_model_config(arch: str, cfg) -> None:
 
 
 def build_generator(arch: str, cfg) -> nn.Module:
-    check_model(arch)
-    return ARCHITECTURES[arch][1](cfg)
+    return _network(arch, 0)(cfg)
 
 
 def build_discriminator(arch: str, cfg) -> nn.Module:
-    check_model(arch)
-    return ARCHITECTURES[arch][2](cfg)
+    return _network(arch, 1)(cfg)
 
 
 def config_to_dict(arch: str, cfg) -> dict:

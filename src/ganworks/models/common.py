@@ -11,8 +11,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-#: Image sides the convolutional models build for, and the starting map of G for each.
-BASE_SIZE = {28: 7, 32: 4, 64: 4}
+from .configs import BASE_SIZE  # noqa: F401  (image sides the convolutional models build for)
 
 
 def num_upsamplings(side: int) -> int:

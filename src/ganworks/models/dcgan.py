@@ -16,37 +16,12 @@ regularizer for D.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 import torch
 from torch import nn
 
-from .common import (BASE_SIZE, add_spectral_norm, generator_embedding, labels_for, num_upsamplings, pack_samples,
+from .common import (add_spectral_norm, generator_embedding, labels_for, num_upsamplings, pack_samples,
                      project, projection_embedding, with_class)
-
-
-@dataclass(frozen=True)
-class DCGANConfig:
-    """``image_shape`` is (C, H, W) with C in {1, 3} and H = W in {28, 32, 64}."""
-
-    image_shape: tuple[int, int, int] = (1, 28, 28)
-    z_dim: int = 100
-    g_channels: int = 64
-    """Width of G's last hidden layer; each layer towards the noise is twice as wide."""
-    d_channels: int = 64
-    """Width of D's first layer; each layer after it is twice as wide."""
-    d_batchnorm: bool = False
-    """BatchNorm in D after every convolution but the first (off: see the module docstring)."""
-    sn: bool = False
-    """Spectral normalization on D's layers (Miyato et al. 2018)."""
-    num_classes: int = 0
-    """0: unconditional; K > 0: G concatenates a class embedding to z, D is a projection discriminator."""
-    pack: int = 1
-    """PacGAN (Lin et al. 2018): D judges this many samples at once, concatenated along the
-    channels, and returns one logit per pack; 1 is the ordinary D."""
-
-    image_sizes: ClassVar[tuple[int, ...]] = tuple(BASE_SIZE)
+from .configs import BASE_SIZE, DCGANConfig
 
 
 class DCGANGenerator(nn.Module):

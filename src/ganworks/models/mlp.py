@@ -12,42 +12,13 @@ D is a projection discriminator on its last hidden layer. ``sn`` puts spectral n
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from .common import (add_spectral_norm, generator_embedding, labels_for, pack_samples, project, projection_embedding,
                      with_class)
-
-
-@dataclass(frozen=True)
-class MLPConfig:
-    """Widths of the MLP pair. ``image_shape`` is (C, H, W) of the data."""
-
-    image_shape: tuple[int, int, int] = (1, 28, 28)
-    z_dim: int = 100
-    g_hidden: tuple[int, ...] = (256, 512, 1024)
-    d_hidden: tuple[int, ...] = (512, 256)
-    d_dropout: float = 0.3
-    g_batchnorm: bool = False
-    """BatchNorm after each hidden layer of G (not in the 2014 paper; speeds up learning)."""
-    sn: bool = False
-    """Spectral normalization on D's layers (Miyato et al. 2018)."""
-    num_classes: int = 0
-    """0: unconditional; K > 0: G and D take labels y in [0, K)."""
-    pack: int = 1
-    """PacGAN (Lin et al. 2018): D judges this many samples at once, concatenated along the
-    channels, and returns one logit per pack; 1 is the ordinary D."""
-    output: str = "tanh"
-    """G's output activation: tanh for images in [-1, 1]; linear for unbounded data (2-D points)."""
-    z_categories: int = 0
-    """0: G sees z as it is. K > 1: the last latent coordinate is cut into K equally likely bins (by
-    its normal CDF) and G sees the bin one-hot in its place, so the latent space falls into K
-    disconnected pieces. A continuous G maps a connected latent space to a connected set, so on data
-    with separated modes it must lay some samples on bridges between them; with pieces it need not
-    (Khayatkhoei et al. 2018, "Disconnected Manifold Learning for Generative Adversarial Networks").
-    z stays standard normal, so sampling and seeds are unchanged; z_dim counts the cut coordinate."""
+from .configs import MLPConfig
 
 
 def _stack(widths: list[int], dropout: float = 0.0, batchnorm: bool = False) -> list[nn.Module]:

@@ -13,36 +13,13 @@ shift) and D is a projection discriminator on the pooled features (Miyato & Koya
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .common import (BASE_SIZE, ClassBatchNorm2d, add_spectral_norm, labels_for, num_upsamplings, pack_samples,
+from .common import (ClassBatchNorm2d, add_spectral_norm, labels_for, num_upsamplings, pack_samples,
                      project, projection_embedding)
-
-
-@dataclass(frozen=True)
-class ResNetConfig:
-    """``image_shape`` is (C, H, W) with C in {1, 3} and H = W in {28, 32, 64}."""
-
-    image_shape: tuple[int, int, int] = (1, 28, 28)
-    z_dim: int = 128
-    g_channels: int = 64
-    """Width of every residual block of G."""
-    d_channels: int = 64
-    """Width of every residual block of D."""
-    sn: bool = False
-    """Spectral normalization on D's layers (Miyato et al. 2018)."""
-    num_classes: int = 0
-    """0: unconditional; K > 0: conditional BatchNorm in G, projection discriminator."""
-    pack: int = 1
-    """PacGAN (Lin et al. 2018): D judges this many samples at once, concatenated along the
-    channels, and returns one logit per pack; 1 is the ordinary D."""
-
-    image_sizes: ClassVar[tuple[int, ...]] = tuple(BASE_SIZE)
+from .configs import BASE_SIZE, ResNetConfig
 
 
 class UpBlock(nn.Module):

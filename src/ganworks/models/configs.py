@@ -1,0 +1,117 @@
+"""The options of every architecture: one frozen dataclass each, with no torch import.
+
+Each field that a user may set is declared with :func:`ganworks.options.option`, so its flag
+(``--g-hidden``), help, check and resume rule come from here and nowhere else; the command line
+collects the flags of every architecture (``ganworks train --help``). ``image_shape``,
+``num_classes`` and ``output`` are filled in from the data, so they have no flag.
+
+The networks themselves live in ``mlp.py``, ``dcgan.py`` and ``resnet.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..options import Bool, Custom, Int, UNIT, Widths, option
+
+#: Image sides the convolutional models build for, and the starting map of G for each.
+BASE_SIZE = {28: 7, 32: 4, 64: 4}
+
+GROUP = "what to train"
+
+
+def _z_dim(default: int):
+    return option(default, help="latent dimension (default: 100 for mlp and dcgan, 128 for resnet)",
+                  check=Int(1), group=GROUP)
+
+
+def _sn():
+    return option(False, help="spectral normalization on D's layers (Miyato et al. 2018)", check=Bool(), group=GROUP)
+
+
+def _pack():
+    # PacGAN (Lin et al. 2018): D judges M samples at once, concatenated along the channels, and returns
+    # one logit per pack; 1 is the ordinary D.
+    return option(1, help="PacGAN: D judges M samples at once (Lin et al. 2018); the batch must divide by M",
+                  check=Int(1, describe="must be a positive integer (1: no packing)"), group=GROUP, metavar="M")
+
+
+_WIDTH_RULE = {"generator": "dcgan: its last hidden layer, each layer towards the noise twice as wide",
+               "discriminator": "dcgan: its first layer, each later layer twice as wide"}
+
+
+def _channels(net: str):
+    return option(64, help=f"{net} base width ({_WIDTH_RULE[net]}; resnet: every block)", check=Int(1), group=GROUP)
+
+
+# num_classes: 0 unconditional; K > 0: G and D take labels y in [0, K) (set by --conditional from the data).
+# image_shape: (C, H, W) of the data. Neither has a flag.
+
+
+@dataclass(frozen=True)
+class MLPConfig:
+    """Widths of the MLP pair of the 2014 paper. ``image_shape`` is (C, H, W) of the data."""
+
+    image_shape: tuple[int, int, int] = (1, 28, 28)
+    z_dim: int = _z_dim(100)
+    g_hidden: tuple[int, ...] = option((256, 512, 1024), help="generator hidden widths, e.g. 256,512,1024",
+                                       check=Widths(), group=GROUP)
+    d_hidden: tuple[int, ...] = option((512, 256), help="discriminator hidden widths, e.g. 512,256",
+                                       check=Widths(), group=GROUP)
+    d_dropout: float = option(0.3, help="dropout in D's hidden layers", check=UNIT, group=GROUP)
+    # BatchNorm in G is not in the 2014 paper; it speeds up learning.
+    g_batchnorm: bool = option(False, help="BatchNorm in G's hidden layers", check=Bool(), group=GROUP)
+    sn: bool = _sn()
+    num_classes: int = 0
+    pack: int = _pack()
+    output: str = "tanh"
+    """G's output activation: tanh for images in [-1, 1]; linear for unbounded data (2-D points)."""
+    # z_categories K > 1: the last latent coordinate is cut into K equally likely bins (by its normal CDF)
+    # and G sees the bin one-hot in its place, so the latent space falls into K disconnected pieces. A
+    # continuous G maps a connected latent space to a connected set, so on data with separated modes it
+    # must lay some samples on bridges between them; with pieces it need not (Khayatkhoei et al. 2018,
+    # "Disconnected Manifold Learning for Generative Adversarial Networks"). z stays standard normal, so
+    # sampling and seeds are unchanged; z_dim counts the cut coordinate.
+    z_categories: int = option(
+        0, help="cut the last latent coordinate into K equally likely bins, seen one-hot by G: a "
+                "disconnected latent space for data with separated modes (0: off)",
+        check=Custom(Int(0), lambda k: isinstance(k, int) and not isinstance(k, bool) and (k == 0 or k >= 2),
+                     "must be 0 (off) or an integer >= 2"), group=GROUP, metavar="K")
+
+
+@dataclass(frozen=True)
+class DCGANConfig:
+    """``image_shape`` is (C, H, W) with C in {1, 3} and H = W in {28, 32, 64}."""
+
+    image_shape: tuple[int, int, int] = (1, 28, 28)
+    z_dim: int = _z_dim(100)
+    g_channels: int = _channels("generator")
+    d_channels: int = _channels("discriminator")
+    # Off by default: BatchNorm makes each image's logit depend on the rest of its batch (see dcgan.py).
+    d_batchnorm: bool = option(False, help="BatchNorm in D after every convolution but the first",
+                               check=Bool(), group=GROUP)
+    sn: bool = _sn()
+    num_classes: int = 0
+    pack: int = _pack()
+
+    image_sizes: ClassVar[tuple[int, ...]] = tuple(BASE_SIZE)
+
+
+@dataclass(frozen=True)
+class ResNetConfig:
+    """``image_shape`` is (C, H, W) with C in {1, 3} and H = W in {28, 32, 64}."""
+
+    image_shape: tuple[int, int, int] = (1, 28, 28)
+    z_dim: int = _z_dim(128)
+    g_channels: int = _channels("generator")
+    d_channels: int = _channels("discriminator")
+    sn: bool = _sn()
+    num_classes: int = 0
+    pack: int = _pack()
+
+    image_sizes: ClassVar[tuple[int, ...]] = tuple(BASE_SIZE)
+
+
+#: Architecture name -> its config class (the networks are looked up in ``ganworks.models``).
+ARCH_CONFIGS: dict[str, type] = {"mlp": MLPConfig, "dcgan": DCGANConfig, "resnet": ResNetConfig}
