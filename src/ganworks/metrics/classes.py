@@ -15,11 +15,15 @@ integers in [0, K).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import GanworksError
-from .frechet import as_float64
+from .frechet import as_float64, loaded_torch
+
+if TYPE_CHECKING:
+    from .inputs import MetricInputs
 
 __all__ = ["COLLAPSE_RULE", "class_histogram", "classifier_score", "stacked_modes"]
 
@@ -50,16 +54,12 @@ def _probs(probs, name: str = "probs") -> np.ndarray:
 
 def _labels(probs_or_labels, num_classes: int, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     """(labels (N,) int64, probs (N, K) or None) from probabilities (argmax) or integer labels."""
-    try:
-        import torch
-
-        if isinstance(probs_or_labels, torch.Tensor):
-            probs_or_labels = probs_or_labels.detach().cpu()
-            if probs_or_labels.dtype == torch.bfloat16:
-                probs_or_labels = probs_or_labels.float()
-            probs_or_labels = probs_or_labels.numpy()
-    except ImportError:  # pragma: no cover
-        pass
+    torch = loaded_torch()
+    if torch is not None and isinstance(probs_or_labels, torch.Tensor):
+        probs_or_labels = probs_or_labels.detach().cpu()
+        if probs_or_labels.dtype == torch.bfloat16:
+            probs_or_labels = probs_or_labels.float()
+        probs_or_labels = probs_or_labels.numpy()
     x = np.asarray(probs_or_labels)
     if len(x) < 1:
         raise GanworksError(f"{name} is empty")
@@ -175,3 +175,39 @@ def stacked_modes(probs_r, probs_g, probs_b) -> dict:
     if not len(digits[0]) == len(digits[1]) == len(digits[2]):
         raise GanworksError(f"the three channels have different sample counts: {[len(d) for d in digits]}")
     return class_histogram(100 * digits[0] + 10 * digits[1] + digits[2], 1000)
+
+
+# ------------------------------------------------------------------------- in an evaluation
+def product_probs(probs3: np.ndarray) -> np.ndarray:
+    """(N, 3, 10) per-channel probabilities -> (N, 1000) joint ones (channels independent given the image)."""
+    r, g, b = probs3[:, 0], probs3[:, 1], probs3[:, 2]
+    return np.einsum("ni,nj,nk->nijk", r, g, b).reshape(len(r), -1)
+
+
+def compute_score(x: MetricInputs) -> tuple[dict, dict]:
+    """The classifier score of the fakes (1,000-way on per-channel colour data): (values, provenance)."""
+    probs = product_probs(x.probs) if x.per_channel else x.probs
+    v = classifier_score(probs)
+    note = ({"note": "1,000-way probabilities: product of the three channels' digit probabilities"}
+            if x.per_channel else {})
+    return {"score": v, "num_classes": int(probs.shape[1]), **note}, {"extractor": x.extractor, "reference": None}
+
+
+def format_score(r: dict) -> tuple[str, str]:
+    return f"{r['score']:.3f}", f"of at most {r['num_classes']}"
+
+
+def compute_modes(x: MetricInputs) -> tuple[dict, dict]:
+    """The fakes' class histogram, or the 1,000 Stacked MNIST modes on per-channel data: (values, provenance)."""
+    if x.per_channel:
+        values = {**stacked_modes(x.probs[:, 0], x.probs[:, 1], x.probs[:, 2]),
+                  "protocol": "Stacked MNIST (VEEGAN/PacGAN): each channel classified, mode = 100 d_r + 10 d_g + d_b"}
+    else:
+        values = class_histogram(x.probs, x.num_classes)
+    return values, {"extractor": x.extractor, "reference": None}
+
+
+def format_modes(r: dict) -> tuple[str, str]:
+    return (f"{r['modes_covered']}/{r['num_classes']}",
+            f"KL {r['kl_to_uniform']:.3f} nats, {r['modes_well_covered']} well covered, "
+            f"{'COLLAPSED' if r['collapsed'] else 'not collapsed'}")

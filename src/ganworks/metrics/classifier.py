@@ -171,7 +171,7 @@ def train_classifier(data_name: str, *, epochs: int | None = None, seed: int = 0
     """
     from safetensors.torch import save_file
 
-    from .. import __version__
+    from .._version import __version__
     from ..data.registry import get_spec
     from ..images import atomic_path
 

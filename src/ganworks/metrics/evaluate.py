@@ -1,15 +1,22 @@
-"""End-to-end evaluation: samples (a run, or a .npy) against a dataset's reference split.
+"""End-to-end evaluation: samples (a run, a generator, a .npy or an array) against a dataset's reference split.
 
 >>> from ganworks.metrics.evaluate import evaluate
 >>> r = evaluate("runs/00001-mnist-5k-mlp-ns", data="mnist-5k", metrics="fd,kid,pr,dc,score,modes")
 >>> r["metrics"]["fd"]["value"]
 
+:func:`evaluate` is a short driver over the registry :data:`ganworks.metrics.METRICS`: it checks
+the request, gets the fakes, computes once what the chosen metrics need (features and class
+probabilities, reference statistics) into a :class:`~ganworks.metrics.inputs.MetricInputs`, and
+calls each metric's ``compute``; :func:`format_table` calls each metric's ``format``.
+
 What it compares (every choice is recorded in the result):
 
-* **Fakes**: a run or snapshot directory is sampled with ``ganworks.sample(G, n, seed)``
-  (``n`` default 10,000; 26,000 for ``stacked-mnist``, the VEEGAN/PacGAN protocol); a ``.npy``
-  of uint8 images (N, H, W) or (N, C, H, W) is used as it is (its first ``n`` images when ``n``
-  is given). For the 2-D mixtures (``ring8``, ``grid25``) the fakes are float points (N, 2).
+* **Fakes**: a run or snapshot directory, or a generator in memory, is sampled with
+  ``ganworks.sample(G, n, seed)`` (``n`` default 10,000; 26,000 for ``stacked-mnist``, the
+  VEEGAN/PacGAN protocol); a ``.npy`` or a numpy array of uint8 images (N, H, W) or
+  (N, C, H, W) is used as it is (its first ``n`` images when ``n`` is given). For the 2-D
+  mixtures (``ring8``, ``grid25``) the fakes are float points (N, 2). The path forms load the
+  file or the generator and go on as the in-memory forms do.
 * **Reference**: the dataset's ``test`` split when it has one, else ``train`` (mnist-5k has
   only ``train``: the same 5,000 digits a GAN trained on mnist-5k saw), or ``split=``, or
   your own ``.npy`` (``reference=``). FD uses the whole reference; KID, precision/recall and
@@ -46,13 +53,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..errors import GanworksError, unknown_name
-from . import (DEFAULT_SIGMAS, METRICS, class_histogram, classifier_score, density_coverage, feature_statistics,
-               frechet_distance_from_statistics, get_metric, kid, mixture_modes, parzen_log_likelihood,
-               parzen_select_sigma, precision_recall, stacked_modes)
+from . import METRICS, feature_statistics
 from .classifier import sha256_file
 from .extractors import EXTRACTORS, Extractor, get_extractor
+from .frechet import loaded_torch, short_number
+from .inputs import MetricInputs
+from .registry import DEFAULT_METRICS, parse_metrics
 
 __all__ = ["DEFAULT_EXTRACTOR", "DEFAULT_METRICS", "default_n", "evaluate", "format_table", "parse_metrics",
            "refstats_dir"]
@@ -60,33 +68,13 @@ __all__ = ["DEFAULT_EXTRACTOR", "DEFAULT_METRICS", "default_n", "evaluate", "for
 #: The feature extractor each dataset uses unless told otherwise.
 DEFAULT_EXTRACTOR = {"mnist": "lenet-mnist", "mnist-5k": "lenet-mnist", "stacked-mnist": "lenet-mnist",
                      "fashion-mnist": "lenet-fashion"}
-#: What ``ganworks evaluate`` computes without ``--metrics`` (parzen is slower and mostly historical).
-DEFAULT_METRICS = ("fd", "kid", "pr", "dc", "score", "modes")
 DEFAULT_N = 10_000
 STACKED_N = 26_000  # VEEGAN / PacGAN: 26,000 samples for the Stacked MNIST mode count
-PARZEN_VALIDATION = 1_000
-PARZEN_TEST_NO_SPLIT = 1_000
-KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
-PR_K, DC_K = 3, 5
 _CACHE_FORMAT = 1
 
 
 def default_n(data: str) -> int:
     return STACKED_N if data == "stacked-mnist" else DEFAULT_N
-
-
-def parse_metrics(metrics) -> list[str]:
-    """``"fd,kid"`` or ``["fd", "kid"]`` -> validated names in order, without repeats."""
-    names = [m.strip() for m in metrics.split(",")] if isinstance(metrics, str) else [str(m) for m in metrics]
-    names = [m for m in names if m]
-    if not names:
-        raise GanworksError(f"no metrics given; valid: {', '.join(sorted(METRICS))}")
-    out: list[str] = []
-    for m in names:
-        get_metric(m)  # unknown -> "unknown metric 'x'; valid: ..."
-        if m not in out:
-            out.append(m)
-    return out
 
 
 def refstats_dir(home: Path | None = None) -> Path:
@@ -116,73 +104,106 @@ def _load_npy(path: Path, what: str = "samples file") -> np.ndarray:
     return arr
 
 
-def _fit_count(arr: np.ndarray, n: int | None, path: Path, what: str = "samples file") -> np.ndarray:
+def _fit_count(arr: np.ndarray, n: int | None, label: str) -> np.ndarray:
+    """The first ``n`` rows (all when None). ``label`` names the array in errors: "samples file PATH"."""
     if len(arr) == 0:
-        raise GanworksError(f"{what} {path} holds no samples")
+        raise GanworksError(f"{label} holds no samples")
     if n is not None:
         if n > len(arr):
-            raise GanworksError(f"{what} {path} holds {len(arr)} samples; --n {n} asks for more")
+            raise GanworksError(f"{label} holds {len(arr)} samples; --n {n} asks for more")
         arr = arr[:n]
     return arr
 
 
-def _npy_images(path: Path, shape: tuple[int, int, int], n: int | None, data: str, what: str = "samples file"
-                ) -> np.ndarray:
-    arr = _load_npy(path, what)
+def _check_images(arr: np.ndarray, shape: tuple[int, int, int], n: int | None, data: str, label: str) -> np.ndarray:
+    """uint8 images (N, C, H, W) of the dataset's shape ((N, H, W) is read as one channel)."""
     c, h, w = shape
     want = f"uint8 images of shape (N, {c}, {h}, {w})" + (f" or (N, {h}, {w})" if c == 1 else "")
     if arr.dtype != np.uint8:
-        raise GanworksError(f"{what} {path} holds {arr.dtype} values; dataset {data!r} needs {want}")
+        raise GanworksError(f"{label} holds {arr.dtype} values; dataset {data!r} needs {want}")
     if arr.ndim == 3 and c == 1:
         arr = arr[:, None]
     if arr.ndim != 4 or tuple(arr.shape[1:]) != (c, h, w):
-        raise GanworksError(f"{what} {path} holds an array of shape {tuple(arr.shape)}; dataset {data!r} "
-                            f"needs {want}")
-    return _fit_count(arr, n, path, what)
+        raise GanworksError(f"{label} holds an array of shape {tuple(arr.shape)}; dataset {data!r} needs {want}")
+    return _fit_count(arr, n, label)
 
 
-def _npy_points(path: Path, n: int | None, data: str) -> np.ndarray:
-    arr = _load_npy(path)
+def _check_points(arr: np.ndarray, n: int | None, data: str, label: str) -> np.ndarray:
+    """float 2-D points as float64 (N, 2) ((N, 2, 1, 1), what a points generator makes, is accepted too)."""
     if arr.ndim == 4 and arr.shape[2:] == (1, 1):
         arr = arr[:, :, 0, 0]
     if arr.ndim != 2 or arr.shape[1] != 2 or not np.issubdtype(arr.dtype, np.floating):
-        raise GanworksError(f"samples file {path} holds a {arr.dtype} array of shape {tuple(arr.shape)}; "
+        raise GanworksError(f"{label} holds a {arr.dtype} array of shape {tuple(arr.shape)}; "
                             f"dataset {data!r} needs float 2-D points (N, 2)")
-    return _fit_count(arr.astype(np.float64), n, path)
+    return _fit_count(arr.astype(np.float64), n, label)
+
+
+def _sample_generator(G, where: Path | None, *, shape, points: bool, n: int | None, seed: int, data: str,
+                      log: Callable[[str], None]) -> np.ndarray:
+    """``n`` samples of G from noise ``seed``; ``where``: the directory it was loaded from (None: in memory)."""
+    from ..release import unwrap
+    from ..sampling import is_points, sample
+
+    G = unwrap(G)
+    if not hasattr(G, "cfg"):
+        raise GanworksError(f"cannot evaluate a {type(G).__name__}: pass a ganworks generator (from "
+                            "ganworks.load_generator or ganworks.models.build_generator)")
+    n = default_n(data) if n is None else n
+    made, wanted = ("2-D points" if is_points(G) else "images"), ("2-D points" if points else "images")
+    if made != wanted:
+        lead = f"{where} holds a generator of" if where is not None else "the generator makes"
+        raise GanworksError(f"{lead} {made}; dataset {data!r} holds {wanted}")
+    log(f"sampling {n:,} images from {where if where is not None else 'the generator'} (seed {seed})")
+    x = sample(G, n, seed=seed)
+    if points:
+        return x.reshape(n, -1).double().numpy()
+    arr = x.numpy()
+    if tuple(arr.shape[1:]) != tuple(shape):
+        lead = str(where) if where is not None else "the generator"
+        raise GanworksError(f"{lead} makes images of shape {tuple(arr.shape[1:])}; dataset {data!r} has {tuple(shape)}")
+    return arr
+
+
+def _fakes_from_path(p: Path, **kw) -> tuple[np.ndarray, dict[str, Any]]:
+    """The path forms: a .npy file or a run/snapshot directory, loaded and then read like the in-memory forms."""
+    if p.suffix.lower() == ".npy":
+        if not p.is_file():
+            raise GanworksError(f"no such samples file: {p}")
+        label = f"samples file {p}"
+        arr = _load_npy(p)
+        arr = _check_points(arr, kw["n"], kw["data"], label) if kw["points"] else \
+            _check_images(arr, kw["shape"], kw["n"], kw["data"], label)
+        return arr, {"kind": "npy", "path": str(p.resolve()), "sha256": sha256_file(p), "count": len(arr),
+                     "shape": list(arr.shape[1:])}
+    if not p.exists():
+        raise GanworksError(f"no such run, snapshot or samples file: {p} (pass a run directory or a .npy)")
+    from ..release import load_generator
+
+    G = load_generator(p)
+    arr = _sample_generator(G, p, **kw)
+    return arr, {"kind": "run", "path": str(p.resolve()), "arch": getattr(G, "arch", None), "count": len(arr),
+                 "shape": list(arr.shape[1:]), "sample_seed": kw["seed"]}
 
 
 def _load_fakes(source, *, shape, points: bool, n: int | None, seed: int, data: str,
                 log: Callable[[str], None]) -> tuple[np.ndarray, dict[str, Any]]:
     """The fake samples and a description of where they came from."""
-    p = Path(source)
-    if p.suffix.lower() == ".npy":
-        if not p.is_file():
-            raise GanworksError(f"no such samples file: {p}")
-        arr = _npy_points(p, n, data) if points else _npy_images(p, shape, n, data)
-        return arr, {"kind": "npy", "path": str(p.resolve()), "sha256": sha256_file(p), "count": len(arr),
-                     "shape": list(arr.shape[1:])}
-    if not p.exists():
-        raise GanworksError(f"no such run, snapshot or samples file: {p} (pass a run directory or a .npy)")
-    from ..checkpoint import load_generator
-    from ..sampling import is_points, sample
-
-    G = load_generator(p)
-    n = default_n(data) if n is None else n
-    if is_points(G) != points:
-        what = "2-D points" if is_points(G) else "images"
-        raise GanworksError(f"{p} holds a generator of {what}; dataset {data!r} holds "
-                            f"{'2-D points' if points else 'images'}")
-    log(f"sampling {n:,} images from {p} (seed {seed})")
-    x = sample(G, n, seed=seed)
-    if points:
-        arr = x.reshape(n, -1).double().numpy()
-    else:
-        arr = x.numpy()
-        if tuple(arr.shape[1:]) != tuple(shape):
-            raise GanworksError(f"{p} makes images of shape {tuple(arr.shape[1:])}; dataset {data!r} has "
-                                f"{tuple(shape)}")
-    return arr, {"kind": "run", "path": str(p.resolve()), "arch": getattr(G, "arch", None), "count": n,
-                 "shape": list(arr.shape[1:]), "sample_seed": seed}
+    kw = dict(shape=shape, points=points, n=n, seed=seed, data=data, log=log)
+    if isinstance(source, (str, os.PathLike)):
+        return _fakes_from_path(Path(source), **kw)
+    torch = loaded_torch()  # a tensor or a module can only exist once torch is loaded
+    if torch is not None and isinstance(source, torch.Tensor):
+        source = source.detach().cpu().numpy()
+    if isinstance(source, np.ndarray):
+        label = "samples array"
+        arr = _check_points(source, n, data, label) if points else _check_images(source, shape, n, data, label)
+        return arr, {"kind": "array", "sha256": _sha256_array(arr), "count": len(arr), "shape": list(arr.shape[1:])}
+    if torch is not None and isinstance(source, torch.nn.Module):
+        arr = _sample_generator(source, None, **kw)
+        return arr, {"kind": "generator", "arch": getattr(source, "arch", None), "count": len(arr),
+                     "shape": list(arr.shape[1:]), "sample_seed": seed}
+    raise GanworksError(f"cannot evaluate a {type(source).__name__}: pass a run or snapshot directory, a .npy file, "
+                        "a generator or a numpy array of samples")
 
 
 # ----------------------------------------------------------------------------------- features
@@ -199,12 +220,6 @@ def _extract(extractor: Extractor, images: np.ndarray, batch_size: int, per_chan
         return extractor.features_and_probs(images, batch_size)
     fs, ps = zip(*(extractor.features_and_probs(images[:, c:c + 1], batch_size) for c in range(images.shape[1])))
     return np.concatenate(fs, axis=1), np.stack(ps, axis=1)
-
-
-def _product_probs(probs3: np.ndarray) -> np.ndarray:
-    """(N, 3, 10) per-channel probabilities -> (N, 1000) joint ones (channels independent given the image)."""
-    r, g, b = probs3[:, 0], probs3[:, 1], probs3[:, 2]
-    return np.einsum("ni,nj,nk->nijk", r, g, b).reshape(len(r), -1)
 
 
 def _reference_stats(ref_images: np.ndarray, *, key_parts: dict[str, str], extractor: Extractor, batch_size: int,
@@ -247,60 +262,68 @@ def _reference_stats(ref_images: np.ndarray, *, key_parts: dict[str, str], extra
     return stats, {**info, "cache": "miss"}
 
 
-# ------------------------------------------------------------------------------------- parzen
-def _parzen_sets(data: str, spec_splits, split_loader) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """(validation images, test images, description) for the Parzen-window estimate."""
-    train = split_loader("train")
-    if "test" in spec_splits:
-        test = split_loader("test")
-        val = train[-PARZEN_VALIDATION:]
-        desc = {"validation": {"dataset": data, "split": "train", "count": len(val),
-                               "description": f"the last {len(val):,} images of the training split"},
-                "test": {"dataset": data, "split": "test", "count": len(test),
-                         "description": "the whole test split"}}
-        return val, test, desc
-    perm = np.random.default_rng(0).permutation(len(train))
-    nv = min(PARZEN_VALIDATION, len(train) // 2)
-    nt = min(PARZEN_TEST_NO_SPLIT, len(train) - nv)
-    val, test = train[np.sort(perm[:nv])], train[np.sort(perm[nv:nv + nt])]
-    note = (f"{data} has no test split: {nv:,} and {nt:,} disjoint training images, from a fixed permutation "
-            "(seed 0); a GAN trained on this split saw them, so the estimate is optimistic")
-    desc = {"validation": {"dataset": data, "split": "train (subset)", "count": nv, "description": note},
-            "test": {"dataset": data, "split": "train (subset, disjoint from validation)", "count": nt,
-                     "description": note}}
-    return val, test, desc
+
+def _fake_features(x: MetricInputs, ex_name: str | None, weights, batch_size: int, timings: dict[str, float]
+                   ) -> Extractor:
+    """Fill ``x``'s features, probabilities and extractor fields from one pass over the fakes."""
+    if ex_name is None:
+        raise GanworksError(f"dataset {x.data!r} has no default feature extractor; pass --extractor "
+                            f"(valid: {', '.join(sorted(EXTRACTORS))})")
+    t = time.perf_counter()
+    ex = get_extractor(ex_name, weights)
+    timings["load_extractor"] = time.perf_counter() - t
+    x.extractor = {"name": ex.name, "weights_sha256": ex.weights_sha256}
+    x.num_classes = ex.num_classes
+    x.per_channel = _per_channel(ex, x.spec.shape)
+    x.log(f"features of {len(x.fakes):,} fake images ({ex.name}{', per channel' if x.per_channel else ''})")
+    t = time.perf_counter()
+    x.features, x.probs = _extract(ex, x.fakes, batch_size, x.per_channel)
+    timings["fake_features"] = time.perf_counter() - t
+    return ex
+
+
+def _reference(x: MetricInputs, ex: Extractor, *, ref_images: np.ndarray | None, reference, split: str | None,
+               batch_size: int, home, timings: dict[str, float]) -> dict[str, Any]:
+    """Fill ``x``'s reference statistics, subset and provenance; returns the result's ``reference`` block.
+
+    ``ref_images``: the images of ``reference`` (a .npy, read before the work began), else the
+    dataset's ``split`` (default: test if it has one, else train) is loaded.
+    """
+    from ..data import load_dataset
+
+    t = time.perf_counter()
+    if reference is not None:
+        rp = Path(reference)
+        ref_split, ref_desc, ref_dataset = "custom", f"{rp}", f"npy:{rp.name}"
+    else:
+        ref_split = split or ("test" if "test" in x.spec.splits else "train")
+        ref = load_dataset(x.data, ref_split)
+        ref_images = ref.images.numpy()
+        ref_dataset, ref_desc = x.data, ref.source
+    timings["load_reference"] = time.perf_counter() - t
+    t = time.perf_counter()
+    x.ref_stats, cache_info = _reference_stats(ref_images, key_parts={"dataset": ref_dataset, "split": ref_split},
+                                               extractor=ex, batch_size=batch_size, per_channel=x.per_channel,
+                                               home=Path(home) if home is not None else None, log=x.log)
+    timings["reference_features" if cache_info["cache"] == "miss" else "reference_cache_read"] = \
+        time.perf_counter() - t
+    no_test = reference is None and ref_split == "train" and "test" not in x.spec.splits
+    info = {"dataset": ref_dataset, "split": ref_split, "count": int(len(ref_images)), "source": ref_desc,
+            **({"note": f"{x.data} has no test split; the reference is its training split"} if no_test else {}),
+            **cache_info}
+    n_sub = min(len(ref_images), len(x.fakes))
+    sub_idx = np.sort(np.random.default_rng(x.seed).permutation(len(ref_images))[:n_sub])
+    x.ref_subset = x.ref_stats["features"][sub_idx]
+    x.reference = {k: info[k] for k in ("dataset", "split", "count")}
+    return info
 
 
 # ----------------------------------------------------------------------------------- evaluate
-def evaluate(source: str | os.PathLike, *, data: str, metrics=DEFAULT_METRICS, n: int | None = None, seed: int = 0,
-             extractor: str | None = None, split: str | None = None, batch_size: int = 500,
-             reference: str | os.PathLike | None = None, extractor_weights: str | os.PathLike | None = None,
-             home: str | os.PathLike | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Evaluate samples against dataset ``data``; returns a JSON-serializable dict.
-
-    ``source``: a run or snapshot directory (sampled: ``n`` images, default 10,000, 26,000 for
-    stacked-mnist, from noise ``seed``) or a ``.npy`` of uint8 images (all of them, or the first
-    ``n``). ``metrics``: names from :data:`ganworks.metrics.METRICS` (``fd, kid, pr, dc, score,
-    modes, parzen``; ``mixture`` for ``ring8``/``grid25``), a list or a comma-separated string.
-    ``split``: the reference split (default ``test`` if the dataset has one, else ``train``);
-    ``reference``: a ``.npy`` of reference images instead. ``extractor``: a name from
-    :data:`~ganworks.metrics.extractors.EXTRACTORS` (default per dataset,
-    :data:`DEFAULT_EXTRACTOR`), ``extractor_weights`` its weights file. ``batch_size``: images
-    per forward pass (results do not depend on it). ``home``: the ganworks home for the cache.
-    ``log``: called with progress lines (the CLI prints them to stderr).
-
-    The result holds ``metrics`` (name -> values and provenance: extractor name and weights
-    sha256, reference dataset/split/count, fake count, seed, ganworks version and ``time_s``, the
-    seconds of that metric's own computation), ``source``, ``reference`` (with ``cache``: hit or
-    miss), ``extractor``, ``timings_s`` (the shared stages: sampling, features, cache) and
-    ``total_time_s``.
-    """
-    from ..data import load_dataset
+def _check_request(metrics, data: str, n, batch_size: int, extractor: str | None, split: str | None):
+    """(metric names, dataset spec, whether it holds 2-D points), or the first bad argument as an error."""
     from ..data.registry import get_spec
     from ..data.toy import ToySpec
 
-    t_start = time.perf_counter()
-    log = log or (lambda s: None)
     names = parse_metrics(metrics)
     if n is not None and int(n) < 2:
         raise GanworksError(f"--n must be at least 2, got {n}")
@@ -310,164 +333,88 @@ def evaluate(source: str | os.PathLike, *, data: str, metrics=DEFAULT_METRICS, n
     if extractor is not None and extractor not in EXTRACTORS:
         raise unknown_name("feature extractor", extractor, EXTRACTORS)
     points = isinstance(spec, ToySpec)
-    timings: dict[str, float] = {}
-    home_p = Path(home) if home is not None else None
-
     for m in names:
         kind = METRICS[m].input
         if points and kind != "points":
             raise GanworksError(f"metric {m!r} needs images; dataset {data!r} holds 2-D points (use: mixture)")
         if not points and kind == "points":
             raise GanworksError(f"metric {m!r} is for the 2-D mixtures (ring8, grid25); dataset {data!r} holds images")
-
-    # Everything the user named is checked before the work (sampling can take minutes).
     if split is not None:
         spec.check_split(split)
-    ref_npy = None
-    if reference is not None and not points:
-        ref_npy = _npy_images(Path(reference), tuple(spec.shape), None, data, what="reference file")
+    return names, spec, points
 
-    # --- fakes
+
+def evaluate(source, *, data: str, metrics=DEFAULT_METRICS, n: int | None = None, seed: int = 0,
+             extractor: str | None = None, split: str | None = None, batch_size: int = 500,
+             reference: str | os.PathLike | None = None, extractor_weights: str | os.PathLike | None = None,
+             home: str | os.PathLike | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Evaluate samples against dataset ``data``; returns a JSON-serializable dict.
+
+    ``source``: a run or snapshot directory, or a generator in memory (sampled: ``n`` images,
+    default 10,000, 26,000 for stacked-mnist, from noise ``seed``); or a ``.npy`` or a numpy
+    array of uint8 images (all of them, or the first ``n``); float points (N, 2) for the 2-D
+    mixtures. ``metrics``: names from :data:`ganworks.metrics.METRICS` (``fd, kid, pr, dc,
+    score, modes, parzen``; ``mixture`` for ``ring8``/``grid25``), a list or a comma-separated
+    string. ``split``: the reference split (default ``test`` if the dataset has one, else
+    ``train``); ``reference``: a ``.npy`` of reference images instead. ``extractor``: a name from
+    :data:`~ganworks.metrics.extractors.EXTRACTORS` (default per dataset,
+    :data:`DEFAULT_EXTRACTOR`), ``extractor_weights`` its weights file. ``batch_size``: images
+    per forward pass (results do not depend on it). ``home``: the ganworks home for the cache.
+    ``log``: called with progress lines (the CLI prints them to stderr).
+
+    The result holds ``metrics`` (name -> values and provenance: extractor name and weights
+    sha256, reference dataset/split/count, fake count, seed, ganworks version and ``time_s``, the
+    seconds of that metric's own computation), ``source`` (``kind``: npy, run, array or
+    generator), ``reference`` (with ``cache``: hit or miss), ``extractor``, ``timings_s`` (the
+    shared stages: sampling, features, cache) and ``total_time_s``. The same samples give the
+    same result whether they come as a path or in memory, ``source`` aside.
+    """
+    from ..data import load_dataset
+
+    t_start = time.perf_counter()
+    log = log or (lambda s: None)
+    names, spec, points = _check_request(metrics, data, n, batch_size, extractor, split)
+    # Everything the user named is checked before the work (sampling can take minutes).
+    ref_images = None
+    if reference is not None and not points:
+        rp = Path(reference)
+        ref_images = _check_images(_load_npy(rp, "reference file"), tuple(spec.shape), None, data,
+                                   f"reference file {rp}")
+
+    timings: dict[str, float] = {}
     t = time.perf_counter()
     fakes, source_info = _load_fakes(source, shape=tuple(spec.shape), points=points, n=n, seed=seed, data=data,
                                      log=log)
     timings["load_or_sample_fakes"] = time.perf_counter() - t
-    n_fake = len(fakes)
-    base = {"fake_count": n_fake, "seed": seed, "ganworks_version": __version__}
-    results: dict[str, dict[str, Any]] = {}
-
-    def record(name: str, values: dict[str, Any], seconds: float, **prov) -> None:
-        ms = METRICS[name]
-        results[name] = {"metric": name, **values, "higher_is_better": ms.higher_is_better,
-                         "citation": ms.citation, **prov, **base, "time_s": round(seconds, 4)}
-
-    if points:
-        for m in names:  # only "mixture" gets here
-            t = time.perf_counter()
-            r = mixture_modes(fakes, spec.modes(), spec.std)
-            record(m, {"value": r["modes_captured"], **r}, time.perf_counter() - t,
-                   reference={"dataset": data, "modes": len(spec.modes()), "std": spec.std})
-        return {"ganworks_version": __version__, "data": data, "seed": seed, "source": source_info,
-                "extractor": None, "reference": None, "metrics": results,
-                "timings_s": {k: round(v, 4) for k, v in timings.items()},
-                "total_time_s": round(time.perf_counter() - t_start, 3)}
-
-    needs_features = [m for m in names if METRICS[m].input == "features"]
-    needs_probs = [m for m in names if METRICS[m].input == "probs"]
+    x = MetricInputs(data=data, spec=spec, fakes=fakes, seed=seed, log=log,
+                     load_split=lambda s: load_dataset(data, s).images.numpy())
+    kinds = {METRICS[m].input for m in names}
     ex = None
-    ex_prov = None
-    fake_feats = fake_probs = None
-    per_channel = False
-    if needs_features or needs_probs:
-        ex_name = extractor or DEFAULT_EXTRACTOR.get(data)
-        if ex_name is None:
-            raise GanworksError(f"dataset {data!r} has no default feature extractor; pass --extractor "
-                                f"(valid: {', '.join(sorted(EXTRACTORS))})")
-        t = time.perf_counter()
-        ex = get_extractor(ex_name, extractor_weights)
-        timings["load_extractor"] = time.perf_counter() - t
-        ex_prov = {"name": ex.name, "weights_sha256": ex.weights_sha256}
-        per_channel = _per_channel(ex, spec.shape)
-        log(f"features of {n_fake:,} fake images ({ex.name}{', per channel' if per_channel else ''})")
-        t = time.perf_counter()
-        fake_feats, fake_probs = _extract(ex, fakes, batch_size, per_channel)
-        timings["fake_features"] = time.perf_counter() - t
-
-    # --- reference (features metrics only)
+    if kinds & {"features", "probs"}:
+        ex = _fake_features(x, extractor or DEFAULT_EXTRACTOR.get(data), extractor_weights, batch_size, timings)
     ref_info = None
-    ref_stats = None
-    if needs_features:
-        t = time.perf_counter()
-        if reference is not None:
-            rp = Path(reference)
-            ref_images = ref_npy
-            ref_split, ref_desc = "custom", f"{rp}"
-            ref_dataset = f"npy:{rp.name}"
-        else:
-            ref_split = split or ("test" if "test" in spec.splits else "train")
-            ref = load_dataset(data, ref_split)
-            ref_images = ref.images.numpy()
-            ref_dataset, ref_desc = data, ref.source
-        timings["load_reference"] = time.perf_counter() - t
-        t = time.perf_counter()
-        ref_stats, cache_info = _reference_stats(ref_images, key_parts={"dataset": ref_dataset, "split": ref_split},
-                                                 extractor=ex, batch_size=batch_size, per_channel=per_channel,
-                                                 home=home_p, log=log)
-        timings["reference_features" if cache_info["cache"] == "miss" else "reference_cache_read"] = \
-            time.perf_counter() - t
-        ref_info = {"dataset": ref_dataset, "split": ref_split, "count": int(len(ref_images)), "source": ref_desc,
-                    **({"note": f"{data} has no test split; the reference is its training split"}
-                       if reference is None and ref_split == "train" and "test" not in spec.splits else {}),
-                    **cache_info}
-        n_sub = min(len(ref_images), n_fake)
-        sub_idx = np.sort(np.random.default_rng(seed).permutation(len(ref_images))[:n_sub])
-        ref_sub = ref_stats["features"][sub_idx]
-    ref_prov = None if ref_info is None else {k: ref_info[k] for k in ("dataset", "split", "count")}
+    if "features" in kinds:
+        ref_info = _reference(x, ex, ref_images=ref_images, reference=reference, split=split, batch_size=batch_size,
+                              home=home, timings=timings)
 
+    base = {"fake_count": len(fakes), "seed": seed, "ganworks_version": __version__}
+    results: dict[str, dict[str, Any]] = {}
     for m in names:
+        ms = METRICS[m]
         t = time.perf_counter()
-        if m == "fd":
-            mu, cov = feature_statistics(fake_feats)
-            v = frechet_distance_from_statistics(ref_stats["mu"], ref_stats["cov"], mu, cov)
-            record(m, {"value": v, "fd": v}, time.perf_counter() - t, extractor=ex_prov, reference=ref_prov,
-                   feature_dim=int(fake_feats.shape[1]))
-        elif m == "kid":
-            size = min(KID_SUBSET_SIZE, len(ref_stats["features"]), n_fake)
-            mean, std = kid(ref_stats["features"], fake_feats, subsets=KID_SUBSETS, subset_size=size, seed=seed)
-            record(m, {"value": mean, "kid": mean, "kid_std": std, "subsets": KID_SUBSETS, "subset_size": size},
-                   time.perf_counter() - t, extractor=ex_prov, reference=ref_prov)
-        elif m == "pr":
-            p, r = precision_recall(ref_sub, fake_feats, k=PR_K)
-            record(m, {"value": p, "precision": p, "recall": r, "k": PR_K}, time.perf_counter() - t,
-                   extractor=ex_prov, reference={**ref_prov, "count": int(len(ref_sub)),
-                                                 "subset_of": ref_prov["count"]})
-        elif m == "dc":
-            d, c = density_coverage(ref_sub, fake_feats, k=DC_K)
-            record(m, {"value": d, "density": d, "coverage": c, "k": DC_K}, time.perf_counter() - t,
-                   extractor=ex_prov, reference={**ref_prov, "count": int(len(ref_sub)),
-                                                 "subset_of": ref_prov["count"]})
-        elif m == "score":
-            probs = _product_probs(fake_probs) if per_channel else fake_probs
-            v = classifier_score(probs)
-            record(m, {"value": v, "score": v, "num_classes": int(probs.shape[1]),
-                       **({"note": "1,000-way probabilities: product of the three channels' digit "
-                                   "probabilities"} if per_channel else {})},
-                   time.perf_counter() - t, extractor=ex_prov, reference=None)
-        elif m == "modes":
-            if per_channel:
-                r = stacked_modes(fake_probs[:, 0], fake_probs[:, 1], fake_probs[:, 2])
-                extra = {"protocol": "Stacked MNIST (VEEGAN/PacGAN): each channel classified, "
-                                     "mode = 100 d_r + 10 d_g + d_b"}
-            else:
-                r = class_histogram(fake_probs, ex.num_classes)
-                extra = {}
-            record(m, {"value": r["modes_covered"], **r, **extra}, time.perf_counter() - t, extractor=ex_prov,
-                   reference=None)
-        elif m == "parzen":
-            def loader(s: str) -> np.ndarray:
-                return load_dataset(data, s).images.numpy()
-            val, test, desc = _parzen_sets(data, spec.splits, loader)
-            log(f"parzen: choosing sigma on {len(val):,} validation images, then {len(test):,} test images")
-            sigma = parzen_select_sigma(fakes, val, DEFAULT_SIGMAS)
-            ll, se = parzen_log_likelihood(fakes, test, sigma=sigma)
-            edge = sigma in (float(DEFAULT_SIGMAS[0]), float(DEFAULT_SIGMAS[-1]))
-            record(m, {"value": ll, "log_likelihood": ll, "standard_error": se, "sigma": sigma,
-                       "sigmas": [float(s) for s in DEFAULT_SIGMAS], "sigma_at_grid_edge": edge,
-                       "units": "nats per test example, pixels in [0, 1]",
-                       **({"note": "sigma is at the end of the grid: the samples may contain the test images "
-                                   "themselves (memorised), or be far from them"} if edge else {})},
-                   time.perf_counter() - t, extractor=None,
-                   reference={"dataset": data, "split": desc["test"]["split"], "count": desc["test"]["count"], **desc})
-        else:  # pragma: no cover - every registered image metric is handled above
-            raise GanworksError(f"metric {m!r} is not supported by evaluate")
-        timings[f"metric_{m}"] = time.perf_counter() - t
+        values, provenance = ms.compute(x)
+        seconds = time.perf_counter() - t
+        results[m] = {"metric": m, "value": values[ms.outputs[0]], **values, "higher_is_better": ms.higher_is_better,
+                      "citation": ms.citation, **provenance, **base, "time_s": round(seconds, 4)}
+        if not points:  # the 2-D mixtures' timings_s has only ever listed the shared stages; kept comparable
+            timings[f"metric_{m}"] = seconds
 
     return {
         "ganworks_version": __version__,
         "data": data,
         "seed": seed,
         "source": source_info,
-        "extractor": None if ex is None else {**ex.provenance(), "per_channel": per_channel},
+        "extractor": None if ex is None else {**ex.provenance(), "per_channel": x.per_channel},
         "reference": ref_info,
         "metrics": results,
         "timings_s": {k: round(v, 4) for k, v in timings.items()},
@@ -476,17 +423,17 @@ def evaluate(source: str | os.PathLike, *, data: str, metrics=DEFAULT_METRICS, n
 
 
 # -------------------------------------------------------------------------------------- table
-def _fmt(x: float) -> str:
-    return f"{x:.4g}" if abs(x) < 1e5 else f"{x:.3e}"
-
-
 def format_table(result: dict[str, Any]) -> str:
-    """A compact text table of an :func:`evaluate` result (what ``ganworks evaluate`` prints)."""
+    """A compact text table of an :func:`evaluate` result (what ``ganworks evaluate`` prints).
+
+    Each metric's cells come from its registry entry's ``format``.
+    """
     src = result["source"]
     ref = result.get("reference")
     ex = result.get("extractor")
-    what = "samples" if src["kind"] == "npy" else "generated"
-    head = f"# {src['path']} ({src['count']:,} {what}) vs {result['data']}"
+    what = "samples" if src["kind"] in ("npy", "array") else "generated"
+    where = src.get("path") or f"({src['kind']} in memory)"
+    head = f"# {where} ({src['count']:,} {what}) vs {result['data']}"
     if ref:
         head += f" {ref['split']} ({ref['count']:,}, cache {ref['cache']})"
     if ex:
@@ -495,29 +442,10 @@ def format_table(result: dict[str, Any]) -> str:
     rows = []
     for name, r in result["metrics"].items():
         arrow = "higher is better" if r["higher_is_better"] else "lower is better"
-        if name == "fd":
-            val, detail = _fmt(r["fd"]), ""
-        elif name == "kid":
-            val, detail = f"{_fmt(r['kid'])} ± {_fmt(r['kid_std'])}", f"{r['subsets']} subsets of {r['subset_size']}"
-        elif name == "pr":
-            val, detail = f"P {r['precision']:.3f}  R {r['recall']:.3f}", f"k={r['k']}"
-        elif name == "dc":
-            val, detail = f"D {r['density']:.3f}  C {r['coverage']:.3f}", f"k={r['k']}"
-        elif name == "score":
-            val, detail = f"{r['score']:.3f}", f"of at most {r['num_classes']}"
-        elif name == "modes":
-            val = f"{r['modes_covered']}/{r['num_classes']}"
-            detail = (f"KL {r['kl_to_uniform']:.3f} nats, {r['modes_well_covered']} well covered, "
-                      f"{'COLLAPSED' if r['collapsed'] else 'not collapsed'}")
-        elif name == "parzen":
-            val = f"{r['log_likelihood']:.1f} ± {r['standard_error']:.1f}"
-            detail = f"nats, sigma {r['sigma']:.3g}, {r['reference']['count']:,} test images"
-        elif name == "mixture":
-            val = f"{r['modes_captured']}/{r['num_modes']}"
-            kl = "n/a" if r["reverse_kl"] is None else f"{r['reverse_kl']:.3f}"
-            detail = f"high quality {r['high_quality_fraction']:.1%}, reverse KL {kl}"
-        else:  # pragma: no cover
-            val, detail = _fmt(float(r["value"])), ""
+        if name in METRICS:
+            val, detail = METRICS[name].format(r)
+        else:  # a result written by a version that knew another metric
+            val, detail = short_number(float(r["value"])), ""
         rows.append((name, val, f"{detail}{'; ' if detail else ''}{arrow}; {r['time_s']:.2f} s"))
     w0 = max(len("metric"), *(len(r[0]) for r in rows))
     w1 = max(len("value"), *(len(r[1]) for r in rows))

@@ -14,13 +14,24 @@ number of samples and the same feature extractor.
 
 from __future__ import annotations
 
+import sys
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import GanworksError
 
+if TYPE_CHECKING:
+    from .inputs import MetricInputs
+
 __all__ = ["as_float64", "feature_statistics", "frechet_distance", "frechet_distance_from_statistics"]
+
+
+def loaded_torch():
+    """torch if something imported it already, else None. An object can only be a tensor once torch is
+    loaded, so the metrics check for tensors this way and stay importable and usable without torch."""
+    return sys.modules.get("torch")
 
 
 def as_float64(x, name: str, *, ndim: int | None = 2, flatten: bool = False, min_rows: int = 1) -> np.ndarray:
@@ -30,13 +41,9 @@ def as_float64(x, name: str, *, ndim: int | None = 2, flatten: bool = False, min
     Raises :class:`~ganworks.errors.GanworksError` naming ``name`` when the shape is wrong,
     there are fewer than ``min_rows`` rows, or a value is NaN or infinite.
     """
-    try:
-        import torch
-
-        if isinstance(x, torch.Tensor):
-            x = x.detach().to("cpu", torch.float64).numpy()
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
+    torch = loaded_torch()
+    if torch is not None and isinstance(x, torch.Tensor):
+        x = x.detach().to("cpu", torch.float64).numpy()
     a = np.asarray(x, dtype=np.float64)
     if flatten and a.ndim >= 2:
         a = a.reshape(len(a), -1)
@@ -111,3 +118,20 @@ def frechet_distance(a, b) -> float:
     a, b = as_float64(a, "a", min_rows=2), as_float64(b, "b", min_rows=2)
     check_same_dim(a, b)
     return frechet_distance_from_statistics(*feature_statistics(a), *feature_statistics(b))
+
+
+# ------------------------------------------------------------------------- in an evaluation
+def short_number(x: float) -> str:
+    """Four significant digits, or scientific notation for large values (the evaluation table)."""
+    return f"{x:.4g}" if abs(x) < 1e5 else f"{x:.3e}"
+
+
+def compute_fd(x: MetricInputs) -> tuple[dict, dict]:
+    """FD of the fakes' features against the reference's cached mean and covariance: (values, provenance)."""
+    mu, cov = feature_statistics(x.features)
+    v = frechet_distance_from_statistics(x.ref_stats["mu"], x.ref_stats["cov"], mu, cov)
+    return {"fd": v}, {"extractor": x.extractor, "reference": x.reference, "feature_dim": int(x.features.shape[1])}
+
+
+def format_fd(r: dict) -> tuple[str, str]:
+    return short_number(r["fd"]), ""

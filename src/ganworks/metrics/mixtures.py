@@ -11,10 +11,15 @@ high-quality points over the modes with the uniform distribution over the modes.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..errors import GanworksError
 from .frechet import as_float64, check_same_dim
+
+if TYPE_CHECKING:
+    from .inputs import MetricInputs
 
 __all__ = ["mixture_modes"]
 
@@ -65,3 +70,15 @@ def mixture_modes(points, modes, std: float, *, n_std: float = 3.0) -> dict:
         "num_samples": n,
     }
 
+
+# ------------------------------------------------------------------------- in an evaluation
+def compute_mixture(x: MetricInputs) -> tuple[dict, dict]:
+    """Modes of the dataset's mixture captured by the fake points: (values, provenance)."""
+    modes = x.spec.modes()
+    return (mixture_modes(x.fakes, modes, x.spec.std),
+            {"reference": {"dataset": x.data, "modes": len(modes), "std": x.spec.std}})
+
+
+def format_mixture(r: dict) -> tuple[str, str]:
+    kl = "n/a" if r["reverse_kl"] is None else f"{r['reverse_kl']:.3f}"
+    return f"{r['modes_captured']}/{r['num_modes']}", f"high quality {r['high_quality_fraction']:.1%}, reverse KL {kl}"

@@ -22,12 +22,15 @@ the 2014 paper, not as a recommended metric.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
-import torch
 
 from ..errors import GanworksError
-from .frechet import as_float64, check_same_dim
+from .frechet import as_float64, check_same_dim, loaded_torch
+
+if TYPE_CHECKING:
+    from .inputs import MetricInputs
 
 __all__ = ["DEFAULT_SIGMAS", "parzen_log_likelihood", "parzen_select_sigma"]
 
@@ -38,7 +41,8 @@ _BLOCK_ELEMENTS = 1 << 22  # doubles per distance block when batch_size is None 
 
 def _pixels(x, name: str) -> np.ndarray:
     """(N, ...) as float64 (N, D); uint8 images are scaled to [0, 1]."""
-    is_u8 = (isinstance(x, torch.Tensor) and x.dtype == torch.uint8) or \
+    torch = loaded_torch()
+    is_u8 = (torch is not None and isinstance(x, torch.Tensor) and x.dtype == torch.uint8) or \
         (isinstance(x, np.ndarray) and x.dtype == np.uint8)
     a = as_float64(x, name, flatten=True)
     return a / 255.0 if is_u8 else a
@@ -53,6 +57,8 @@ def _sigmas(sigmas) -> np.ndarray:
 
 def _log_p(samples: np.ndarray, test: np.ndarray, sigmas: np.ndarray, batch_size: int | None) -> np.ndarray:
     """log p(test_j) under the Parzen window for each sigma: (M, S), float64."""
+    import torch  # here, not at the top: importing the metrics package must not load torch
+
     check_same_dim(samples, test, "samples and test")
     n, d = samples.shape
     if batch_size is None:
@@ -100,3 +106,53 @@ def parzen_select_sigma(samples, validation, sigmas=DEFAULT_SIGMAS, *, batch_siz
     sig = _sigmas(sigmas)
     means = _log_p(samples, validation, sig, batch_size).mean(0)
     return float(sig[int(np.argmax(means))])
+
+
+# ------------------------------------------------------------------------- in an evaluation
+#: Validation images (the end of the training split); without a test split, as many test images too.
+PARZEN_VALIDATION = 1_000
+PARZEN_TEST_NO_SPLIT = 1_000
+
+
+def parzen_sets(data: str, splits, load_split: Callable[[str], np.ndarray]
+                ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """(validation images, test images, description) of dataset ``data`` for the Parzen-window estimate."""
+    train = load_split("train")
+    if "test" in splits:
+        test = load_split("test")
+        val = train[-PARZEN_VALIDATION:]
+        desc = {"validation": {"dataset": data, "split": "train", "count": len(val),
+                               "description": f"the last {len(val):,} images of the training split"},
+                "test": {"dataset": data, "split": "test", "count": len(test),
+                         "description": "the whole test split"}}
+        return val, test, desc
+    perm = np.random.default_rng(0).permutation(len(train))
+    nv = min(PARZEN_VALIDATION, len(train) // 2)
+    nt = min(PARZEN_TEST_NO_SPLIT, len(train) - nv)
+    val, test = train[np.sort(perm[:nv])], train[np.sort(perm[nv:nv + nt])]
+    note = (f"{data} has no test split: {nv:,} and {nt:,} disjoint training images, from a fixed permutation "
+            "(seed 0); a GAN trained on this split saw them, so the estimate is optimistic")
+    desc = {"validation": {"dataset": data, "split": "train (subset)", "count": nv, "description": note},
+            "test": {"dataset": data, "split": "train (subset, disjoint from validation)", "count": nt,
+                     "description": note}}
+    return val, test, desc
+
+
+def compute_parzen(x: MetricInputs) -> tuple[dict, dict]:
+    """Sigma chosen on validation images, then the test images' log-likelihood: (values, provenance)."""
+    val, test, desc = parzen_sets(x.data, x.spec.splits, x.load_split)
+    x.log(f"parzen: choosing sigma on {len(val):,} validation images, then {len(test):,} test images")
+    sigma = parzen_select_sigma(x.fakes, val, DEFAULT_SIGMAS)
+    ll, se = parzen_log_likelihood(x.fakes, test, sigma=sigma)
+    edge = sigma in (float(DEFAULT_SIGMAS[0]), float(DEFAULT_SIGMAS[-1]))
+    note = ({"note": "sigma is at the end of the grid: the samples may contain the test images themselves "
+                     "(memorised), or be far from them"} if edge else {})
+    values = {"log_likelihood": ll, "standard_error": se, "sigma": sigma, "sigmas": [float(s) for s in DEFAULT_SIGMAS],
+              "sigma_at_grid_edge": edge, "units": "nats per test example, pixels in [0, 1]", **note}
+    return values, {"extractor": None, "reference": {"dataset": x.data, "split": desc["test"]["split"],
+                                                     "count": desc["test"]["count"], **desc}}
+
+
+def format_parzen(r: dict) -> tuple[str, str]:
+    return (f"{r['log_likelihood']:.1f} ± {r['standard_error']:.1f}",
+            f"nats, sigma {r['sigma']:.3g}, {r['reference']['count']:,} test images")

@@ -28,10 +28,15 @@ round a 1-row product differently), which could only matter for a point exactly 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..errors import GanworksError
 from .frechet import as_float64, check_same_dim
+
+if TYPE_CHECKING:
+    from .inputs import MetricInputs
 
 __all__ = ["density_coverage", "knn_radii", "precision_recall"]
 
@@ -133,3 +138,34 @@ def density_coverage(real, fake, *, k: int = 5, chunk_size: int | None = None) -
         counts += inside.sum(0)
         covered[i0:i1] = inside.any(1)
     return float(counts.sum() / (k * len(fake))), float(covered.mean())
+
+
+# ------------------------------------------------------------------------- in an evaluation
+#: The k of an evaluation's k-NN balls, as in the two papers.
+PR_K, DC_K = 3, 5
+
+
+def _subset_provenance(x: MetricInputs) -> dict:
+    """The reference rows these metrics read: a subset of as many rows as there are fakes."""
+    return {"extractor": x.extractor, "reference": {**x.reference, "count": int(len(x.ref_subset)),
+                                                    "subset_of": x.reference["count"]}}
+
+
+def compute_pr(x: MetricInputs) -> tuple[dict, dict]:
+    """Precision and recall of the fakes' features against the reference subset: (values, provenance)."""
+    p, r = precision_recall(x.ref_subset, x.features, k=PR_K)
+    return {"precision": p, "recall": r, "k": PR_K}, _subset_provenance(x)
+
+
+def format_pr(r: dict) -> tuple[str, str]:
+    return f"P {r['precision']:.3f}  R {r['recall']:.3f}", f"k={r['k']}"
+
+
+def compute_dc(x: MetricInputs) -> tuple[dict, dict]:
+    """Density and coverage of the fakes' features against the reference subset: (values, provenance)."""
+    d, c = density_coverage(x.ref_subset, x.features, k=DC_K)
+    return {"density": d, "coverage": c, "k": DC_K}, _subset_provenance(x)
+
+
+def format_dc(r: dict) -> tuple[str, str]:
+    return f"D {r['density']:.3f}  C {r['coverage']:.3f}", f"k={r['k']}"
