@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
-from . import __version__
+from ._version import __version__
 from .errors import GanworksError
 from .images import png_data_uri
 
@@ -173,8 +173,8 @@ def _snapshots(run: Path, limit: int) -> list[tuple[int, Path]]:
 
 def _interpolation(run: Path) -> tuple[bytes | None, str]:
     """A PNG strip of latent walks from the run's generator, or (None, why not)."""
-    from .checkpoint import load_generator
     from .images import _pil, make_grid
+    from .release import load_generator
     from .sampling import interpolate, is_points
 
     if not (run / "generator.safetensors").exists():
@@ -230,13 +230,9 @@ def _sha256(path: Path) -> str | None:
         return None
 
 
-def render_report(run: str | Path, log: Callable[[str], None] | None = None) -> str:
-    """The report of ``run`` as one HTML string (see the module docstring)."""
-    log = log or (lambda s: None)
-    run, records, bad_lines = load_stats(run)
+def _read_run(run: Path) -> tuple[dict[str, Any], list[dict], list[str]]:
+    """(config.json, the metrics.jsonl records, notes on what could not be read)."""
     notes: list[str] = []
-    if bad_lines:
-        notes.append(f"stats.jsonl: {bad_lines} unreadable line(s) skipped (a run stopped mid-write?)")
     config: dict[str, Any] = {}
     if (run / "config.json").is_file():
         try:
@@ -250,19 +246,13 @@ def render_report(run: str | Path, log: Callable[[str], None] | None = None) -> 
         evals, bad = _read_jsonl(run / "metrics.jsonl")
         if bad:
             notes.append(f"metrics.jsonl: {bad} unreadable line(s) skipped")
+    return config, evals, notes
 
+
+def _summary_html(run: Path, config: dict[str, Any], records: list[dict], notes: list[str]) -> list[str]:
+    """The summary table, the alarms and the notes (``notes`` may grow: best.json is read here)."""
     train = config.get("train", {}) if isinstance(config.get("train"), dict) else {}
     last = records[-1]
-    title = f"ganworks report: {run.name}"
-    parts = ["<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
-             # Nothing but this file: images are data: URIs, no scripts, no fonts, no network.
-             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
-             "style-src 'unsafe-inline'\">",
-             f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
-             f"<h1>{_e(title)}</h1>",
-             f"<p class=\"sub\">{_e(run.resolve())}</p>"]
-
-    # Summary
     rows = [("data", train.get("data")), ("model", train.get("model")), ("objective", train.get("objective")),
             ("trained", f"{last['kimg']:g} of {train['kimg']:g} kimg" if isinstance(train.get("kimg"), (int, float))
              else f"{last['kimg']:g} kimg"),
@@ -280,7 +270,7 @@ def render_report(run: str | Path, log: Callable[[str], None] | None = None) -> 
             notes.append("best/best.json could not be read")
     last_stats = {k: v for k, v in last.items() if k not in ("tick", "kimg", "time_s", "alarms", "nonfinite")}
     rows.append(("last tick", ", ".join(f"{k} {_fmt(v)}" for k, v in last_stats.items())))
-    parts.append('<h2 id="summary">Summary</h2><table>')
+    parts = ['<h2 id="summary">Summary</h2><table>']
     parts += [f"<tr><th>{_e(k)}</th><td>{_e(v if v is not None else '?')}</td></tr>" for k, v in rows]
     parts.append("</table>")
     alarms = [(r["kimg"], a) for r in records for a in (r.get("alarms") or [])]
@@ -291,10 +281,12 @@ def render_report(run: str | Path, log: Callable[[str], None] | None = None) -> 
             f'<li class="alarm">kimg {k:g}: {_e(a)}</li>' for k, a in shown) + "</ul>")
     for n in notes:
         parts.append(f'<p class="note">{_e(n)}</p>')
+    return parts
 
-    # Curves
-    log("report: drawing the training curves")
-    parts.append('<h2 id="curves">Training curves</h2>')
+
+def _curves_html(records: list[dict], evals: list[dict]) -> list[str]:
+    """The training curves and the metric curves (with the last evaluation's provenance)."""
+    parts = ['<h2 id="curves">Training curves</h2>']
     panels = _training_panels(records)
     if panels:
         parts.append(_img(png_data_uri(_figure_png(panels)), "training curves: losses, D outputs, gradient norms, speed"))
@@ -308,12 +300,14 @@ def render_report(run: str | Path, log: Callable[[str], None] | None = None) -> 
     else:
         parts.append('<p class="note">no evaluations in this run (train with --eval-every KIMG to get '
                      "metrics.jsonl)</p>")
+    return parts
 
-    # Samples over time
-    log("report: embedding the sample grids")
-    parts.append('<h2 id="samples">Samples over time</h2>'
-                 "<p>The same fixed noise at every snapshot, so each cell follows one latent vector.</p>"
-                 '<div class="grids">')
+
+def _samples_html(run: Path) -> list[str]:
+    """The sample grids over time and the real images."""
+    parts = ['<h2 id="samples">Samples over time</h2>'
+             "<p>The same fixed noise at every snapshot, so each cell follows one latent vector.</p>"
+             '<div class="grids">']
     snaps = _snapshots(run, MAX_GRIDS)
     for kimg, f in snaps:
         try:
@@ -328,18 +322,12 @@ def render_report(run: str | Path, log: Callable[[str], None] | None = None) -> 
     parts.append("</div>")
     if not snaps:
         parts.append('<p class="note">no sample grids in samples/</p>')
+    return parts
 
-    # Interpolation
-    log("report: drawing the interpolation strip")
-    parts.append('<h2 id="interpolation">Latent interpolation</h2>')
-    strip, why = _interpolation(run)
-    if strip is not None:
-        parts.append(f"<p>{_e(why)}.</p>" + _img(png_data_uri(strip), "latent interpolation strip", "strip"))
-    else:
-        parts.append(f'<p class="note">{_e(why)}</p>')
 
-    # Config and provenance
-    parts.append('<h2 id="config">Configuration and provenance</h2><table>')
+def _provenance_html(run: Path, config: dict[str, Any]) -> list[str]:
+    """Data, environment, weight hashes and the report's own version and time; then config.json whole."""
+    parts = ['<h2 id="config">Configuration and provenance</h2><table>']
     env = config.get("environment") or {}
     data = config.get("data") or {}
     prov_rows = [("data source", data.get("source")), ("data", f"{data.get('name')} {data.get('split')}, "
@@ -355,6 +343,37 @@ def render_report(run: str | Path, log: Callable[[str], None] | None = None) -> 
     parts.append("</table>")
     if config:
         parts.append(f"<h3>config.json</h3><pre>{_e(json.dumps(config, indent=2))}</pre>")
+    return parts
+
+
+def render_report(run: str | Path, log: Callable[[str], None] | None = None) -> str:
+    """The report of ``run`` as one HTML string (see the module docstring)."""
+    log = log or (lambda s: None)
+    run, records, bad_lines = load_stats(run)
+    config, evals, read_notes = _read_run(run)
+    notes = ([f"stats.jsonl: {bad_lines} unreadable line(s) skipped (a run stopped mid-write?)"] if bad_lines
+             else []) + read_notes
+    title = f"ganworks report: {run.name}"
+    parts = ["<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+             # Nothing but this file: images are data: URIs, no scripts, no fonts, no network.
+             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
+             "style-src 'unsafe-inline'\">",
+             f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
+             f"<h1>{_e(title)}</h1>",
+             f"<p class=\"sub\">{_e(run.resolve())}</p>"]
+    parts += _summary_html(run, config, records, notes)
+    log("report: drawing the training curves")
+    parts += _curves_html(records, evals)
+    log("report: embedding the sample grids")
+    parts += _samples_html(run)
+    log("report: drawing the interpolation strip")
+    parts.append('<h2 id="interpolation">Latent interpolation</h2>')
+    strip, why = _interpolation(run)
+    if strip is not None:
+        parts.append(f"<p>{_e(why)}.</p>" + _img(png_data_uri(strip), "latent interpolation strip", "strip"))
+    else:
+        parts.append(f'<p class="note">{_e(why)}</p>')
+    parts += _provenance_html(run, config)
     parts.append("</body></html>\n")
     return "\n".join(parts)
 

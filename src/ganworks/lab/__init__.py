@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
-
-from .. import __version__
+from .._version import __version__
 from ..errors import unknown_name
 
 
@@ -81,6 +79,8 @@ def get_experiment(name: str) -> Experiment:
 def run_experiment(name: str, *, seed: int = 0, quick: bool = False, out: str | os.PathLike | None = None,
                    **options) -> dict[str, Any]:
     """Run one experiment; draw its figure at ``out`` (None: no figure). Returns its JSON record."""
+    import torch  # here, not at the top: the command line lists the experiments without loading torch
+
     exp = get_experiment(name)
     t0 = time.perf_counter()
     res = exp.run(seed=seed, quick=quick, out=Path(out) if out is not None else None, **options)
