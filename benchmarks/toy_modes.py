@@ -62,23 +62,10 @@ PAPER = {
 
 
 def cli_command(data: str, cfg: dict) -> str:
-    """The same configuration as a ``ganworks train`` command line."""
-    mo = cfg["model_options"]
-    parts = [f"ganworks train --data {data} --model mlp --objective {cfg['objective']}",
-             f"--z-dim {mo['z_dim']} --g-hidden {','.join(map(str, mo['g_hidden']))}",
-             "--g-batchnorm" if mo.get("g_batchnorm") else "",
-             f"--pack {mo['pack']}" if mo.get("pack", 1) > 1 else "",
-             f"--z-categories {mo['z_categories']}" if mo.get("z_categories") else "",
-             f"--d-hidden {','.join(map(str, mo['d_hidden']))} --d-dropout {mo['d_dropout']:g}",
-             f"--kimg {cfg['kimg']:g} --batch-size {cfg['batch_size']} --lr-g {cfg['lr_g']:g} --lr-d {cfg['lr_d']:g}"]
-    for key, flag in (("beta1", "--beta1"), ("beta2", "--beta2"), ("r1_gamma", "--r1-gamma"), ("d_steps", "--d-steps"),
-                      ("instance_noise", "--instance-noise"), ("instance_noise_kimg", "--instance-noise-kimg")):
-        if key in cfg:
-            parts.append(f"{flag} {cfg[key]:g}")
-    if cfg.get("lr_schedule", "constant") != "constant":
-        parts.append(f"--lr-schedule {cfg['lr_schedule']}")
-    parts.append(f"--ema-kimg {cfg['ema_kimg']:g}")
-    return " ".join(p for p in parts if p)
+    """The same configuration as a ``ganworks train`` command line (flags from the typed config)."""
+    from ganworks.config import command_line
+
+    return command_line({"data": data, "model": "mlp", **cfg})
 
 
 def init_worker(threads: int, parent: int) -> None:

@@ -140,16 +140,15 @@ def _add_train(sub) -> None:
     p.set_defaults(func=_cmd_train)
 
 
-def _cmd_train(a: argparse.Namespace) -> int:
-    import os
-
-    from .config import OPTIONS, SHORTHANDS, TrainConfig
+def train_fields(a: argparse.Namespace) -> dict:
+    """The TrainConfig fields typed on a ``ganworks train`` command line (architecture options in
+    ``model_options``; ``--lr`` spread over both rates unless one is typed too)."""
+    from .config import OPTIONS, SHORTHANDS
     from .models import model_options
-    from .training import train
 
-    typed = {k: v for k, v in vars(a).items() if k not in ("func", "argv", "command", "resume")}
+    typed = vars(a)
     fields = {k: v for k, v in typed.items() if k in OPTIONS}
-    for flag, (targets, _) in SHORTHANDS.items():  # --lr: both rates, unless one is typed too
+    for flag, (targets, _) in SHORTHANDS.items():
         if flag.lstrip("-") in typed:
             value = typed[flag.lstrip("-")]
             OPTIONS[targets[0]].check.validate(flag, value)
@@ -157,6 +156,16 @@ def _cmd_train(a: argparse.Namespace) -> int:
     arch_opts = {k: v for k, v in typed.items() if k in model_options()}
     if arch_opts:
         fields["model_options"] = arch_opts
+    return fields
+
+
+def _cmd_train(a: argparse.Namespace) -> int:
+    import os
+
+    from .config import TrainConfig
+    from .training import train
+
+    fields = train_fields(a)
     cfg = TrainConfig(**fields)
     # With --resume only the settings typed on this command line may change the run (the safe ones).
     run_dir = train(cfg) if a.resume is None else train(cfg, resume=a.resume, **fields)
@@ -479,7 +488,6 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     warnings.showwarning = _warning_line
     args = build_parser().parse_args(argv)
-    args.argv = argv
     try:
         return args.func(args)
     except GanworksError as e:

@@ -265,3 +265,76 @@ def flag_of(name: str) -> str:
 
 def default_of(name: str) -> Any:
     return field_default(TrainConfig, name)
+
+
+def command_line(values: dict[str, Any]) -> str:
+    """``values`` (TrainConfig fields, model options in ``model_options``) as a ``ganworks train``
+    command line, naming only what differs from the defaults; the inverse of the parser."""
+    from .models import model_options
+
+    arch = model_options()
+    parts = ["ganworks train"]
+    items = [(k, v, OPTIONS[k]) for k, v in values.items() if k != "model_options"]
+    items += [(k, v, arch[k][0]) for k, v in values.get("model_options", {}).items()]
+    for name, value, opt in items:
+        if name not in ("data", "model", "objective") and name in OPTIONS and value == default_of(name):
+            continue
+        if isinstance(value, bool):
+            parts.append(opt.flag if value else "--no-" + opt.flag[2:])
+        elif isinstance(value, (tuple, list)):
+            parts.append(f"{opt.flag} {','.join(map(str, value))}")
+        elif value is not None:
+            parts.append(f"{opt.flag} {value:g}" if isinstance(value, float) else f"{opt.flag} {value}")
+    return " ".join(parts)
+
+
+def options_markdown() -> str:
+    """The table of every ``ganworks train`` option, generated from the fields (``docs/options.md``)."""
+    from .models import ARCH_CONFIGS, model_options
+    from .options import valid_values
+
+    def cell(text: Any) -> str:
+        return str(text).replace("|", "\\|")
+
+    def default_text(value: Any) -> str:
+        if value is None or value == "":
+            return "(see help)"
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return ",".join(map(str, value)) if isinstance(value, tuple) else f"`{value}`"
+
+    lines = ["# `ganworks train` options", "",
+             "Generated from the typed configuration (`ganworks.config.TrainConfig` and the architectures' "
+             "config dataclasses in `ganworks.models.configs`) by `python -m ganworks.config`; a test keeps "
+             "it equal to the code. Every flag is also a keyword of `ganworks.train(...)` / `TrainConfig` "
+             "(architecture options go in `model_options`). *Resume*: may a `--resume RUN` command line "
+             "change it.", ""]
+    header = ["| flag | field | default | valid values | resume | what it does |", "|---|---|---|---|---|---|"]
+    for group in GROUPS:
+        lines += [f"## {group}", "", *header]
+        for name, opt in OPTIONS.items():
+            if opt.group != group or not opt.cli:
+                continue
+            flags = ", ".join(f"`{f}`" for f in opt.flags)
+            lines.append(f"| {flags} | `{name}` | {default_text(default_of(name))} | {cell(valid_values(opt.check))} "
+                         f"| {'yes' if opt.resume else ''} | {cell(opt.help)} |")
+            if name == "lr_g":
+                for flag, (targets, help_text) in SHORTHANDS.items():
+                    lines.append(f"| `{flag}` | {', '.join(f'`{t}`' for t in targets)} | | "
+                                 f"{cell(valid_values(opt.check))} | | {cell(help_text)} |")
+        lines.append("")
+    lines += ["## architecture options (`model_options`)", "",
+              "| flag | option | architectures | default | valid values | what it does |", "|---|---|---|---|---|---|"]
+    for name, (opt, archs) in model_options().items():
+        by_value: dict[str, list[str]] = {}
+        for a in archs:
+            by_value.setdefault(default_text(field_default(ARCH_CONFIGS[a], name)), []).append(a)
+        defaults = "; ".join(v if len(by_value) == 1 else f"{v} ({', '.join(a)})" for v, a in by_value.items())
+        lines.append(f"| `{opt.flag}` | `{name}` | {', '.join(archs)} | {defaults} | {cell(valid_values(opt.check))} "
+                     f"| {cell(opt.help)} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(options_markdown(), end="")
