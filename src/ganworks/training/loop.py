@@ -72,8 +72,8 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
     opt_g = _make_optimizer(resolved.optimizer, G.parameters(), resolved.lr_g, resolved.betas)
     opt_d = _make_optimizer(resolved.optimizer, D.parameters(), resolved.lr_d, resolved.betas)
     base_rates = [(opt_g, resolved.lr_g), (opt_d, resolved.lr_d)]
-    use_bf16 = cfg.precision == "bf16"
-    autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)  # noqa: E731
+    bf16 = cfg.precision == "bf16"
+    autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)  # noqa: E731
     # What D sees, the same in both steps: augmentation (this module's diff_augment, so that it is
     # the one name to replace) and instance noise, whose std the loop sets at each iteration.
     sees = DInput(parse_policy(cfg.augment), augment_fn=diff_augment)

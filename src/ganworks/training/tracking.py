@@ -136,11 +136,15 @@ class Tracker:
         from tqdm import tqdm
 
         self._log_file = open(self.run_dir / "log.txt" if self.main else os.devnull, "a")
-        # purge_step (on resume): TensorBoard hides the killed run's points past the checkpoint.
-        self.tb = TensorBoardLog(self.run_dir, enabled=self.main, purge_step=nimg + 1 if resumed else None)
-        self.bar = tqdm(total=total, initial=min(nimg, total), unit="img", unit_scale=True, file=sys.stderr,
-                        dynamic_ncols=True, disable=None if progress and self.main else True, desc=desc,
-                        leave=False)
+        try:
+            # purge_step (on resume): TensorBoard hides the killed run's points past the checkpoint.
+            self.tb = TensorBoardLog(self.run_dir, enabled=self.main, purge_step=nimg + 1 if resumed else None)
+            self.bar = tqdm(total=total, initial=min(nimg, total), unit="img", unit_scale=True, file=sys.stderr,
+                            dynamic_ncols=True, disable=None if progress and self.main else True, desc=desc,
+                            leave=False)
+        except BaseException:
+            self.__exit__()
+            raise
         self._t_tick, self._nimg_tick = time.perf_counter(), nimg
         return self
 
@@ -148,9 +152,9 @@ class Tracker:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.bar.close()
-        self.tb.close()
-        self._log_file.close()
+        for part in (self.bar, self.tb, self._log_file):
+            if part is not None:
+                part.close()
 
     def log(self, line: str) -> None:
         """A line on stderr (above the progress bar) and in log.txt."""
