@@ -176,3 +176,19 @@ def test_options_table_in_docs_is_generated_from_the_fields():
     for opt in OPTIONS.values():
         if opt.cli:
             assert f"`{opt.flag}`" in text
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["train", "--batch-size", "0"], ["train", "--lr", "nan"],
+                                  ["train", "--seed", "x"], ["sample", "--help"]])
+def test_help_version_and_flag_errors_do_not_load_torch(argv):
+    """They answer at once: the parser and the plain checks are torch-free (registries load on use)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom ganworks.cli import main\n"
+            f"try:\n    rc = main({argv!r})\nexcept SystemExit as e:\n    rc = e.code\n"
+            "print('torch' in sys.modules, rc, file=sys.stderr)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    loaded, rc = r.stderr.strip().splitlines()[-1].split()
+    assert loaded == "False", r.stderr
+    assert rc in ("0", "2") and (rc == "0") == (argv[-1] in ("--version", "--help")), r.stderr

@@ -145,9 +145,13 @@ def train_fields(a: argparse.Namespace) -> dict:
     ``model_options``; ``--lr`` spread over both rates unless one is typed too)."""
     from .config import OPTIONS, SHORTHANDS
     from .models import model_options
+    from .options import Registered
 
     typed = vars(a)
     fields = {k: v for k, v in typed.items() if k in OPTIONS}
+    for k, v in fields.items():  # the plain checks now, before the registries (and torch) load
+        if not isinstance(OPTIONS[k].check, Registered):
+            OPTIONS[k].validate(v)
     for flag, (targets, _) in SHORTHANDS.items():
         if flag.lstrip("-") in typed:
             value = typed[flag.lstrip("-")]
@@ -163,10 +167,10 @@ def _cmd_train(a: argparse.Namespace) -> int:
     import os
 
     from .config import TrainConfig
-    from .training import train
 
     fields = train_fields(a)
     cfg = TrainConfig(**fields)
+    from .training import train
     # With --resume only the settings typed on this command line may change the run (the safe ones).
     run_dir = train(cfg) if a.resume is None else train(cfg, resume=a.resume, **fields)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 reports
@@ -346,7 +350,7 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
 
 
 def _add_evaluate(sub) -> None:
-    from .metrics.evaluate import DEFAULT_METRICS
+    from .metrics.registry import DEFAULT_METRICS
 
     p = sub.add_parser("evaluate", help="score samples against a dataset (FD, KID, precision/recall, modes, ...)",
                        description="Score a run (sampled) or a .npy of uint8 samples against a dataset's reference "
