@@ -388,3 +388,56 @@ def test_inception_wrapper_with_a_stand_in_for_torch_fidelity(monkeypatch, tmp_p
     assert np.array_equal(ex.features(rgb, batch_size=16), f)
     with pytest.raises(GanworksError, match="inception.*1 or 3 channels"):
         ex.features(np.zeros((2, 4, 28, 28), np.uint8))
+
+
+# ------------------------------------------------------------------------- registry and in-memory
+def test_a_new_metric_is_one_registry_entry(monkeypatch):
+    """A metric registered with its compute and format is checked by name, computed by evaluate() with the
+    shared provenance, and printed by format_table: no branch in evaluate knows it."""
+    from ganworks.data import load_dataset
+    from ganworks.metrics import METRICS, MetricSpec
+    from ganworks.metrics.evaluate import evaluate, format_table
+    from ganworks.metrics.registry import parse_metrics
+
+    def spread(points) -> float:
+        """Mean distance of the points from their centre."""
+        return float(np.linalg.norm(points - points.mean(0), axis=1).mean())
+
+    def compute(x):
+        return {"spread": spread(x.fakes)}, {"reference": None}
+
+    spec = MetricSpec("spread", "points", spread, None, ("spread",), True, "test", "mean distance from the centre",
+                      compute, lambda r: (f"{r['spread']:.2f}", "from the centre"))
+    monkeypatch.setitem(METRICS, "spread", spec)
+    assert parse_metrics("mixture,spread") == ["mixture", "spread"]
+    pts = load_dataset("ring8", "test").images.reshape(-1, 2).numpy()[:500]
+    r = evaluate(pts, data="ring8", metrics="mixture,spread", seed=4)
+    m = r["metrics"]["spread"]
+    assert m["value"] == m["spread"] == pytest.approx(spread(pts.astype(np.float64)))
+    assert (m["metric"], m["fake_count"], m["seed"], m["citation"], m["reference"]) == ("spread", 500, 4, "test", None)
+    assert r["metrics"]["mixture"]["modes_captured"] == 8
+    row = format_table(r).splitlines()[-1].split()
+    assert row[:4] == ["spread", f"{m['spread']:.2f}", "from", "the"]
+
+
+def test_in_memory_sources_are_checked_like_files():
+    import torch
+
+    from ganworks.metrics.evaluate import evaluate
+    from ganworks.models import build_generator, make_model_config
+
+    with pytest.raises(GanworksError, match="samples array holds float32 values; dataset 'mnist-5k' needs uint8"):
+        evaluate(np.zeros((10, 28, 28), np.float32), data="mnist-5k", metrics="fd")
+    with pytest.raises(GanworksError, match=r"samples array holds a float32 array of shape \(10, 28\); dataset "
+                                            r"'ring8' needs float 2-D points \(N, 2\)"):
+        evaluate(np.zeros((10, 28), np.float32), data="ring8", metrics="mixture")
+    with pytest.raises(GanworksError, match="samples array holds 10 samples; --n 20 asks for more"):
+        evaluate(torch.zeros(10, 2), data="ring8", metrics="mixture", n=20)  # a tensor is read as its array
+    with pytest.raises(GanworksError, match="cannot evaluate a int: pass a run or snapshot directory, a .npy file, "
+                                            "a generator or a numpy array"):
+        evaluate(42, data="ring8", metrics="mixture")
+    with pytest.raises(GanworksError, match="cannot evaluate a Linear: pass a ganworks generator"):
+        evaluate(torch.nn.Linear(2, 2), data="ring8", metrics="mixture")
+    G = build_generator("mlp", make_model_config("mlp", image_shape=(1, 28, 28), z_dim=4, g_hidden=(8,)))
+    with pytest.raises(GanworksError, match="the generator makes images; dataset 'ring8' holds 2-D points"):
+        evaluate(G, data="ring8", metrics="mixture")

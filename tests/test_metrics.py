@@ -404,3 +404,32 @@ def test_package_init_imports_only_the_pure_metric_modules():
     tree = ast.parse((Path(gm.__file__)).read_text())
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 1}
     assert imported <= {"classes", "frechet", "kid", "mixtures", "parzen", "prdc"}
+
+
+def test_each_metric_computes_and_formats_itself_beside_its_function():
+    from ganworks.metrics.registry import DEFAULT_METRICS, METRIC_NAMES, parse_metrics
+
+    for name, spec in gm.METRICS.items():
+        assert callable(spec.compute) and callable(spec.format), name
+        # compute and format live in the metric's own module, next to the function they wrap
+        assert spec.compute.__module__ == spec.format.__module__ == spec.fn.__module__, name
+        assert spec.compute.__name__ == f"compute_{name}" and spec.format.__name__ == f"format_{name}"
+    assert METRIC_NAMES == tuple(gm.METRICS) and set(DEFAULT_METRICS) <= set(METRIC_NAMES)
+    assert parse_metrics(" kid,fd ,kid") == ["kid", "fd"] and parse_metrics(["pr"]) == ["pr"]
+    with pytest.raises(GanworksError, match="unknown metric 'fid'; valid: dc, fd, kid, mixture"):
+        parse_metrics("fd,fid")
+    with pytest.raises(GanworksError, match="no metrics given; valid: dc, fd"):
+        parse_metrics(" , ")
+    # the evaluate module keeps its names (scripts import them from there)
+    from ganworks.metrics import evaluate as ev
+
+    assert ev.parse_metrics is parse_metrics and ev.DEFAULT_METRICS == DEFAULT_METRICS and callable(ev.format_table)
+
+
+def test_format_cells_of_a_known_result():
+    fd = gm.METRICS["fd"].format({"fd": 123456.0})
+    kid = gm.METRICS["kid"].format({"kid": 0.01234567, "kid_std": 0.001, "subsets": 100, "subset_size": 1000})
+    mix = gm.METRICS["mixture"].format({"modes_captured": 7, "num_modes": 8, "high_quality_fraction": 0.9,
+                                        "reverse_kl": None})
+    assert fd == ("1.235e+05", "") and kid == ("0.01235 ± 0.001", "100 subsets of 1000")
+    assert mix == ("7/8", "high quality 90.0%, reverse KL n/a")
