@@ -1,11 +1,12 @@
-"""The real ``ganworks`` command in subprocesses: the workflow and its error paths."""
+"""The ``ganworks`` command: the workflow and --help in real subprocesses; the error paths through
+the same ``main`` in this process (a subprocess would add a second or two of start-up to each)."""
 
 import json
 import os
 
 import numpy as np
 import pytest
-from gwtest import one_line_error as _one_line_error, needs_mnist5k, run_cli
+from gwtest import cli, needs_mnist5k, one_line_error as _one_line_error, run_cli
 from PIL import Image
 
 TINY_FLAGS = ["--data", "mnist-5k", "--kimg", "0.5", "--batch-size", "32", "--z-dim", "8", "--g-hidden", "32",
@@ -68,28 +69,28 @@ def test_train_sample_interpolate_workflow(tmp_path):
     (["data", "info", "imagenet"], ["unknown dataset 'imagenet'"]),
     (["frobnicate"], ["invalid choice: 'frobnicate'"]),
 ])
-def test_bad_input_is_one_line_exit_2(args, fragments):
-    _one_line_error(run_cli(*args), *fragments)
+def test_bad_input_is_one_line_exit_2(args, fragments, capsys):
+    _one_line_error(cli(capsys, *args), *fragments)
 
 
-def test_not_a_run_directory(tmp_path):
+def test_not_a_run_directory(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("x")
-    _one_line_error(run_cli("sample", str(tmp_path)), str(tmp_path), "generator.safetensors")
+    _one_line_error(cli(capsys, "sample", str(tmp_path)), str(tmp_path), "generator.safetensors")
 
 
 @needs_mnist5k
-def test_unwritable_output_keeps_existing_files(tiny_run, tmp_path):
-    r = run_cli("sample", str(tiny_run), "--out", str(tmp_path / "missing-dir" / "g.png"))
+def test_unwritable_output_keeps_existing_files(tiny_run, tmp_path, capsys):
+    r = cli(capsys, "sample", str(tiny_run), "--out", str(tmp_path / "missing-dir" / "g.png"))
     _one_line_error(r, "cannot write", "missing-dir")
     # Outputs nobody can write, root included: under a file, and onto a folder of the user's files.
     notes = tmp_path / "notes"
     notes.write_bytes(b"old notes")
-    r = run_cli("sample", str(tiny_run), "--out", str(notes / "g.png"))
+    r = cli(capsys, "sample", str(tiny_run), "--out", str(notes / "g.png"))
     _one_line_error(r, "cannot write", f"{notes} is not a directory")
     assert notes.read_bytes() == b"old notes"
     (tmp_path / "g.png").mkdir()
     (tmp_path / "g.png" / "mine.txt").write_bytes(b"old grid")
-    r = run_cli("sample", str(tiny_run), "--out", str(tmp_path / "g.png"))
+    r = cli(capsys, "sample", str(tiny_run), "--out", str(tmp_path / "g.png"))
     _one_line_error(r, "cannot write", str(tmp_path / "g.png"), "is a directory")
     assert [p.name for p in (tmp_path / "g.png").iterdir()] == ["mine.txt"]
     assert (tmp_path / "g.png" / "mine.txt").read_bytes() == b"old grid"
@@ -100,7 +101,7 @@ def test_unwritable_output_keeps_existing_files(tiny_run, tmp_path):
     (ro / "g.png").write_bytes(b"old grid")
     ro.chmod(0o500)
     try:
-        r = run_cli("sample", str(tiny_run), "--out", str(ro / "g.png"))
+        r = cli(capsys, "sample", str(tiny_run), "--out", str(ro / "g.png"))
     finally:
         ro.chmod(0o700)
     if os.geteuid() != 0:
@@ -109,27 +110,27 @@ def test_unwritable_output_keeps_existing_files(tiny_run, tmp_path):
     else:
         assert r.returncode == 0, r.stderr
         assert (ro / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    _one_line_error(run_cli("sample", str(tiny_run), "--out", str(tmp_path / "g.jpg")), "--out", "use .png")
+    _one_line_error(cli(capsys, "sample", str(tiny_run), "--out", str(tmp_path / "g.jpg")), "--out", "use .png")
 
 
 @needs_mnist5k
-def test_train_refuses_nonempty_run_dir(tmp_path):
+def test_train_refuses_nonempty_run_dir(tmp_path, capsys):
     d = tmp_path / "mine"
     d.mkdir()
     (d / "thesis.tex").write_text("precious")
-    _one_line_error(run_cli("train", *TINY_FLAGS, "--run-dir", str(d)), "--run-dir", str(d), "not empty")
+    _one_line_error(cli(capsys, "train", *TINY_FLAGS, "--run-dir", str(d)), "--run-dir", str(d), "not empty")
     assert [p.name for p in d.iterdir()] == ["thesis.tex"]
 
 
-def test_data_commands():
-    r = run_cli("data", "list")
+def test_data_commands(capsys):
+    r = cli(capsys, "data", "list")
     assert r.returncode == 0 and "mnist" in r.stdout and "fashion-mnist" in r.stdout
-    r = run_cli("data", "info", "mnist")
+    r = cli(capsys, "data", "info", "mnist")
     info = json.loads(r.stdout)
     assert info["name"] == "mnist" and info["shape"] == [1, 28, 28] and info["num_classes"] == 10
 
 
-def test_offline_download_error_names_alternatives(tmp_path):
+def test_offline_download_error_names_alternatives(tmp_path, capsys, monkeypatch):
     # A closed port on 127.0.0.1 stands in for "no network": nothing leaves this machine.
     import socket
 
@@ -137,10 +138,11 @@ def test_offline_download_error_names_alternatives(tmp_path):
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    env = {"GANWORKS_HOME": str(tmp_path / "home"), "GANWORKS_MNIST_MIRRORS": f"http://127.0.0.1:{port}/"}
-    r = run_cli("data", "fetch", "mnist", env=env)
+    monkeypatch.setenv("GANWORKS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GANWORKS_MNIST_MIRRORS", f"http://127.0.0.1:{port}/")
+    r = cli(capsys, "data", "fetch", "mnist")
     _one_line_error(r, "mnist", "mnist-5k", f"127.0.0.1:{port}")
-    r = run_cli("train", "--data", "mnist", "--kimg", "1", "--run-dir", str(tmp_path / "run"), env=env)
+    r = cli(capsys, "train", "--data", "mnist", "--kimg", "1", "--run-dir", str(tmp_path / "run"))
     _one_line_error(r, "mnist-5k")
     assert not list((tmp_path / "home").rglob("*.gz"))  # no half-downloaded file left as if complete
     assert not (tmp_path / "run").exists()  # nothing created for a run that could not start

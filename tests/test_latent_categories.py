@@ -9,7 +9,7 @@ import ganworks
 from ganworks import GanworksError
 from ganworks.models import build_generator, make_model_config
 
-from gwtest import RING, cli, one_line_error, run_cli
+from gwtest import RING, cli, one_line_error
 
 
 def _g(k: int, z_dim: int = 3):
@@ -73,13 +73,13 @@ def test_cli_trains_saves_and_samples_with_categories(tmp_path, capsys):
     assert a.shape == (64, 2, 1, 1) and torch.equal(a, ganworks.sample(G, 64, seed=3))
 
 
-def test_cli_errors_are_one_line_and_create_nothing(tmp_path):
+def test_cli_errors_are_one_line_and_create_nothing(tmp_path, capsys):
     for args, fragments in (
         ([*RING, "--z-categories", "1"], ["--z-categories", "integer >= 2", "got 1"]),
         (["--data", "ring8", "--model", "dcgan", "--z-categories", "4"], ["'dcgan'", "'z_categories'"]),
     ):
         run = tmp_path / "never"
-        r = run_cli("train", *args, "--kimg", "1", "--run-dir", str(run))
+        r = cli(capsys, "train", *args, "--kimg", "1", "--run-dir", str(run))
         one_line_error(r, *fragments)
         assert not run.exists()
 

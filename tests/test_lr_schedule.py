@@ -8,7 +8,7 @@ import pytest
 from ganworks import GanworksError, TrainConfig, train
 from ganworks.training.loop import lr_factor
 
-from gwtest import RING, assert_bitwise, cli, one_line_error, rewind_copy, run_cli, stats
+from gwtest import RING, assert_bitwise, cli, one_line_error, rewind_copy, stats
 
 RING_KW = dict(data="ring8", model="mlp", batch_size=64, tick_kimg=0.256, snapshot_kimg=0, progress=False,
                model_options={"z_dim": 4, "g_hidden": [32], "d_hidden": [32], "output": "linear"})
@@ -53,7 +53,7 @@ def test_unknown_schedule_is_refused():
 
 
 def test_cli_flag_and_error(capsys, tmp_path):
-    r = run_cli("train", *RING, "--kimg", "1", "--lr-schedule", "exp", "--run-dir", str(tmp_path / "x"))
+    r = cli(capsys, "train", *RING, "--kimg", "1", "--lr-schedule", "exp", "--run-dir", str(tmp_path / "x"))
     one_line_error(r, "--lr-schedule 'exp'", "constant, linear, cosine")
     assert not (tmp_path / "x").exists()
     r = cli(capsys, "train", *RING, "--kimg", "0.256", "--lr-schedule", "linear", "--run-dir", str(tmp_path / "y"))

@@ -10,7 +10,7 @@ from ganworks import GanworksError, train
 from ganworks.models import build_discriminator, make_model_config
 from ganworks.models.common import pack_samples
 
-from gwtest import RING, cli, one_line_error, run_cli
+from gwtest import RING, cli, one_line_error
 
 
 def test_pack_groups_consecutive_samples_along_channels():
@@ -77,13 +77,13 @@ def test_pack_changes_what_d_learns(tmp_path):
     assert not torch.equal(ga(z), gb(z))
 
 
-def test_pack_errors_are_one_line_and_create_nothing(tmp_path):
+def test_pack_errors_are_one_line_and_create_nothing(tmp_path, capsys):
     for args, fragments in (
         (["--batch-size", "64", "--pack", "3"], ["--batch-size 64 must be a multiple of --pack 3"]),
         (["--pack", "0"], ["--pack", "positive integer", "'0'"]),
     ):
         run = tmp_path / "never"
-        r = run_cli("train", *[a for a in RING if a != "64" and a != "--batch-size"], *args,
+        r = cli(capsys, "train", *[a for a in RING if a != "64" and a != "--batch-size"], *args,
                     "--kimg", "1", "--run-dir", str(run))
         one_line_error(r, *fragments)
         assert not run.exists()
