@@ -194,7 +194,7 @@ class TrainConfig:
         """The metrics evaluated during training, validated against the metric registry."""
         from .data import get_spec
         from .data.toy import ToySpec
-        from .metrics.evaluate import parse_metrics
+        from .metrics.registry import parse_metrics
 
         spec = get_spec(self.data) if not self.data.startswith("folder:") else None
         if isinstance(spec, ToySpec) and not spec.is_mixture:
