@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from gwtest import one_line_error, run_cli
+from gwtest import cli, one_line_error, run_cli
 
 from ganworks.data import load_dataset
 from ganworks.data.toy import MOG1D, NORMAL1D, RING8, UNIFORM1D, GaussianMixture, Uniform
@@ -72,14 +72,14 @@ def test_ring8_has_eight_distinct_modes_and_spiral_moons_load():
         assert d.labels is not None and set(d.labels.tolist()) == {0, 1}
 
 
-def test_train_and_sample_a_1d_dataset(tmp_path):
-    r = run_cli("train", "--data", "mog1d", "--model", "mlp", "--kimg", "2", "--batch-size", "64", "--z-dim", "2",
-                "--g-hidden", "16", "--d-hidden", "16", "--runs-root", str(tmp_path), "--no-progress", cwd=tmp_path)
+def test_train_and_sample_a_1d_dataset(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = cli(capsys, "train", "--data", "mog1d", "--model", "mlp", "--kimg", "2", "--batch-size", "64", "--z-dim", "2",
+            "--g-hidden", "16", "--d-hidden", "16", "--runs-root", str(tmp_path), "--no-progress")
     assert r.returncode == 0, r.stderr
     run = r.stdout.strip()
     assert (Path(run) / "samples" / "reals.png").stat().st_size > 0  # a histogram of the real data
-    r = run_cli("sample", run, "--n", "50", "--npy", str(tmp_path / "s.npy"), "--out", str(tmp_path / "s.png"),
-                cwd=tmp_path)
+    r = cli(capsys, "sample", run, "--n", "50", "--npy", str(tmp_path / "s.npy"), "--out", str(tmp_path / "s.png"))
     assert r.returncode == 0, r.stderr
     arr = np.load(tmp_path / "s.npy")
     assert arr.shape == (50, 1) and arr.dtype == np.float32 and np.isfinite(arr).all()
@@ -98,6 +98,7 @@ def _check(res, claim_prefix):
     return next(c for c in res["checks"] if c["claim"].startswith(claim_prefix))
 
 
+@pytest.mark.slow
 def test_optimal_d_matches_closed_form(figures):
     res = run_experiment("optimal-d", seed=0, quick=True, out=figures / "optimal-d.png")
     m = res["measured"]
@@ -108,6 +109,7 @@ def test_optimal_d_matches_closed_form(figures):
     assert res["all_ok"] and (figures / "optimal-d.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_equilibrium_value_and_half(figures):
     res = run_experiment("equilibrium", seed=0, quick=True, out=figures / "equilibrium.png")
     cases = res["measured"]["cases"]
@@ -123,6 +125,7 @@ def test_equilibrium_value_and_half(figures):
     assert res["all_ok"]
 
 
+@pytest.mark.slow
 def test_js_saturation_and_jsd_bounds(figures):
     res = run_experiment("js-saturation", seed=0, quick=True, out=figures / "js.png")
     b = res["measured"]["jsd_bounds"]
@@ -138,6 +141,7 @@ def test_js_saturation_and_jsd_bounds(figures):
     assert res["all_ok"]
 
 
+@pytest.mark.slow
 def test_vanishing_gradients_saturating_vs_non_saturating(figures):
     res = run_experiment("vanishing-gradients", seed=0, quick=True, out=figures / "vg.png")
     m = res["measured"]
@@ -154,6 +158,7 @@ def lo_hi_disjoint(a, b):
     return a[1] < b[0] or b[1] < a[0]
 
 
+@pytest.mark.slow
 def test_critic_is_linear_and_discriminator_saturates(figures):
     res = run_experiment("critic-vs-discriminator", seed=0, quick=True, out=figures / "cvd.png")
     m = res["measured"]
@@ -176,27 +181,29 @@ def test_mode_collapse_quick_runs_the_real_loop(figures):
     assert (figures / "modes.png").stat().st_size > 10_000
 
 
-def test_cli_lab_list_and_errors(tmp_path):
-    r = run_cli("lab", "list")
+def test_cli_lab_list_and_errors(tmp_path, capsys):
+    r = cli(capsys, "lab", "list")
     assert r.returncode == 0
     assert [line.split()[0] for line in r.stdout.splitlines()] == list(EXPERIMENTS)
     assert len(EXPERIMENTS) == 7
-    one_line_error(run_cli("lab", "nope"), "invalid choice", "optimal-d")
-    one_line_error(run_cli("lab", "optimal-d", "--out", str(tmp_path / "x.jpg")), "--out", ".png")
-    one_line_error(run_cli("lab", "optimal-d", "--html", str(tmp_path / "x.html")), "--html", "training-movie")
-    one_line_error(run_cli("lab", "optimal-d", "--json", str(tmp_path / "no" / "x.json")), "does not exist")
-    one_line_error(run_cli("lab", "equilibrium", "--kimg", "3"), "--kimg", "mode-collapse")
-    one_line_error(run_cli("lab", "training-movie", "--kimg", "-1"), "--kimg", "positive")
+    one_line_error(cli(capsys, "lab", "nope"), "invalid choice", "optimal-d")
+    one_line_error(cli(capsys, "lab", "optimal-d", "--out", str(tmp_path / "x.jpg")), "--out", ".png")
+    one_line_error(cli(capsys, "lab", "optimal-d", "--html", str(tmp_path / "x.html")), "--html", "training-movie")
+    one_line_error(cli(capsys, "lab", "optimal-d", "--json", str(tmp_path / "no" / "x.json")), "does not exist")
+    one_line_error(cli(capsys, "lab", "equilibrium", "--kimg", "3"), "--kimg", "mode-collapse")
+    one_line_error(cli(capsys, "lab", "training-movie", "--kimg", "-1"), "--kimg", "positive")
 
 
+@pytest.mark.slow
 def test_cli_lab_writes_json_and_figure(tmp_path):
+    """The real command, in a subprocess, on the cheapest experiment (a second of training; the
+    experiments themselves are checked above)."""
     keep = tmp_path / "old.png"
     keep.write_bytes(b"the user's file")
-    r = run_cli("lab", "critic-vs-discriminator", "--quick", "--seed", "1", "--json", "r.json", "--out", "f.png",
-                cwd=tmp_path)
+    r = run_cli("lab", "mode-collapse", "--quick", "--seed", "1", "--json", "r.json", "--out", "f.png", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     res = json.loads((tmp_path / "r.json").read_text())
-    assert res["experiment"] == "critic-vs-discriminator" and res["seed"] == 1 and res["quick"] is True
+    assert res["experiment"] == "mode-collapse" and res["seed"] == 1 and res["quick"] is True
     assert all("measured" in c for c in res["checks"])
     assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert keep.read_bytes() == b"the user's file"
