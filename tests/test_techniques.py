@@ -18,7 +18,7 @@ from ganworks.sampling import generate, latents
 from ganworks.training import loop
 from ganworks.training.loop import DOptions, discriminator_step
 
-from gwtest import needs_mnist5k, pair, run_cli
+from gwtest import cli, needs_mnist5k, pair
 
 MLP = {"z_dim": 8, "g_hidden": [16], "d_hidden": [16]}
 CONV = {"g_channels": 8, "d_channels": 8, "z_dim": 8}
@@ -152,10 +152,10 @@ def test_objective_on_ring8_points(tmp_path, optimizers, objective):
     assert pts.dtype == torch.float32 and pts.shape == (50, 2, 1, 1) and torch.isfinite(pts).all()
 
 
-def test_ring8_sample_cli_writes_float_points(tmp_path):
+def test_ring8_sample_cli_writes_float_points(tmp_path, capsys):
     run = _train(tmp_path, "ring", "mlp", data="ring8")
     out = tmp_path / "x.npy"
-    r = run_cli("sample", str(run), "--n", "40", "--seed", "2", "--npy", str(out))
+    r = cli(capsys, "sample", str(run), "--n", "40", "--seed", "2", "--npy", str(out))
     assert r.returncode == 0, r.stderr
     x = np.load(out)
     assert x.dtype == np.float32 and x.shape == (40, 2) and np.isfinite(x).all()
@@ -163,12 +163,12 @@ def test_ring8_sample_cli_writes_float_points(tmp_path):
 
 
 @needs_mnist5k
-def test_cli_wgan_dcgan_with_ttur(tmp_path):
+def test_cli_wgan_dcgan_with_ttur(tmp_path, capsys):
     run = tmp_path / "wgan"
-    r = run_cli("train", "--data", "mnist-5k", "--model", "dcgan", "--objective", "wgan", "--z-dim", "8",
-                "--g-channels", "8", "--d-channels", "8", "--kimg", "0.1", "--batch-size", "16",
-                "--tick-kimg", "0.05", "--snapshot-kimg", "0", "--no-progress", "--lr-g", "1e-4", "--lr-d", "3e-4",
-                "--run-dir", str(run))
+    r = cli(capsys, "train", "--data", "mnist-5k", "--model", "dcgan", "--objective", "wgan", "--z-dim", "8",
+            "--g-channels", "8", "--d-channels", "8", "--kimg", "0.1", "--batch-size", "16",
+            "--tick-kimg", "0.05", "--snapshot-kimg", "0", "--no-progress", "--lr-g", "1e-4", "--lr-d", "3e-4",
+            "--run-dir", str(run))
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == str(run)
     res = _cfg(run)["resolved"]
@@ -348,19 +348,19 @@ def test_untrained_conditional_resnet_ignores_the_class():
 
 
 @needs_mnist5k
-def test_cli_sample_class(cond_runs, tiny_run, tmp_path):
+def test_cli_sample_class(cond_runs, tiny_run, tmp_path, capsys):
     run = cond_runs["mlp"]
     out = tmp_path / "three.npy"
-    r = run_cli("sample", str(run), "--class", "3", "--n", "6", "--seed", "4", "--npy", str(out))
+    r = cli(capsys, "sample", str(run), "--class", "3", "--n", "6", "--seed", "4", "--npy", str(out))
     assert r.returncode == 0, r.stderr
     x = np.load(out)
     assert x.dtype == np.uint8 and x.shape == (6, 28, 28)
     assert np.array_equal(x, sample(load_generator(run), 6, seed=4, labels=3).numpy()[:, 0])
 
-    r = run_cli("sample", str(run), "--class", "12", "--npy", str(tmp_path / "bad.npy"))
+    r = cli(capsys, "sample", str(run), "--class", "12", "--npy", str(tmp_path / "bad.npy"))
     _one_line_error(r, "--class 12", "0..9")
     assert not (tmp_path / "bad.npy").exists()
-    r = run_cli("sample", str(tiny_run), "--class", "1", "--npy", str(tmp_path / "bad.npy"))
+    r = cli(capsys, "sample", str(tiny_run), "--class", "1", "--npy", str(tmp_path / "bad.npy"))
     _one_line_error(r, "unconditional")
     assert not (tmp_path / "bad.npy").exists()
 
@@ -509,15 +509,15 @@ def test_ttur_learning_rates_reach_the_optimizers(tmp_path, monkeypatch, optimiz
 
 
 # ------------------------------------------------------------------------------- image folders (CLI)
-def test_cli_trains_conditional_dcgan_on_an_image_folder(tmp_path):
+def test_cli_trains_conditional_dcgan_on_an_image_folder(tmp_path, capsys):
     root = tmp_path / "pics"
     _write_pngs(root / "cats", 20, size=(40, 36), mode="RGB", seed=1)
     _write_pngs(root / "dogs", 20, size=(36, 40), mode="RGB", seed=2)
     run = tmp_path / "run"
-    r = run_cli("train", "--data", f"folder:{root}", "--model", "dcgan", "--resolution", "32", "--channels", "3",
-                "--conditional", "--z-dim", "8", "--g-channels", "8", "--d-channels", "8", "--kimg", "0.064",
-                "--batch-size", "16", "--tick-kimg", "0.032", "--snapshot-kimg", "0", "--no-progress",
-                "--lr", "1e-3", "--lr-g", "5e-4", "--run-dir", str(run))
+    r = cli(capsys, "train", "--data", f"folder:{root}", "--model", "dcgan", "--resolution", "32", "--channels", "3",
+            "--conditional", "--z-dim", "8", "--g-channels", "8", "--d-channels", "8", "--kimg", "0.064",
+            "--batch-size", "16", "--tick-kimg", "0.032", "--snapshot-kimg", "0", "--no-progress",
+            "--lr", "1e-3", "--lr-g", "5e-4", "--run-dir", str(run))
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == str(run)
     cfg = _cfg(run)
