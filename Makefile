@@ -1,4 +1,5 @@
-# Two commands do everything on a fresh machine: `make demo` and `make test`.
+# Two commands do everything on a fresh machine: `make demo` and `make test`
+# (`make test-fast` skips the tests marked slow: the edit loop, under a minute).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -6,7 +7,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 STAMP  := $(VENV)/.ganworks-installed
 DEMO_KIMG ?= 500
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test test-fast clean
 
 setup: $(STAMP)
 
@@ -41,6 +42,11 @@ test: $(STAMP)
 	      { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1; }; }; \
 	    test -d /usr/share/datasets/fashion-mnist || echo "make test: could not install Debian's dataset-fashion-mnist (needs apt-get and root); its test will skip"; }
 	$(BIN)/python -m pytest -q
+
+# Everything but the tests marked slow (real subprocesses, torchrun, the lab's experiments, fuzzing,
+# multi-second trainings): no apt-get step, as the browser and Fashion-MNIST tests skip without them.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -23,6 +23,7 @@ def test_help_lists_commands():
 
 
 @needs_mnist5k
+@pytest.mark.slow
 def test_train_sample_interpolate_workflow(tmp_path):
     run = tmp_path / "run"
     r = run_cli("train", *TINY_FLAGS, "--run-dir", str(run))

@@ -14,6 +14,7 @@ from gwtest import RING
 
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 needs_torchrun = pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is not installed beside python")
+pytestmark = pytest.mark.slow  # each test starts torchrun and two or three processes that import torch
 # No dropout: each process would draw its own masks for its half of the batch.
 FLAGS = [*RING, "--d-dropout", "0", "--kimg", "2", "--checkpoint-kimg", "1"]
 CFG = dict(data="ring8", batch_size=64, tick_kimg=1, snapshot_kimg=4, checkpoint_kimg=1, progress=False,

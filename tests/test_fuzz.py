@@ -80,6 +80,7 @@ idx_inputs = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=2000)
 @given(data=idx_inputs, name=st.sampled_from(["x.idx", "x-ubyte", "x.gz", "x-ubyte.gz"]))
 def test_fuzz_read_idx_raises_only_ganworks_errors(scratch, data, name):
@@ -154,6 +155,7 @@ def image_folder(draw) -> list[tuple[str, bytes]]:
     return files
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=500)
 @given(files=image_folder(), resolution=st.integers(1, 12), channels=st.sampled_from([1, 3]), strict=st.booleans())
 def test_fuzz_load_folder_raises_only_ganworks_errors(scratch, files, resolution, channels, strict):

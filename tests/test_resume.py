@@ -19,6 +19,7 @@ from ganworks.training.resume import latest_checkpoint, list_checkpoints, verify
 
 from gwtest import ONE_THREAD, RING, TINY, assert_bitwise, cli, needs_mnist5k, one_line_error, run_cli, stats
 
+@pytest.mark.slow
 def test_sigkill_then_resume_is_bitwise_exact(tmp_path):
     """A real `ganworks train` process is killed with SIGKILL after its first checkpoint and resumed;
     its final weights equal an uninterrupted run's bit for bit, and stats.jsonl has no duplicates."""
