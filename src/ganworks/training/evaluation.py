@@ -40,15 +40,13 @@ class Evaluator:
         if not self.tracker.main:  # evaluation writes files: rank 0's work
             return []
         cfg, run_dir = self.cfg, self.run_dir
-        snap = run_dir / "eval-snapshot"
-        snap.mkdir(exist_ok=True)
-        save_network(snap, "generator", self.G, cfg.model, self.model_cfg, {"ema": self.ema, "kimg": kimg})
-        res = evaluate(snap, data=cfg.data, metrics=self.names, n=cfg.eval_n, seed=cfg.seed)
+        # G in memory: sampled in eval mode from its own seeded noise, so the run trains on unchanged.
+        res = evaluate(self.G, data=cfg.data, metrics=self.names, n=cfg.eval_n, seed=cfg.seed)
         append_jsonl(run_dir / "metrics.jsonl", {"kimg": kimg, **res})
         values = {m: r["value"] for m, r in res["metrics"].items()}
         self.tracker.tb.metrics(kimg, values)
         self.tracker.log(f"eval kimg {kimg:<8.1f} " + "  ".join(f"{m} {v:.4g}" for m, v in values.items()))
-        self._keep_best(kimg, values[self.best_name], res["metrics"][self.best_name]["higher_is_better"], snap)
+        self._keep_best(kimg, values[self.best_name], res["metrics"][self.best_name]["higher_is_better"])
         alarms = []
         collapse = _collapsed(res)
         if collapse:
@@ -61,13 +59,13 @@ class Evaluator:
             self.tracker.log(f"ALARM kimg {kimg:.1f}: {alarm}")
         return alarms
 
-    def _keep_best(self, kimg: float, value: float, higher_is_better: bool, snap: Path) -> None:
+    def _keep_best(self, kimg: float, value: float, higher_is_better: bool) -> None:
         best = self.progress.best_value
         if best is not None and not (value > best if higher_is_better else value < best):
             return
         self.progress.best_value = value
         (self.run_dir / "best").mkdir(exist_ok=True)
-        for f in snap.iterdir():
-            (self.run_dir / "best" / f.name).write_bytes(f.read_bytes())
+        save_network(self.run_dir / "best", "generator", self.G, self.cfg.model, self.model_cfg,
+                     {"ema": self.ema, "kimg": kimg})
         write_json(self.run_dir / "best" / "best.json", {"metric": self.best_name, "value": value, "kimg": kimg,
                                                           "higher_is_better": higher_is_better})

@@ -264,8 +264,10 @@ class Counters:
 
 # --------------------------------------------------------------------------- which run, which config
 def flag_name(key: str) -> str:
-    """The command-line flag of a TrainConfig field (for messages)."""
-    return {"strict_data": "--strict", "progress": "--no-progress"}.get(key, "--" + key.replace("_", "-"))
+    """The command-line flag of a TrainConfig field or architecture option (for messages)."""
+    from ..config import flag_of
+
+    return flag_of(key)
 
 
 def _plain(v: Any) -> Any:
