@@ -44,13 +44,13 @@ from .steps import DInput, DOptions, _grad_norm, discriminator_step, generator_s
 from .tracking import D_WINS_ACC, Clock, Tracker, tick_alarms  # noqa: F401
 
 def train(config: TrainConfig | dict | None = None, *, resume: str | None = None, **overrides) -> Path:
-    """Train a GAN and return its run directory.
+    """Train a GAN and return its run directory. (Over 100 lines on purpose: set-up, resume and the
+    loop with its k D steps, G step, guard, EMA and due events are meant to be read in one place.)
 
     ``config`` is a :class:`TrainConfig` or a dict of its fields; keyword arguments override
     fields. The run directory receives ``config.json``, ``log.txt``, ``stats.jsonl``, grids of
-    samples from fixed noise under ``samples/``, resume states under ``checkpoints/``, and the
-    final generator and discriminator (``generator.safetensors`` / ``.json``,
-    ``discriminator.safetensors`` / ``.json``).
+    samples under ``samples/``, resume states under ``checkpoints/``, and both final networks
+    (``generator`` / ``discriminator`` ``.safetensors`` + ``.json``).
 
     ``resume``: a run directory to continue from its latest valid checkpoint, with its own
     ``config.json`` (keyword arguments may change only :data:`ganworks.config.RESUME_SAFE`
