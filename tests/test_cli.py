@@ -62,7 +62,7 @@ def test_train_sample_interpolate_workflow(tmp_path):
 # runs, conflicting flags) is tests/test_bad_input.py; these are the quick argument-level ones.
 @pytest.mark.parametrize("args, fragments", [
     (["train", "--kimg", "0"], ["--kimg", "got 0"]),
-    (["train", "--batch-size", "-4"], ["--batch-size", "'-4'"]),
+    (["train", "--batch-size", "-4"], ["--batch-size", "got -4"]),
     (["train", "--g-hidden", "12,x"], ["--g-hidden", "'12,x'"]),
     (["train", "--bogus-flag"], ["unrecognized arguments: --bogus-flag"]),
     (["sample", "/no/such/run"], ["no such run or snapshot: /no/such/run"]),

@@ -155,7 +155,7 @@ def test_save_and_load_networks(arch, tmp_path):
     (dict(g_channels=0), "--g-channels must be a positive integer, got 0"),
     (dict(d_channels=-8), "--d-channels must be a positive integer, got -8"),
     (dict(d_channels="64"), "--d-channels must be a positive integer, got '64'"),
-    (dict(num_classes=-1), "--num-classes must be a non-negative integer (0: unconditional), got -1"),
+    (dict(num_classes=-1), "model option num_classes must be a non-negative integer (0: unconditional; --conditional sets it from the data), got -1"),
     (dict(sn="yes"), "--sn must be true or false, got 'yes'"),
     (dict(z_dim=0), "--z-dim must be a positive integer, got 0"),
     (dict(g_hidden=(8,)), "model 'dcgan' has no option 'g_hidden'"),
@@ -170,5 +170,5 @@ def test_resnet_and_mlp_size_rules():
     with pytest.raises(GanworksError, match="model 'resnet' supports 28, 32 or 64 px square images, got 3x128x128"):
         make_model_config("resnet", image_shape=(3, 128, 128))
     make_model_config("mlp", image_shape=(3, 40, 24))  # the MLP takes any shape
-    with pytest.raises(GanworksError, match="--num-classes"):
+    with pytest.raises(GanworksError, match="model option num_classes"):  # no flag of its own: --conditional
         make_model_config("mlp", num_classes=1.5)

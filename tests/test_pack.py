@@ -80,7 +80,7 @@ def test_pack_changes_what_d_learns(tmp_path):
 def test_pack_errors_are_one_line_and_create_nothing(tmp_path, capsys):
     for args, fragments in (
         (["--batch-size", "64", "--pack", "3"], ["--batch-size 64 must be a multiple of --pack 3"]),
-        (["--pack", "0"], ["--pack", "positive integer", "'0'"]),
+        (["--pack", "0"], ["--pack", "positive integer", "got 0"]),
     ):
         run = tmp_path / "never"
         r = cli(capsys, "train", *[a for a in RING if a != "64" and a != "--batch-size"], *args,
