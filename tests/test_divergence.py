@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -18,6 +19,7 @@ def error_after_progress(r, *fragments):
         assert f in lines[-1], (f, lines[-1])
 
 
+@pytest.mark.slow
 def test_nan_stops_with_step_and_network(tmp_path, capsys):
     # An absurd learning rate: D's weights jump to ~1e30 in its first step, and G's loss through
     # that D is no longer finite. One real subprocess: the user's view is one line and exit 2.

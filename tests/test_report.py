@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from gwtest import TINY, needs_mnist5k, one_line_error, run_cli
+from gwtest import TINY, cli, needs_mnist5k, one_line_error, run_cli
 from PIL import Image
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; `make test` installs it with apt-get
@@ -60,7 +60,7 @@ def _embedded_pngs(text):
 
 
 @needs_mnist5k
-def test_report_is_self_contained_html(report, evaluated_run):
+def test_report_is_self_contained_html(report, evaluated_run, capsys):
     text = report.read_text()
     assert text.startswith("<!DOCTYPE html>")
     for section in SECTIONS:
@@ -80,8 +80,8 @@ def test_report_is_self_contained_html(report, evaluated_run):
     assert pngs[5].size == (2 * (2 + 10 * 30), 2 * (2 + 4 * 30))  # 10 steps x 4 walks of 28 px, scale 2
     # The strip is what `ganworks interpolate --slerp` draws with the same settings.
     walk = report.parent / "walk.png"
-    r = run_cli("interpolate", str(evaluated_run), "--steps", "10", "--rows", "4", "--slerp", "--seed", "0",
-                "--out", str(walk))
+    r = cli(capsys, "interpolate", str(evaluated_run), "--steps", "10", "--rows", "4", "--slerp", "--seed", "0",
+            "--out", str(walk))
     assert r.returncode == 0, r.stderr
     assert np.array_equal(np.asarray(pngs[5]), np.asarray(Image.open(walk)))
     cfg = json.loads((evaluated_run / "config.json").read_text())
@@ -93,14 +93,15 @@ def test_report_is_self_contained_html(report, evaluated_run):
 
 
 @needs_mnist5k
-def test_default_output_is_inside_the_run(evaluated_run):
-    r = run_cli("report", str(evaluated_run))
+def test_default_output_is_inside_the_run(evaluated_run, capsys):
+    r = cli(capsys, "report", str(evaluated_run))
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == str(evaluated_run / "report.html") and (evaluated_run / "report.html").is_file()
 
 
 @needs_mnist5k
 @needs_chromium
+@pytest.mark.slow
 def test_report_renders_in_headless_chromium(report, tmp_path):
     # 1. The DOM after load: every section is there and every image decoded, at its PNG's size.
     # A copy of the page gets a probe script (the report itself has none; its CSP allows none).

@@ -200,6 +200,7 @@ def _evil_pt(path: Path, marker: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_crafted_pickle_is_dangerous_and_refused_everywhere(tmp_path, capsys):
     marker = tmp_path / "PWNED"
     evil = _evil_pt(tmp_path / "evil.pt", marker)
