@@ -231,7 +231,7 @@ def _mount_full_disk(d: Path) -> str | None:
 
 
 # A real process spends seconds importing torch: those rows are `slow` (make test-fast skips them).
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=[pytest.mark.slow] * (c.id in IN_A_SUBPROCESS))
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=pytest.mark.slow if c.id in IN_A_SUBPROCESS else ())
                                   for c in CASES])
 def test_bad_input_one_line_exit_2_nothing_lost(case: Case, tmp_path, capfd, monkeypatch, request):
     run = None
