@@ -101,6 +101,9 @@ class TrainConfig:
                              check=NONNEGATIVE)
     r1_interval: int = option(16, help="lazy R1: apply every this many D steps, scaled by the interval "
                                        "(Karras et al. 2020)", check=Int(1))
+    r2_gamma: float = option(0.0, help="R2 penalty gamma on generated data, on R1's lazy schedule (with --r1-gamma "
+                                       "and --objective rpgan: R3GAN, Huang et al. 2024; 0 = off)",
+                             check=NONNEGATIVE)
     label_smoothing: float = option(0.0, help="one-sided label smoothing: D's target for real data is 1 - s "
                                               "(Salimans et al. 2016)", check=UNIT)
     replay_size: int = option(0, help="a buffer of this many past fakes mixed into D's batches (0 = off)",

@@ -10,7 +10,7 @@ D ascends V, i.e. minimizes the binary cross-entropy below. G either descends V 
 saturating "minimax" loss) or, as the paper recommends in Sec. 3 because log(1 - D(G(z)))
 saturates early in training, maximizes log D(G(z)) instead (the "non-saturating" loss).
 
-The other objectives (WGAN, WGAN-GP, hinge, LSGAN, RaGAN and the f-GAN family) follow the same
+The other objectives (WGAN, WGAN-GP, hinge, LSGAN, RaGAN, RpGAN and the f-GAN family) follow the same
 convention: ``d_loss(real_logits, fake_logits)`` is minimized by D and
 ``g_loss(fake_logits, real_logits=None)`` by G, where "logits" means D's raw output, whatever it
 means for the objective (a critic value, a variational function's pre-activation, ...).
@@ -110,6 +110,33 @@ def g_loss_ragan(fake_logits: Tensor, real_logits: Tensor | None = None) -> Tens
         raise ValueError("the relativistic generator loss needs real_logits (Objective.g_needs_real)")
     return (softplus(-(fake_logits - real_logits.mean())).mean()  # -log sigmoid(C(x_f) - mean C(x_r))
             + softplus(real_logits - fake_logits.mean()).mean())  # -log(1 - sigmoid(C(x_r) - mean C(x_f)))
+
+
+# --- Relativistic pairing GAN: Jolicoeur-Martineau 2019 (RSGAN); Huang et al. 2024 (R3GAN) ----
+# D_rp(x_r, x_f) = sigmoid(C(x_r) - C(x_f)) on PAIRS: the i-th real sample against the i-th fake,
+# not against a batch mean as in RaGAN. Huang et al. 2024 ("The GAN is dead; long live the GAN! A
+# Modern GAN Baseline", NeurIPS) show that this loss together with zero-centred R1 and R2 penalties
+# (--r1-gamma, --r2-gamma) converges locally, and build R3GAN on it.
+
+def _paired(real_logits: Tensor, fake_logits: Tensor) -> None:
+    if real_logits.shape != fake_logits.shape:
+        raise ValueError("the relativistic pairing loss pairs real and fake samples one to one; got logits of "
+                         f"shapes {tuple(real_logits.shape)} and {tuple(fake_logits.shape)}")
+
+
+def d_loss_rpgan(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """-E log D_rp(x_r, x_f) over paired samples: D wants each real above its fake."""
+    _paired(real_logits, fake_logits)
+    return softplus(-(real_logits - fake_logits)).mean()  # -log sigmoid(C(x_r) - C(x_f))
+
+
+def g_loss_rpgan(fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
+    """D's loss with real and fake swapped: G wants each fake above its real. Needs D(real), a
+    constant for G."""
+    if real_logits is None:
+        raise ValueError("the relativistic generator loss needs real_logits (Objective.g_needs_real)")
+    _paired(real_logits, fake_logits)
+    return softplus(-(fake_logits - real_logits)).mean()  # -log sigmoid(C(x_f) - C(x_r))
 
 
 # --- f-GAN: Nowozin, Cseke & Tomioka 2016 -----------------------------------------------------
@@ -263,6 +290,15 @@ OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
               probabilistic=False, g_needs_real=True,
               citation="Jolicoeur-Martineau 2018, The relativistic discriminator: a key element missing "
                        "from standard GAN"),
+    # Adam with beta1 = 0, beta2 = 0.99 is R3GAN's optimizer setting (Huang et al. 2024); its learning rate
+    # depends on the data set and is decayed over the run, so the project's lr stays the default here.
+    Objective("rpgan", d_loss_rpgan, g_loss_rpgan,
+              "relativistic pairing GAN (D judges each real sample against one fake); with --r1-gamma and "
+              "--r2-gamma it is R3GAN's loss", probabilistic=False, g_needs_real=True,
+              defaults={"optimizer": "adam", "betas": (0.0, 0.99)},
+              citation="Jolicoeur-Martineau 2019, The relativistic discriminator: a key element missing from "
+                       "standard GAN (RSGAN); Huang et al. 2024, The GAN is dead; long live the GAN! A Modern "
+                       "GAN Baseline"),
     *(Objective(f"f:{name}", *f_gan_losses(name), f"f-GAN minimizing the {_F_TITLES[name]} divergence",
                 # g_f(v) = log(2 sigmoid(v)) resp. log sigmoid(v): sigmoid(v) is D's probability of "real"
                 probabilistic=name in ("js", "gan"),

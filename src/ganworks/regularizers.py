@@ -1,6 +1,6 @@
 """Gradient regularizers of the discriminator, added to D's loss in its step.
 
-Both differentiate D's output with respect to its input with ``create_graph=True``, so the
+All differentiate D's output with respect to its input with ``create_graph=True``, so the
 returned penalty can be backpropagated into D's parameters (a double backward).
 """
 
@@ -59,3 +59,14 @@ def r1_penalty(D: Callable[..., Tensor], real: Tensor, y: Tensor | None = None) 
     so the regularizer keeps its average strength. ``y`` is passed on as D(x, y) when given.
     """
     return _input_grad(D, real, y).pow(2).sum(1).mean()
+
+
+def r2_penalty(D: Callable[..., Tensor], fake: Tensor, y: Tensor | None = None) -> Tensor:
+    """R2 = E_{x ~ P_G} ||grad_x D(x)||^2, R1's counterpart on generated data (Mescheder, Geiger &
+    Nowozin 2018 define both; Huang et al. 2024 show that the relativistic pairing loss needs R1 and R2
+    together to converge, and build R3GAN on them).
+
+    The fakes are a constant here (no gradient reaches G). Weighting as for :func:`r1_penalty`: the
+    caller multiplies by gamma / 2 (and by the lazy interval). ``y`` is passed on as D(x, y) when given.
+    """
+    return _input_grad(D, fake, y).pow(2).sum(1).mean()

@@ -143,7 +143,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
                     continue
                 z = feed.noise()
                 progress.d_step_count += 1
-                d_setup.r1_weight = schedules.r1_weight(progress.d_step_count)
+                d_setup.r1_weight, d_setup.r2_weight = schedules.penalty_weights(progress.d_step_count)
                 step_stats.update(discriminator_step(G_train, D_train, objective, real, z, opt_d, autocast,
                                                      y_real=y_real, y_fake=y_real, opt=d_setup))
                 problem = nonfinite("discriminator", step_stats["loss_D"], D)

@@ -1,5 +1,5 @@
 """Schedules as data: when events fall due, and how the learning rates, the instance noise and
-lazy R1 change over a run.
+lazy R1 and R2 change over a run.
 
 Everything is counted in real images shown to D (StyleGAN's ``cur_nimg``), so changing the batch
 size or the number of D steps does not move an event or bend a schedule.
@@ -51,7 +51,7 @@ def lr_factor(schedule: str, t: float) -> float:
 
 @dataclass(frozen=True)
 class Schedules:
-    """What changes with the images seen: learning rates, instance noise, lazy R1's weight."""
+    """What changes with the images seen: learning rates, instance noise, lazy R1's and R2's weights."""
 
     total: int  # images in the whole run
     lr: str  # --lr-schedule: constant, linear or cosine
@@ -60,12 +60,13 @@ class Schedules:
     noise_end: float  # images at which the noise reaches 0
     r1_gamma: float
     r1_interval: int  # lazy R1: the penalty on every r1_interval-th D step
+    r2_gamma: float = 0.0  # R2 (on fakes), on R1's lazy schedule; defaulted, so callers may leave it out
 
     @classmethod
     def of(cls, cfg, total: int) -> "Schedules":
         end = 1000 * (cfg.instance_noise_kimg if cfg.instance_noise_kimg is not None else cfg.kimg)
         return cls(total=total, lr=cfg.lr_schedule, nan_lr_factor=cfg.nan_lr_factor, noise=cfg.instance_noise,
-                   noise_end=end, r1_gamma=cfg.r1_gamma, r1_interval=cfg.r1_interval)
+                   noise_end=end, r1_gamma=cfg.r1_gamma, r1_interval=cfg.r1_interval, r2_gamma=cfg.r2_gamma)
 
     def noise_std(self, nimg: int) -> float:
         """Instance noise annealed linearly from ``noise`` to 0 at ``noise_end`` (Sonderby et al. 2017)."""
@@ -77,6 +78,16 @@ class Schedules:
         if self.r1_gamma > 0 and d_step % self.r1_interval == 0:
             return self.r1_gamma / 2 * self.r1_interval
         return 0.0
+
+    def r2_weight(self, d_step: int) -> float:
+        """R2 on the fakes, on R1's lazy schedule (the same D steps, the same interval scaling)."""
+        if self.r2_gamma > 0 and d_step % self.r1_interval == 0:
+            return self.r2_gamma / 2 * self.r1_interval
+        return 0.0
+
+    def penalty_weights(self, d_step: int) -> tuple[float, float]:
+        """(R1's weight, R2's weight) at this D step."""
+        return self.r1_weight(d_step), self.r2_weight(d_step)
 
     def set_learning_rates(self, rates: list[tuple[torch.optim.Optimizer, float]], nimg: int, rollbacks: int) -> None:
         """Each optimizer's base rate, times the rollback factor, times the schedule at ``nimg``."""

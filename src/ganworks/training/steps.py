@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from ..augment import diff_augment
 from ..objectives import Objective, d_loss_gan_smoothed, discriminator_stats
-from ..regularizers import gradient_penalty, r1_penalty
+from ..regularizers import gradient_penalty, r1_penalty, r2_penalty
 from .replay import ReplayBuffer
 
 
@@ -46,6 +46,7 @@ class DOptions:
     gp_weight: float = 0.0  # lambda of the gradient penalty (WGAN-GP)
     gp_one_sided: bool = False
     r1_weight: float = 0.0  # gamma / 2 * lazy interval, on this step only (0 on the others)
+    r2_weight: float = 0.0  # the same for R2, the penalty on the fakes D judged (R3GAN)
     label_smoothing: float = 0.0
     augment: tuple[str, ...] = ()
     replay: ReplayBuffer | None = None
@@ -84,6 +85,10 @@ def discriminator_step(G: nn.Module, D: nn.Module, objective: Objective, real: T
             r1 = r1_penalty(D, real_in.detach(), y_real)
             loss = loss + opt.r1_weight * r1
             extra["R1"] = r1.detach()
+        if opt.r2_weight > 0:
+            r2 = r2_penalty(D, fake_in.detach(), y_d)
+            loss = loss + opt.r2_weight * r2
+            extra["R2"] = r2.detach()
         opt_d.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = _grad_norm(D)  # ||dloss_D/dtheta_D||: explodes before a divergence, vanishes when D is stuck
