@@ -77,6 +77,10 @@ class TrainConfig:
     # ---- how long and how. None: the objective's paper default (``resolved()``), else the global one.
     kimg: float = option(600.0, help="training length in thousands of real images shown to D (independent of "
                                      "the batch size)", check=POSITIVE, resume=True)
+    minutes: float | None = option(None, help="wall-clock budget: stop at the first tick after this many minutes of "
+                                              "training (--kimg stays the upper bound); the lr schedule and the "
+                                              "instance noise then go by the share of the budget used",
+                                   check=POSITIVE, resume=True, metavar="M")
     batch_size: int = option(64, help="images per minibatch", check=Int(1))
     d_steps: int | None = option(None, flag=("--d-steps", "--n-critic"),
                                  help="k: D steps per G step (Goodfellow et al. 2014, Algorithm 1); default: the "

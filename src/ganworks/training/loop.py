@@ -37,7 +37,7 @@ from .grids import GRID_SEED, SampleGrids  # noqa: F401
 from .guard import Guard, nonfinite
 from .replay import ReplayBuffer
 from .resume import plan, save_checkpoint
-from .rundir import choose_run_dir, write_run_config
+from .rundir import choose_run_dir, record_reached, write_run_config
 from .schedule import Every, Schedules, lr_factor  # noqa: F401  (lr_factor: importable from here as before)
 from .state import EVENTS, Progress, TrainState
 from .steps import DInput, DOptions, _grad_norm, discriminator_step, generator_step, update_ema  # noqa: F401
@@ -52,11 +52,11 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
     samples under ``samples/``, resume states under ``checkpoints/``, and both final networks
     (``generator`` / ``discriminator`` ``.safetensors`` + ``.json``).
 
-    ``resume``: a run directory to continue from its latest valid checkpoint, with its own
-    ``config.json`` (keyword arguments may change only :data:`ganworks.config.RESUME_SAFE`
-    fields, e.g. ``kimg`` to extend it); or ``"auto"``: continue the run in ``run_dir`` if it
-    has a checkpoint, else start it. On CPU a resumed run ends bitwise equal to an
-    uninterrupted one. Under ``torchrun`` each process trains on its share of the batch.
+    ``resume``: a run directory to continue from its latest valid checkpoint, with its own ``config.json``
+    (keyword arguments may change only :data:`ganworks.config.RESUME_SAFE` fields, e.g. ``kimg`` to extend
+    it); or ``"auto"``: continue the run in ``run_dir`` if it has a checkpoint, else start it. On CPU a
+    resumed run ends bitwise equal to an uninterrupted one (``--minutes``: what stays exact and what follows
+    the wall clock is in :class:`.schedule.Budget`). Under ``torchrun`` each process trains on its share.
     """
     cfg, resume_dir, ckpt, skipped = _plan(config, resume, overrides)
     resolved = cfg.resolved()  # objective defaults applied (e.g. WGAN: RMSProp, lr 5e-5, 5 critic steps, clip 0.01)
@@ -97,8 +97,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
     total = int(round(cfg.kimg * 1000))
     per_iter = cfg.batch_size * resolved.d_steps
     schedules = Schedules.of(cfg, total)
-    progress = Progress(events={"tick": Every.kimg(cfg.tick_kimg), "snap": Every.kimg(cfg.snapshot_kimg),
-                                "eval": Every.kimg(cfg.eval_every), "ckpt": Every.kimg(cfg.checkpoint_every())})
+    progress = Progress.of(cfg, schedules.budget)  # events every so many kimg; the --minutes budget
     ticks, snaps, evals, ckpts = (progress.events[name] for name in EVENTS)
     clock = Clock()
     tracker = Tracker(run_dir, dist, clock)
@@ -131,7 +130,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
                 _save_state(run_dir, state, cfg.keep_checkpoints)  # a good state to return to
         G.train()
         D.train(not cfg.freeze_discriminator)
-        while progress.nimg < total:
+        while progress.nimg < total and not schedules.budget.spent:  # --minutes: see the tick below
             if cfg.lr_schedule != "constant":
                 schedules.set_learning_rates(base_rates, progress.nimg, progress.rollbacks)
             sees.noise_std = schedules.noise_std(progress.nimg)
@@ -173,6 +172,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
                 progress.last_d_acc = stats.get("D_acc")
                 progress.tick += 1
                 ticks.advance(progress.nimg)
+                done = schedules.budget.tick(clock.elapsed(), dist, device) or done  # --minutes: ends at a tick
             if evals.due(progress.nimg, at_end=done):
                 evaluate_now(round(progress.nimg / 1000, 3))
                 evals.advance(progress.nimg)
@@ -189,7 +189,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
         if dist.main:
             _save_state(run_dir, state, cfg.keep_checkpoints)
             grids.snapshot(progress.nimg // 1000)
-            _save_release(run_dir, cfg.model, model_cfg, G_out, G, G_ema, D)
+            _save_release(run_dir, cfg.model, model_cfg, G_out, G, G_ema, D, (progress.nimg, clock.elapsed()))
         tracker.log(f"done: {progress.nimg / 1000:.1f} kimg in {clock.elapsed():.1f}s; networks saved in {run_dir}")
     distributed.teardown(dist)
     return run_dir
@@ -308,9 +308,11 @@ def _save_state(run_dir: Path, state: TrainState, keep: int) -> None:
 
 
 def _save_release(run_dir: Path, arch: str, model_cfg, G_out: nn.Module, G: nn.Module, G_ema: nn.Module | None,
-                  D: nn.Module) -> None:
+                  D: nn.Module, reached: tuple[int, float]) -> None:
     """The finished run's networks: ``generator`` (the EMA when kept, else G), ``generator_raw``
-    (G itself, when an EMA was kept) and ``discriminator``."""
+    (G itself, when an EMA was kept) and ``discriminator``; and where it ended in ``config.json``
+    (``reached``: images shown and seconds of training)."""
+    record_reached(run_dir, *reached)
     save_network(run_dir, "generator", G_out, arch, model_cfg, {"ema": G_ema is not None})
     if G_ema is not None:
         save_network(run_dir, "generator_raw", G, arch, model_cfg)

@@ -73,3 +73,12 @@ def write_run_config(run_dir: Path, cfg, resolved, model: dict, data, environmen
         "environment": environment,
         "params": params,
     })
+
+
+def record_reached(run_dir: Path, nimg: int, elapsed_s: float) -> None:
+    """Add to ``config.json`` where the run ended: kimg and minutes of training reached (with
+    ``--minutes`` the kimg reached depends on the machine's speed; --kimg is only the upper bound)."""
+    path = run_dir / "config.json"
+    config = json.loads(path.read_text())
+    config["reached"] = {"kimg": round(nimg / 1000, 3), "minutes": round(elapsed_s / 60, 4)}
+    write_json(path, config)

@@ -2,13 +2,15 @@
 lazy R1 and R2 change over a run.
 
 Everything is counted in real images shown to D (StyleGAN's ``cur_nimg``), so changing the batch
-size or the number of D steps does not move an event or bend a schedule.
+size or the number of D steps does not move an event or bend a schedule. The one exception is a
+wall-clock budget (``--minutes``, :class:`Budget`): it is read only at tick boundaries, and the
+schedules that need the run's length then go by the fraction of the budget used.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -49,6 +51,63 @@ def lr_factor(schedule: str, t: float) -> float:
     return 1.0
 
 
+@dataclass
+class Budget:
+    """A wall-clock training budget (``--minutes``), read at tick boundaries only.
+
+    At each tick the training time (``Clock``, which a resume carries over) is recorded in
+    ``at_tick_s``; the run stops at the first tick where it reaches ``seconds``, and until the next
+    tick the schedules see the budget fraction of that moment, held constant. ``at_tick_s`` is
+    resume state, so what is exact and what is not:
+
+    - exact: between two ticks everything is a deterministic function of the resume state; a run
+      resumed from a checkpoint continues with the same held fraction (and under the same budget)
+      that the uninterrupted run had at that point, so up to its next tick it computes bit for bit
+      what the uninterrupted run computed;
+    - wall-clock: the fraction taken at each later tick, and hence the learning rates and noise of
+      the following tick and the tick at which the run stops, depend on the machine's speed (two
+      runs, resumed or not, stop at different kimg on a busy and an idle machine; that is inherent).
+
+    Without a budget (``seconds`` None) nothing here is read and a run computes exactly what it
+    computed before ``--minutes`` existed.
+    """
+
+    seconds: float | None  # None: no budget
+    at_tick_s: float = 0.0  # training seconds at the last tick boundary
+
+    @classmethod
+    def minutes(cls, minutes: float | None) -> "Budget":
+        return cls(None if minutes is None else 60.0 * minutes)
+
+    def fraction(self) -> float:
+        """The share of the budget used at the last tick, in [0, 1] (0 without a budget)."""
+        return min(self.at_tick_s / self.seconds, 1.0) if self.seconds else 0.0
+
+    @property
+    def spent(self) -> bool:
+        return self.seconds is not None and self.at_tick_s >= self.seconds
+
+    def tick(self, elapsed_s: float, dist=None, device=None) -> bool:
+        """Record the training time at a tick boundary; True when the budget is spent. Under torchrun
+        the processes' clocks are averaged first, so that every process takes the same decision."""
+        if self.seconds is None:
+            return False
+        if dist is not None and dist.active:
+            from .distributed import mean_across
+
+            elapsed_s = float(mean_across(torch.tensor([elapsed_s], dtype=torch.float64, device=device), dist))
+        self.at_tick_s = elapsed_s
+        return self.spent
+
+    def state(self) -> dict[str, float]:
+        return {"at_tick_s": self.at_tick_s}
+
+    def load(self, record: dict | None, elapsed_s: float) -> None:
+        """From a resume state; one written before ``--minutes`` existed holds no tick time: the
+        training time of the checkpoint stands in for it."""
+        self.at_tick_s = float(record["at_tick_s"]) if record else elapsed_s
+
+
 @dataclass(frozen=True)
 class Schedules:
     """What changes with the images seen: learning rates, instance noise, lazy R1's and R2's weights."""
@@ -61,16 +120,32 @@ class Schedules:
     r1_gamma: float
     r1_interval: int  # lazy R1: the penalty on every r1_interval-th D step
     r2_gamma: float = 0.0  # R2 (on fakes), on R1's lazy schedule; defaulted, so callers may leave it out
+    # --minutes: the run ends at total images or when the budget is spent, whichever comes first.
+    budget: Budget = field(default_factory=lambda: Budget(None))
+    noise_to_end: bool = False  # the noise ends with the run (no --instance-noise-kimg): the budget bends it
 
     @classmethod
     def of(cls, cfg, total: int) -> "Schedules":
         end = 1000 * (cfg.instance_noise_kimg if cfg.instance_noise_kimg is not None else cfg.kimg)
         return cls(total=total, lr=cfg.lr_schedule, nan_lr_factor=cfg.nan_lr_factor, noise=cfg.instance_noise,
-                   noise_end=end, r1_gamma=cfg.r1_gamma, r1_interval=cfg.r1_interval, r2_gamma=cfg.r2_gamma)
+                   noise_end=end, r1_gamma=cfg.r1_gamma, r1_interval=cfg.r1_interval, r2_gamma=cfg.r2_gamma,
+                   budget=Budget.minutes(cfg.minutes), noise_to_end=cfg.instance_noise_kimg is None)
+
+    def fraction(self, nimg: int, end: float) -> float:
+        """How far the run is towards ``end`` images. Under a budget: the larger of that and the share
+        of the budget used (held since the last tick), since the run ends at whichever bound comes
+        first; so the schedules reach their end value when the run ends, and a budget that never
+        binds leaves them as they are without one."""
+        if self.budget.seconds is None:
+            return nimg / end
+        return max(nimg / end, self.budget.fraction())
 
     def noise_std(self, nimg: int) -> float:
         """Instance noise annealed linearly from ``noise`` to 0 at ``noise_end`` (Sonderby et al. 2017)."""
-        return self.noise * max(0.0, 1.0 - nimg / self.noise_end) if self.noise > 0 else 0.0
+        if self.noise <= 0:
+            return 0.0
+        t = self.fraction(nimg, self.noise_end) if self.noise_to_end else nimg / self.noise_end
+        return self.noise * max(0.0, 1.0 - t)
 
     def r1_weight(self, d_step: int) -> float:
         """Lazy R1 (Karras et al. 2020): gamma / 2 on every r1_interval-th D step, times the interval
@@ -91,7 +166,7 @@ class Schedules:
 
     def set_learning_rates(self, rates: list[tuple[torch.optim.Optimizer, float]], nimg: int, rollbacks: int) -> None:
         """Each optimizer's base rate, times the rollback factor, times the schedule at ``nimg``."""
-        scale = self.nan_lr_factor ** rollbacks * lr_factor(self.lr, nimg / self.total)
+        scale = self.nan_lr_factor ** rollbacks * lr_factor(self.lr, self.fraction(nimg, self.total))
         for opt, lr in rates:
             for group in opt.param_groups:
                 group["lr"] = lr * scale

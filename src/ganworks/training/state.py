@@ -22,7 +22,7 @@ from .data import IndexBatches
 from .replay import ReplayBuffer
 from .resume import (Counters, load_checkpoint, load_optimizer, module_state, optimizer_state, rng_state,
                      set_rng_state, take)
-from .schedule import Every
+from .schedule import Budget, Every
 from .tracking import Clock, TickMeans
 
 EVENTS = ("tick", "snap", "eval", "ckpt")  # the names under which their next_* and intervals are stored
@@ -41,6 +41,14 @@ class Progress:
     best_value: float | None = None
     last_d_acc: float | None = None
     rollbacks: int = 0
+    budget: Budget = field(default_factory=lambda: Budget(None))  # --minutes, and the clock at the last tick
+
+    @classmethod
+    def of(cls, cfg, budget: Budget) -> "Progress":
+        """A new run's position: its events every so many kimg, as configured, and its budget."""
+        kimg = {"tick": cfg.tick_kimg, "snap": cfg.snapshot_kimg, "eval": cfg.eval_every,
+                "ckpt": cfg.checkpoint_every()}
+        return cls(events={name: Every.kimg(kimg[name]) for name in EVENTS}, budget=budget)
 
     def counters(self) -> dict[str, Any]:
         """The ``counters`` record of state.json."""
@@ -101,10 +109,13 @@ class TrainState:
         t_sums, counts = self.means.state()
         tensors.update(t_sums)
         self.progress.elapsed_s = self.clock.elapsed()
-        return tensors, {"counters": self.progress.counters(), "tick_counts": counts,
-                         "optimizers": {"G": meta_g, "D": meta_d}, "rng": meta_rng, "data": meta_data,
-                         "replay": meta_replay, "model": self.info["model"], "train": self.info["train"],
-                         "world_size": self.info["world_size"], "ganworks_version": __version__}
+        meta = {"counters": self.progress.counters(), "tick_counts": counts,
+                "optimizers": {"G": meta_g, "D": meta_d}, "rng": meta_rng, "data": meta_data,
+                "replay": meta_replay, "model": self.info["model"], "train": self.info["train"],
+                "world_size": self.info["world_size"], "ganworks_version": __version__}
+        if self.progress.budget.seconds is not None:
+            meta["budget"] = self.progress.budget.state()  # the held schedule position: a resume goes on with it
+        return tensors, meta
 
     def load_state_dict(self, tensors: dict[str, Tensor], meta: dict[str, Any], source: str = "checkpoint") -> None:
         """Put a checkpoint's state back; ``source`` names it in errors."""
@@ -128,6 +139,7 @@ class TrainState:
                                          if r["size"] and "replay.labels" in tensors else None})
         self.means.load(take(tensors, "tick_sum"), meta["tick_counts"], self.device)
         self.progress.load_counters(meta["counters"])
+        self.progress.budget.load(meta.get("budget"), self.progress.elapsed_s)
 
     def load(self, path: Path, config_path: Path) -> None:
         """Continue from the checkpoint directory ``path``, refusing one of another model

@@ -1,0 +1,145 @@
+"""--minutes: a wall-clock budget. The run stops at the first tick after the budget, writes what a
+finished run writes and records the kimg reached; schedules go by the share of the budget used; a
+budget that never binds changes nothing; resume continues under the same budget, bit for bit.
+
+Most tests replace the training clock by one of known speed (each reading 1/16 s after the last,
+a power of two so that the sums are exact), which makes the stopping tick deterministic; one test
+uses the real clock and asserts only structure.
+"""
+
+import json
+
+import pytest
+
+from ganworks import GanworksError, TrainConfig, train
+from ganworks.training.tracking import Clock
+
+from gwtest import RING, assert_bitwise, cli, one_line_error, rewind_copy, stats
+
+STEP_S = 1 / 16  # seconds per reading of the fake clock
+RING_KW = dict(data="ring8", model="mlp", batch_size=64, tick_kimg=0.512, snapshot_kimg=0, progress=False,
+               model_options={"z_dim": 4, "g_hidden": [32], "d_hidden": [32], "output": "linear"})
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    """A machine of known speed: each reading of the training clock is STEP_S later than the last one
+    (the seconds carried over a resume included)."""
+
+    def elapsed(self):
+        self._readings = getattr(self, "_readings", 0) + 1
+        return getattr(self, "_carried", 0.0) + self._readings * STEP_S
+
+    def carry(self, seconds):
+        self._carried = seconds
+
+    monkeypatch.setattr(Clock, "elapsed", elapsed)
+    monkeypatch.setattr(Clock, "carry", carry)
+
+
+def reached(run):
+    return json.loads((run / "config.json").read_text())["reached"]
+
+
+def test_real_clock_budget_stops_at_a_tick_with_the_final_files(tmp_path, capsys):
+    minutes = 0.01
+    run = tmp_path / "r"
+    r = cli(capsys, "train", *RING, "--kimg", "100000", "--minutes", str(minutes), "--run-dir", str(run))
+    assert r.returncode == 0, r.stderr
+    for name in ("generator.safetensors", "generator.json", "discriminator.safetensors", "discriminator.json",
+                 "log.txt", "stats.jsonl"):
+        assert (run / name).is_file(), name
+    assert list((run / "checkpoints").iterdir())  # the last resume state, as at the end of any run
+    recs = [json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines()]
+    got = reached(run)
+    assert got["kimg"] == recs[-1]["kimg"] < 100000  # stopped at a tick boundary, far below --kimg
+    assert got["kimg"] * 1000 % 64 == 0 and got["minutes"] >= minutes
+    if len(recs) > 1:  # the first tick after the budget: the one before was still within it
+        assert recs[-2]["time_s"] <= 60 * minutes + 0.01
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["train"]["minutes"] == minutes and cfg["train"]["kimg"] == 100000
+
+
+def test_lr_schedule_goes_by_the_share_of_the_budget(tmp_path, fake_clock):
+    # One clock reading per tick (no checkpoint before the end): tick n reads n / 16 s. A budget
+    # of 1.22 s is spent at tick 20 (1.25 s); tick 20 ran at the fraction read at tick 19.
+    budget_s = 1.22
+    run = train(run_dir=str(tmp_path / "r"), kimg=1000, minutes=budget_s / 60, lr_g=2e-4, lr_d=8e-4,
+                lr_schedule="linear", checkpoint_kimg=0, **RING_KW)
+    recs = [json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines()]
+    assert len(recs) == 20 and reached(run)["kimg"] == recs[-1]["kimg"] == 20 * 0.512
+    for n, rec in enumerate(recs):  # tick n + 1 ran at the fraction read at tick n
+        held = n * STEP_S / (60 * (budget_s / 60))
+        image = (rec["kimg"] * 1000 - 64) / 1e6
+        assert rec["lr_G"] == pytest.approx(2e-4 * (1 - max(held, image)), rel=1e-12)
+        assert rec["lr_D"] == pytest.approx(8e-4 * (1 - max(held, image)), rel=1e-12)
+    assert recs[-1]["lr_G"] < 2e-4 * 0.03  # near 0 when the budget is used up, at 1% of --kimg
+
+
+def test_instance_noise_ends_with_the_budget(tmp_path, fake_clock):
+    run = train(run_dir=str(tmp_path / "r"), kimg=1000, minutes=1.22 / 60, instance_noise=0.5,
+                checkpoint_kimg=0, **RING_KW)
+    recs = [json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines()]
+    assert len(recs) == 20
+    assert recs[-1]["instance_noise"] == pytest.approx(0.5 * (1 - 19 * STEP_S / 1.22), abs=1e-6)
+    # --instance-noise-kimg names its own end: the budget does not bend it.
+    run = train(run_dir=str(tmp_path / "k"), kimg=1000, minutes=1.22 / 60, instance_noise=0.5,
+                instance_noise_kimg=100, checkpoint_kimg=0, **RING_KW)
+    last = json.loads((run / "stats.jsonl").read_text().splitlines()[-1])
+    assert last["instance_noise"] == pytest.approx(0.5 * (1 - (last["kimg"] * 1000 - 64) / 100_000), abs=1e-6)
+
+
+def test_a_budget_that_never_binds_changes_nothing(tmp_path):
+    kw = dict(kimg=2.048, lr_schedule="linear", instance_noise=0.1, seed=2, **RING_KW)
+    a = train(run_dir=str(tmp_path / "a"), **kw)
+    b = train(run_dir=str(tmp_path / "b"), minutes=1e6, **kw)
+    assert_bitwise(a, b)
+    assert stats(a) == stats(b)
+    assert reached(a)["kimg"] == reached(b)["kimg"] == 2.048
+
+
+def test_resume_mid_tick_under_a_budget_is_bitwise_exact(tmp_path, fake_clock):
+    # Checkpoints every half tick: resuming from one in the middle of a tick must go on with the
+    # fraction held since that tick (stored in the resume state), not one re-read from the clock.
+    kw = dict(kimg=1000, minutes=1.9 / 60, lr_schedule="cosine", instance_noise=0.2, checkpoint_kimg=0.256,
+              keep_checkpoints=1000, **RING_KW)
+    ref = train(run_dir=str(tmp_path / "ref"), **kw)
+    assert reached(ref)["kimg"] < 20  # the budget, not --kimg, ended it
+    run = rewind_copy(ref, tmp_path / "cut", 5 * 512 + 256)
+    state = json.loads((run / "checkpoints" / "ckpt-000002816" / "state.json").read_text())
+    assert 0 < state["budget"]["at_tick_s"] < state["counters"]["elapsed_s"]  # held since the tick before
+    train(resume=str(run))
+    assert_bitwise(ref, run)
+    assert stats(ref) == stats(run)
+    assert reached(ref) == reached(run)
+
+
+def test_resume_with_a_new_budget_continues(tmp_path, capsys, fake_clock):
+    run = tmp_path / "r"
+    assert cli(capsys, "train", *RING, "--kimg", "1000", "--minutes", str(0.6 / 60), "--run-dir", str(run)).returncode == 0
+    first = reached(run)["kimg"]
+    r = cli(capsys, "train", "--resume", str(run), "--minutes", str(1.2 / 60))
+    assert r.returncode == 0, r.stderr
+    assert json.loads((run / "config.json").read_text())["train"]["minutes"] == 1.2 / 60
+    assert first < reached(run)["kimg"] < 1000
+    # The same budget again: already spent, the run ends where it is and writes its files again.
+    r = cli(capsys, "train", "--resume", str(run), "--minutes", str(1.2 / 60))
+    assert r.returncode == 0, r.stderr
+    assert reached(run)["kimg"] == json.loads((run / "stats.jsonl").read_text().splitlines()[-1])["kimg"]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf"])
+def test_bad_minutes_are_one_line_errors(value, capsys, tmp_path):
+    r = cli(capsys, "train", *RING, "--minutes", value, "--run-dir", str(tmp_path / "r"))
+    one_line_error(r, "--minutes", "positive finite number")
+    assert not (tmp_path / "r").exists()
+    with pytest.raises(GanworksError, match="--minutes must be a positive finite number"):
+        TrainConfig(minutes=float(value))
+
+
+def test_minutes_in_help_and_resume_safe(capsys):
+    from ganworks.config import RESUME_SAFE
+
+    r = cli(capsys, "train", "--help")
+    assert r.returncode == 0 and "--minutes" in r.stdout
+    assert "minutes" in RESUME_SAFE
