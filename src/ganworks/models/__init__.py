@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import GanworksError, unknown_name
 from ..options import Option, options_of, validate_fields
-from .configs import ARCH_CONFIGS, DCGANConfig, MLPConfig, ResNetConfig
+from .configs import ARCH_CONFIGS, DCGANConfig, MLPConfig, R3Config, ResNetConfig
 
 if TYPE_CHECKING:
     from torch import nn
@@ -25,9 +25,10 @@ if TYPE_CHECKING:
 # configs and options (the command line, validation) does not load torch.
 NETWORKS = {"mlp": ("mlp", "MLPGenerator", "MLPDiscriminator"),
             "dcgan": ("dcgan", "DCGANGenerator", "DCGANDiscriminator"),
-            "resnet": ("resnet", "ResNetGenerator", "ResNetDiscriminator")}
+            "resnet": ("resnet", "ResNetGenerator", "ResNetDiscriminator"),
+            "r3": ("r3", "R3Generator", "R3Discriminator")}
 
-__all__ = ["ARCH_CONFIGS", "MLPConfig", "DCGANConfig", "ResNetConfig", "list_models", "check_model",
+__all__ = ["ARCH_CONFIGS", "MLPConfig", "DCGANConfig", "ResNetConfig", "R3Config", "list_models", "check_model",
            "make_model_config", "validate_model_config", "build_generator", "build_discriminator",
            "config_to_dict", "config_from_dict", "model_options"]
 
@@ -91,6 +92,12 @@ def validate_model_config(arch: str, cfg) -> None:
     if pack > 1 and cfg.num_classes:
         raise GanworksError(f"--pack {pack} does not combine with --conditional: a pack of samples has no "
                             "single class label for the projection discriminator")
+    group = getattr(cfg, "group_size", 0)  # r3: grouped convolutions over the widened channels
+    for flag, name in (("--g-channels", "g_channels"), ("--d-channels", "d_channels")):
+        ch = getattr(cfg, name, 0)
+        if group and (ch * cfg.expansion) % group:
+            raise GanworksError(f"--group-size {group} must divide the widened channels: {flag} {ch} x --expansion "
+                                f"{cfg.expansion} = {ch * cfg.expansion}")
     shape = cfg.image_shape
     if len(shape) != 3 or any(not _is_int(s) or s <= 0 for s in shape):
         raise GanworksError(f"model {arch!r}: image_shape must be three positive integers (C, H, W), got {shape!r}")

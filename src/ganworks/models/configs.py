@@ -5,7 +5,7 @@ Each field that a user may set is declared with :func:`ganworks.options.option`,
 collects the flags of every architecture (``ganworks train --help``). ``image_shape``,
 ``num_classes`` and ``output`` are filled in from the data, so they have no flag.
 
-The networks themselves live in ``mlp.py``, ``dcgan.py`` and ``resnet.py``.
+The networks themselves live in ``mlp.py``, ``dcgan.py``, ``resnet.py`` and ``r3.py``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ GROUP = "what to train"
 
 
 def _z_dim(default: int):
-    return option(default, help="latent dimension (default: 100 for mlp and dcgan, 128 for resnet)",
+    return option(default, help="latent dimension (default: 100 for mlp and dcgan, 128 for resnet, 64 for r3)",
                   check=Int(1), group=GROUP)
 
 
@@ -41,8 +41,9 @@ _WIDTH_RULE = {"generator": "dcgan: its last hidden layer, each layer towards th
                "discriminator": "dcgan: its first layer, each later layer twice as wide"}
 
 
-def _channels(net: str):
-    return option(64, help=f"{net} base width ({_WIDTH_RULE[net]}; resnet: every block)", check=Int(1), group=GROUP)
+def _channels(net: str, default: int = 64):
+    return option(default, help=f"{net} base width ({_WIDTH_RULE[net]}; resnet, r3: every block)", check=Int(1),
+                  group=GROUP)
 
 
 # num_classes: 0 unconditional; K > 0: G and D take labels y in [0, K) (set by --conditional from the data).
@@ -113,5 +114,26 @@ class ResNetConfig:
     image_sizes: ClassVar[tuple[int, ...]] = tuple(BASE_SIZE)
 
 
+@dataclass(frozen=True)
+class R3Config:
+    """R3GAN's modern ResNet (``r3.py``). ``image_shape`` is (C, H, W) with C in {1, 3} and H = W in
+    {28, 32, 64}; ``g_channels`` and ``d_channels`` times ``expansion`` must divide by ``group_size``."""
+
+    image_shape: tuple[int, int, int] = (1, 28, 28)
+    z_dim: int = _z_dim(64)
+    g_channels: int = _channels("generator", 32)
+    d_channels: int = _channels("discriminator", 32)
+    blocks: int = option(1, help="r3: residual blocks per resolution", check=Int(1), group=GROUP)
+    expansion: int = option(2, help="r3: each block's inverted bottleneck widens its channels this many times",
+                            check=Int(1), group=GROUP)
+    group_size: int = option(16, help="r3: channels per group of each block's grouped 3x3 convolution "
+                                      "(must divide the widened channels)", check=Int(1), group=GROUP)
+    sn: bool = _sn()
+    num_classes: int = 0
+    pack: int = _pack()
+
+    image_sizes: ClassVar[tuple[int, ...]] = tuple(BASE_SIZE)
+
+
 #: Architecture name -> its config class (the networks are looked up in ``ganworks.models``).
-ARCH_CONFIGS: dict[str, type] = {"mlp": MLPConfig, "dcgan": DCGANConfig, "resnet": ResNetConfig}
+ARCH_CONFIGS: dict[str, type] = {"mlp": MLPConfig, "dcgan": DCGANConfig, "resnet": ResNetConfig, "r3": R3Config}
