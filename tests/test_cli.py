@@ -24,7 +24,7 @@ def test_help_lists_commands():
 
 @needs_mnist5k
 @pytest.mark.slow
-def test_train_sample_interpolate_workflow(tmp_path):
+def test_train_sample_interpolate_workflow(tmp_path, capsys):
     run = tmp_path / "run"
     r = run_cli("train", *TINY_FLAGS, "--run-dir", str(run))
     assert r.returncode == 0, r.stderr
@@ -47,9 +47,10 @@ def test_train_sample_interpolate_workflow(tmp_path):
     r = run_cli("sample", str(run), "--n", "30", "--seed", "5", "--npy", str(tmp_path / "y.npy"))
     assert r.returncode == 0 and np.array_equal(np.load(tmp_path / "y.npy"), x)
 
-    for flag in ([], ["--slerp"]):
+    for flag in ([], ["--slerp"]):  # in this process: the GIF below runs interpolate in a real one
         out = tmp_path / f"walk{len(flag)}.png"
-        r = run_cli("interpolate", str(run), "--steps", "7", "--rows", "3", *flag, "--out", str(out), "--scale", "1")
+        r = cli(capsys, "interpolate", str(run), "--steps", "7", "--rows", "3", *flag, "--out", str(out),
+                "--scale", "1")
         assert r.returncode == 0, r.stderr
         assert Image.open(out).size == (2 + 7 * 30, 2 + 3 * 30)
     r = run_cli("interpolate", str(run), "--steps", "4", "--rows", "2", "--out", str(tmp_path / "walk.gif"))
