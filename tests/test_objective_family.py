@@ -24,7 +24,7 @@ def close(got, want):
 
 
 def test_registry_names_fields_and_defaults():
-    assert set(list_objectives()) == {"minimax", "ns", "wgan", "wgan-gp", "hinge", "lsgan", "ragan", "f:kl",
+    assert set(list_objectives()) == {"minimax", "ns", "wgan", "wgan-gp", "hinge", "lsgan", "ragan", "rpgan", "f:kl",
                                       "f:reverse-kl", "f:pearson", "f:hellinger", "f:js", "f:gan"}
     with pytest.raises(GanworksError, match="unknown objective 'f:chi'; valid: f:gan, .*ragan.*wgan-gp$"):
         get_objective("f:chi")
@@ -37,11 +37,11 @@ def test_registry_names_fields_and_defaults():
     with pytest.raises(TypeError):
         get_objective("wgan").defaults["lr"] = 1.0  # shared registry entries are read-only
     assert {o.name for o in objs if o.probabilistic} == {"minimax", "ns", "f:js", "f:gan"}
-    assert {o.name for o in objs if o.g_needs_real} == {"ragan"}
+    assert {o.name for o in objs if o.g_needs_real} == {"ragan", "rpgan"}
 
 
 def test_every_g_loss_takes_real_logits():
-    fake, real = torch.tensor([0.3, -0.7]), torch.tensor([1.1, 0.2, -0.4])
+    fake, real = torch.tensor([0.3, -0.7]), torch.tensor([1.1, 0.2])  # rpgan pairs them one to one
     for name in list_objectives():
         o = get_objective(name)
         if o.g_needs_real:

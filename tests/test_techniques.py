@@ -73,6 +73,7 @@ DEFAULT = dict(optimizer="adam", lr_g=2e-4, lr_d=2e-4, betas=[0.5, 0.999], d_ste
 PAPER = {
     "wgan": dict(optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5, d_steps=5, clip=0.01, gp_weight=0.0),
     "wgan-gp": dict(optimizer="adam", lr_g=1e-4, lr_d=1e-4, betas=[0.0, 0.9], d_steps=5, clip=0.0, gp_weight=10.0),
+    "rpgan": dict(optimizer="adam", lr_g=2e-4, lr_d=2e-4, betas=[0.0, 0.99], d_steps=1, clip=0.0, gp_weight=0.0),
 }
 
 
@@ -137,8 +138,8 @@ def test_objective_on_model_trains(tmp_path, optimizers, model, objective):
 
 
 def test_every_objective_is_covered():
-    assert set(EVERY) == {"minimax", "ns", "wgan", "wgan-gp", "hinge", "lsgan", "ragan", "f:kl", "f:reverse-kl",
-                          "f:pearson", "f:hellinger", "f:js", "f:gan"}
+    assert set(EVERY) == {"minimax", "ns", "wgan", "wgan-gp", "hinge", "lsgan", "ragan", "rpgan", "f:kl",
+                          "f:reverse-kl", "f:pearson", "f:hellinger", "f:js", "f:gan"}
     assert {o for o in EVERY if get_objective(o).defaults} == set(PAPER)
 
 
