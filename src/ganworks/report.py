@@ -125,7 +125,7 @@ def _training_panels(records: list[dict]) -> list:
         return [(labels.get(k, k) if labels else k, *_series(records, k)) for k in names if k in keys]
 
     panels = []
-    losses = group(sorted(k for k in keys if k.startswith("loss_")) + [k for k in ("GP", "R1") if k in keys])
+    losses = group(sorted(k for k in keys if k.startswith("loss_")) + [k for k in ("GP", "R1", "R2") if k in keys])
     if losses:
         panels.append(("Losses", losses, {}))
     if "D(x)" in keys:  # a probabilistic D: D(x) and D(G(z)) in (0, 1), accuracy; equilibrium at 1/2

@@ -20,6 +20,7 @@ TAGS = {
     "loss_G": "loss/G",
     "GP": "loss/gradient_penalty",
     "R1": "loss/R1",
+    "R2": "loss/R2",
     "D(x)": "D_output/D(x)",
     "D(G(z))": "D_output/D(G(z))",
     "D_real": "D_output/critic_real",
