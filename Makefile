@@ -41,12 +41,12 @@ test: $(STAMP)
 	    { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
 	      { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1; }; }; \
 	    test -d /usr/share/datasets/fashion-mnist || echo "make test: could not install Debian's dataset-fashion-mnist (needs apt-get and root); its test will skip"; }
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 # Everything but the tests marked slow (real subprocesses, torchrun, the lab's experiments, fuzzing,
 # multi-second trainings): no apt-get step, as the browser and Fashion-MNIST tests skip without them.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n auto -m "not slow"
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
