@@ -102,6 +102,7 @@ def grid25_cut_run(tmp_path_factory) -> Path:
 
 
 @needs_mnist5k
+@pytest.mark.slow
 def test_digits_judge(tmp_path):
     out = tmp_path / "digits.json"
     res = results(bench("digits", "--epochs", "0.2", "--out", out), out, "digits", tmp_path)
@@ -110,6 +111,7 @@ def test_digits_judge(tmp_path):
 
 
 @needs_mnist5k
+@pytest.mark.slow
 def test_digit_classes(tiny_run, tmp_path):
     out = tmp_path / "dc.json"
     r = bench("digit_classes", tiny_run, "--n", "100", "--classifier-epochs", "0.2", "--json", out)
@@ -121,6 +123,7 @@ def test_digit_classes(tiny_run, tmp_path):
 
 
 @needs_mnist5k
+@pytest.mark.slow
 def test_evaluate_speed(tmp_path):
     out = tmp_path / "ev.json"
     r = bench("evaluate_speed", "--n", "200", "--metrics", "fd", "--no-stacked", "--json", out)
@@ -132,6 +135,7 @@ def test_evaluate_speed(tmp_path):
 
 
 @needs_mnist5k
+@pytest.mark.slow
 def test_train_speed(tmp_path):
     out = tmp_path / "ts.json"
     r = bench("train_speed", "--kimg", "0.192", "--batch-sizes", "64", "--precisions", "fp32", "--json", out)
@@ -169,6 +173,7 @@ def test_pretrained_d(demo_like_run, tmp_path):
         assert (tmp_path / "pretrained_d" / f"{row['variant']}.png").is_file()
 
 
+@pytest.mark.slow
 def test_revive_mode_on_a_run_with_a_latent_cut(grid25_cut_run, tmp_path):
     """The grid25 configuration's latent (z_dim 3, 100 categories) once crashed this script with
     (4x101 and 102x8): it assumed z_dim 2."""
@@ -198,6 +203,7 @@ def toy_modes(*args: str) -> subprocess.CompletedProcess:
                            "--eval-every", "2", *args], capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_toy_modes_trajectory_and_reuse(tmp_path):
     runs, out = tmp_path / "runs", tmp_path / "res" / "t.json"
     r = toy_modes("--runs-root", str(runs), "--out", str(out))

@@ -295,6 +295,7 @@ def test_cli_evaluate_npy_writes_json_with_provenance(npys, tmp_path, digits):
 
 
 @needs_mnist5k
+@pytest.mark.slow
 def test_cli_evaluate_a_trained_run(tmp_path):
     from ganworks import train
 
@@ -322,6 +323,7 @@ def test_cli_evaluate_a_trained_run(tmp_path):
 
 
 @needs_mnist5k
+@pytest.mark.slow
 def test_cli_evaluate_errors_are_one_line(npys, tmp_path):
     _one_line_error(run_cli("evaluate", str(npys["a"]), "--data", "mnist-5k", "--metrics", "fd,fid"),
                     "unknown metric 'fid'", "valid: dc, fd, kid, mixture, modes, parzen, pr, score")
@@ -333,6 +335,7 @@ def test_cli_evaluate_errors_are_one_line(npys, tmp_path):
 
 
 @needs_mnist5k
+@pytest.mark.slow
 def test_cli_classifier_train(tmp_path):
     r = run_cli("classifier", "train", "--data", "mnist-5k", "--epochs", "1", "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr

@@ -85,6 +85,7 @@ def test_bad_options_are_one_line_errors():
 
 
 @needs_mnist5k
+@pytest.mark.slow
 def test_tiny_r3gan_run_on_mnist5k_trains(tmp_path):
     run = train(run_dir=str(tmp_path / "run"), data="mnist-5k", model="r3", objective="rpgan", r1_gamma=1.0,
                 r2_gamma=1.0, r1_interval=4, kimg=1.0, batch_size=32, tick_kimg=0.5, snapshot_kimg=0,

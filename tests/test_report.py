@@ -60,6 +60,7 @@ def _embedded_pngs(text):
 
 
 @needs_mnist5k
+@pytest.mark.slow
 def test_report_is_self_contained_html(report, evaluated_run, capsys):
     text = report.read_text()
     assert text.startswith("<!DOCTYPE html>")
