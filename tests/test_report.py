@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from gwtest import TINY, cli, needs_mnist5k, one_line_error, run_cli
+from gwtest import TINY, cli, needs_mnist5k, run_cli
 from PIL import Image
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; `make test` installs it with apt-get
