@@ -200,7 +200,14 @@ CASES = [
          ["ring8", "--model mlp"]),
     Case("eval-on-a-folder", ["train", "--data", "folder:{t}/imgs", "--eval-every", "1", "--run-dir", "{t}/r"],
          ["--eval-every", "folder:"], lambda t, r: folder(t, {"a.png": PNG})),
-    Case("report-out-not-html", ["report", "{run}", "--out", "{t}/old.png"], ["--out", "old.png", ".html"], needs_run=True),]
+    Case("report-out-not-html", ["report", "{run}", "--out", "{t}/old.png"], ["--out", "old.png", ".html"], needs_run=True),
+    # --- seeds beyond the 64 bits torch's generators take (issue 18, class 4)
+    Case("seed-2-64-train", ["train", *TINY, "--seed", "18446744073709551616", "--run-dir", "{t}/r"],
+         ["--seed", "18446744073709551616", "18446744073709551615"]),
+    Case("seed-2-64-sample", ["sample", "{run}", "--seed", "18446744073709551616", "--out", "{t}/old.png"],
+         ["--seed", "18446744073709551616", "18446744073709551615"], needs_run=True),
+    Case("seed-2-64-evaluate", ["evaluate", "{run}", "--data", "mnist-5k", "--n", "20", "--seed", str(2**70)],
+         ["--seed", str(2**70), "18446744073709551615"], needs_run=True),]
 
 
 # One row per subcommand (two for train: an argparse error and one raised deep in the data layer)

@@ -51,6 +51,16 @@ def _nonneg_int(s: str) -> int:
     return v
 
 
+def _seed(s: str) -> int:
+    """A seed: torch's generators take 0 .. 2**64 - 1 (``manual_seed(2**64)`` overflows)."""
+    from .options import SEED_MAX
+
+    v = _nonneg_int(s)
+    if v > SEED_MAX:
+        raise argparse.ArgumentTypeError(f"expected a seed in [0, {SEED_MAX}], got {s!r}")
+    return v
+
+
 def _positive_float(s: str) -> float:
     try:
         v = float(s)
@@ -229,7 +239,7 @@ def _add_sample(sub) -> None:
                        description="Sample a trained generator (run or snapshot directory).")
     p.add_argument("run", help="run or snapshot directory (holds generator.safetensors + generator.json)")
     p.add_argument("--n", type=_positive_int, default=64, help="number of samples (default 64)")
-    p.add_argument("--seed", type=_nonneg_int, default=0, help="noise seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="noise seed (default 0)")
     p.add_argument("--out", help="PNG grid to write (default samples.png when no other output is named)")
     p.add_argument("--npy", help="write the samples as a uint8 .npy, N x H x W (N x C x H x W for colour)")
     p.add_argument("--dir", help="write each sample as NNNNNN.png into this folder")
@@ -269,7 +279,7 @@ def _add_interpolate(sub) -> None:
     p.add_argument("--steps", type=_positive_int, default=10, help="images per walk (default 10)")
     p.add_argument("--rows", type=_positive_int, default=8, help="number of walks (default 8)")
     p.add_argument("--slerp", action="store_true", help="spherical instead of linear interpolation")
-    p.add_argument("--seed", type=_nonneg_int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--out", default="interpolation.png", help="strip of walks (.png) or an animation (.gif)")
     p.add_argument("--scale", type=_positive_int, default=2)
     p.set_defaults(func=_cmd_interpolate)
@@ -364,7 +374,7 @@ def _add_evaluate(sub) -> None:
                         f"default {','.join(DEFAULT_METRICS)}")
     p.add_argument("--n", type=_positive_int,
                    help="number of samples (run: default 10000, 26000 for stacked-mnist; .npy: default all)")
-    p.add_argument("--seed", type=_nonneg_int, default=0, help="sampling noise and reference subsets (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="sampling noise and reference subsets (default 0)")
     p.add_argument("--extractor", help="feature extractor: lenet-mnist, lenet-fashion or inception "
                                        "(default: lenet-mnist for the MNIST family, lenet-fashion for fashion-mnist)")
     p.add_argument("--inception-weights", "--extractor-weights", dest="extractor_weights", metavar="PATH",
@@ -396,7 +406,7 @@ def _add_classifier(sub) -> None:
     t.add_argument("--data", required=True, help="mnist, mnist-5k or fashion-mnist")
     t.add_argument("--epochs", type=_positive_int, help="default: 15 for mnist-5k, 4 for mnist, 5 for fashion-mnist")
     t.add_argument("--out", default=".", help="directory for NAME.safetensors and NAME.json (default .)")
-    t.add_argument("--seed", type=_nonneg_int, default=0)
+    t.add_argument("--seed", type=_seed, default=0)
     p.set_defaults(func=_cmd_classifier)
 
 
@@ -459,7 +469,7 @@ def _add_lab(sub) -> None:
                    help="list, or one of: " + ", ".join(EXPERIMENTS))
     p.add_argument("--out", help="figure to write (default lab-NAME.png; training-movie: lab-training-movie.gif)")
     p.add_argument("--json", help="write the results here instead of stdout")
-    p.add_argument("--seed", type=_nonneg_int, default=0, help="seed for data, networks and noise (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed for data, networks and noise (default 0)")
     p.add_argument("--quick", action="store_true", help="a smaller, faster version (seconds, not minutes)")
     p.add_argument("--kimg", type=float, help="mode-collapse / training-movie: training length per run")
     p.add_argument("--html", help="training-movie: the standalone HTML page (default: --out with .html)")

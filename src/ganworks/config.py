@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from .errors import GanworksError
-from .options import (NONNEGATIVE, POSITIVE, UNIT, Bool, Check, Choice, Custom, Float, Int, Option, Registered, Text,
-                      field_default, option, options_of, validate_fields)
+from .options import (NONNEGATIVE, POSITIVE, SEED, UNIT, Bool, Check, Choice, Custom, Float, Int, Option, Registered,
+                      Text, field_default, option, options_of, validate_fields)
 
 DEVICES = ("auto", "cpu", "cuda")
 OPTIMIZERS = ("adam", "rmsprop")
@@ -129,7 +129,7 @@ class TrainConfig:
                                                        "discriminator.safetensors)", check=_path("RUN_OR_FILE"))
     freeze_discriminator: bool = option(False, help="with --init-discriminator: never update D; G trains "
                                                     "against the fixed judge", check=Bool())
-    seed: int = option(0, help="seed of the weights, the data order and the noise", check=Int(0))
+    seed: int = option(0, help="seed of the weights, the data order and the noise", check=SEED)
     device: str = option("auto", help="where to train", check=Choice(DEVICES, noun="device"), resume=True, metavar="DEVICE")
     precision: str = option("fp32", help="bf16: bfloat16 autocast of the forward passes",
                             check=Choice(PRECISIONS, noun="precision"))

@@ -57,11 +57,13 @@ def _is_number(v: Any) -> bool:
 
 
 class Int(Check):
-    """An integer of at least ``min``."""
+    """An integer of at least ``min`` (and at most ``max``, when given)."""
 
-    def __init__(self, min: int = 1, describe: str | None = None):
-        self.min = min
+    def __init__(self, min: int = 1, describe: str | None = None, max: int | None = None):
+        self.min, self.max = min, max
         self.metavar = "N"
+        if describe is None and max is not None:
+            describe = f"must be an integer in [{min}, {max}]"
         self.describe = describe or {1: "must be a positive integer", 0: "must be a non-negative integer"}.get(
             min, f"must be an integer of at least {min}")
 
@@ -72,7 +74,12 @@ class Int(Check):
             raise ValueError(f"expected an integer, got {text!r}") from None
 
     def ok(self, v: Any) -> bool:
-        return _is_int(v) and v >= self.min
+        return _is_int(v) and v >= self.min and (self.max is None or v <= self.max)
+
+
+#: The largest seed: torch's generators take 64-bit seeds (``manual_seed(2**64)`` overflows).
+SEED_MAX = 2**64 - 1
+SEED = Int(0, max=SEED_MAX)
 
 
 class Float(Check):

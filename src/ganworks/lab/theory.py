@@ -264,7 +264,7 @@ def vanishing_gradients(seed: int = 0, quick: bool = False, out: Path | None = N
     rng = np.random.default_rng(seed)
     p_data = Uniform(low=(2.0,), high=(3.0,))
     G = mlp_generator(1, z_dim=2, hidden=(64, 64)).requires_grad_(True)
-    z_eval = [torch.randn(1024, 2, generator=torch.Generator().manual_seed(seed * 100 + i)) for i in range(4)]
+    z_eval = [torch.randn(1024, 2, generator=torch.Generator().manual_seed((seed * 100 + i) % 2**64)) for i in range(4)]
     with torch.no_grad():
         g_pts = torch.cat([G(z) for z in z_eval]).view(-1)
     fake = lambda n: G(torch.randn(n, 2)).detach()  # noqa: E731  (G is fixed throughout)
