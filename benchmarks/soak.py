@@ -277,6 +277,7 @@ def main() -> int:
     cycles_left = [a.cycles if a.cycles is not None else 10 ** 9]
     rounds = []
     seed = a.seed
+    scrub = str(work)  # results name no path of the temporary work folder: "<work>" stands for it
     while True:
         rounds.append(soak_round(a, seed, work, readers, deadline, rng, cycles_left))
         print(f"round {seed}: {len(rounds[-1]['cycles'])} kills, completed {rounds[-1]['completed']}, "
@@ -317,6 +318,7 @@ def main() -> int:
         "reader_not_ready_messages": dict(readers.not_ready.most_common(5)),
         "rounds_detail": rounds,
     }
+    res = json.loads(json.dumps(res).replace(json.dumps(scrub)[1:-1], "<work>"))
     prov = provenance()
     out = write_json(a.out, res, prov)
     rd = res["readers"]

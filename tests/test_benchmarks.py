@@ -242,3 +242,23 @@ def test_toy_modes_bad_set_exits_2_and_writes_nothing(tmp_path):
     assert r.returncode == 2
     assert "not_a_field=1" in r.stderr and "TrainConfig field" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "t.json").exists()
+
+
+# --- benchmarks/soak.py ---------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_soak_two_kills_resume_bitwise(tmp_path):
+    """Two kills (SIGKILL, then SIGTERM) of a real `ganworks train` at random moments, resumed to the
+    end: the final weights and stats.jsonl equal an uninterrupted run's, nothing temporary is left,
+    and no reader of the live run failed."""
+    out = tmp_path / "soak.json"
+    r = bench("soak", "--cycles", "2", "--kimg", "3", "--min-delay", "0.2", "--max-delay", "2", "--out", out)
+    res = results(r, out, "soak", tmp_path)
+    assert res["kills"] == 2 and res["kills_by_signal"] == {"SIGKILL": 1, "SIGTERM": 1}
+    assert res["rounds"] == res["rounds_completed"] == 1 and res["resume_failures"] == 0
+    assert res["final_bitwise"] == [True] and res["stats_equal"] == [True]
+    assert res["cycles_survived"] == 2 and "differs" not in res["checkpoint_checks"]
+    assert res["leftovers"] == 0 and res["reader_errors"] == 0, (res["leftover_names"], res["reader_error_examples"])
+    md = out.with_suffix(".md").read_text()
+    assert "| kills survived" in md and "| temporary files left in the runs | 0 | 0 |" in md
+    assert_md_footer(md)
