@@ -201,6 +201,14 @@ CASES = [
     Case("eval-on-a-folder", ["train", "--data", "folder:{t}/imgs", "--eval-every", "1", "--run-dir", "{t}/r"],
          ["--eval-every", "folder:"], lambda t, r: folder(t, {"a.png": PNG})),
     Case("report-out-not-html", ["report", "{run}", "--out", "{t}/old.png"], ["--out", "old.png", ".html"], needs_run=True),
+    # --- a command that writes several files replaces none the user had without --force (issue 18, class 2)
+    Case("sample-dir-over-user-files", ["sample", "{run}", "--n", "4", "--dir", "{t}/photos"],
+         ["{t}/photos/000002.png", "exists", "--force"],
+         lambda t, r: ((t / "photos").mkdir(), (t / "photos" / "000002.png").write_bytes(b"the user's photo")),
+         needs_run=True),
+    Case("sample-grid-and-npy-over-user-file", ["sample", "{run}", "--n", "4", "--out", "{t}/new.png",
+                                                "--npy", "{t}/old.npy"], ["{t}/old.npy", "exists", "--force"],
+         lambda t, r: (t / "old.npy").write_bytes(b"the user's array"), needs_run=True),
     # --- seeds beyond the 64 bits torch's generators take (issue 18, class 4)
     Case("seed-2-64-train", ["train", *TINY, "--seed", "18446744073709551616", "--run-dir", "{t}/r"],
          ["--seed", "18446744073709551616", "18446744073709551615"]),

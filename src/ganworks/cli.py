@@ -199,6 +199,11 @@ def _check_out(path: str | None, suffixes: tuple[str, ...], flag: str) -> None:
         check_writable(path)
 
 
+def _add_force(p: argparse.ArgumentParser, what: str) -> None:
+    """--force: a command that writes several files replaces none the user had unless given it."""
+    p.add_argument("--force", "--overwrite", dest="force", action="store_true", help=what)
+
+
 def _cmd_sample(a: argparse.Namespace) -> int:
     from .checkpoint import load_generator
     from .images import make_grid, save_image_dir, save_npy, save_png
@@ -208,7 +213,11 @@ def _cmd_sample(a: argparse.Namespace) -> int:
         a.out = "samples.png"
     _check_out(a.out, (".png",), "--out")
     _check_out(a.npy, (".npy",), "--npy")
-    from .images import plot_points
+    from .images import image_dir_existing, plot_points, refuse_existing
+
+    named = [p for p in (a.out, a.npy) if p is not None]
+    if a.dir is not None or len(named) > 1:  # several files: replace none the user had unless --force
+        refuse_existing([*named, *(image_dir_existing(a.dir, a.n) if a.dir is not None else [])], a.force)
     from .sampling import is_points, num_classes
 
     G = load_generator(a.run)
@@ -227,7 +236,7 @@ def _cmd_sample(a: argparse.Namespace) -> int:
     if a.npy:
         written.append(save_npy(imgs, a.npy))
     if a.dir:
-        save_image_dir(imgs, a.dir)
+        save_image_dir(imgs, a.dir, overwrite=a.force)
         written.append(Path(a.dir))
     for w in written:
         print(w)
@@ -247,6 +256,7 @@ def _add_sample(sub) -> None:
                    help="conditional generators: sample only class C (default: one class per grid row)")
     p.add_argument("--nrow", type=_positive_int, help="images per grid row (default: square)")
     p.add_argument("--scale", type=_positive_int, default=2, help="pixel scale of the grid PNG (default 2)")
+    _add_force(p, "with --dir, or two of --out/--npy/--dir: replace existing files (default: refuse, naming one)")
     p.set_defaults(func=_cmd_sample)
 
 
@@ -390,7 +400,7 @@ def _add_evaluate(sub) -> None:
 def _cmd_classifier(a: argparse.Namespace) -> int:
     from .metrics.classifier import train_classifier
 
-    info = train_classifier(a.data, epochs=a.epochs, seed=a.seed, out_dir=a.out,
+    info = train_classifier(a.data, epochs=a.epochs, seed=a.seed, out_dir=a.out, overwrite=a.force,
                             log=lambda s: print(s, file=sys.stderr, flush=True))
     for path in info["paths"]:
         print(path)
@@ -406,6 +416,7 @@ def _add_classifier(sub) -> None:
     t.add_argument("--data", required=True, help="mnist, mnist-5k or fashion-mnist")
     t.add_argument("--epochs", type=_positive_int, help="default: 15 for mnist-5k, 4 for mnist, 5 for fashion-mnist")
     t.add_argument("--out", default=".", help="directory for NAME.safetensors and NAME.json (default .)")
+    _add_force(t, "replace an existing NAME.safetensors or NAME.json (default: refuse before training)")
     t.add_argument("--seed", type=_seed, default=0)
     p.set_defaults(func=_cmd_classifier)
 
@@ -437,6 +448,13 @@ def _cmd_lab(a: argparse.Namespace) -> int:
         options["kimg"] = a.kimg
     if a.json:
         _check_out(a.json, (".json",), "--json")
+    outputs = [out, *([options["html"]] if "html" in options else []), *([a.json] if a.json else [])]
+    if len(outputs) > 1:  # several files: replace none the user had unless --force
+        from .images import refuse_existing
+
+        refuse_existing(outputs, a.force)
+    if exp.name == "training-movie":
+        options["overwrite"] = True  # checked above, with --json too
     print(f"lab {exp.name}: {exp.summary} ({exp.citation})", file=sys.stderr)
     res = run_experiment(exp.name, seed=a.seed, quick=a.quick, out=out, **options)
     for c in res["checks"]:
@@ -473,6 +491,7 @@ def _add_lab(sub) -> None:
     p.add_argument("--quick", action="store_true", help="a smaller, faster version (seconds, not minutes)")
     p.add_argument("--kimg", type=float, help="mode-collapse / training-movie: training length per run")
     p.add_argument("--html", help="training-movie: the standalone HTML page (default: --out with .html)")
+    _add_force(p, "with --json, or training-movie (GIF + HTML): replace existing files (default: refuse, naming one)")
     p.set_defaults(func=_cmd_lab)
 
 

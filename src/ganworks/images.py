@@ -7,7 +7,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -74,6 +74,24 @@ def check_writable(path: str | os.PathLike) -> None:
         raise GanworksError(f"cannot write {path}: {e.strerror or e}") from None
 
 
+def usual_mode() -> int:
+    """The permissions ``open(path, "w")`` gives a new file: 0666 less the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def refuse_existing(paths: Iterable[str | os.PathLike], force: bool = False) -> None:
+    """The overwrite rule of a command that writes several files: before any work, refuse to replace
+    a file that exists (one line naming the first one) unless ``force`` (``--force``) is given."""
+    if force:
+        return
+    for p in paths:
+        if os.path.lexists(p):
+            raise GanworksError(f"{p} exists; this command writes several files and replaces none you had unless "
+                                "asked: pass --force (or --overwrite) to replace it, or choose another path")
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success move it into place with os.replace.
@@ -89,11 +107,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise GanworksError(f"cannot write {path}: {e.strerror or e}") from None
     os.close(fd)
     tmp_path = Path(tmp)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; a written file gets the usual permissions
     try:
         yield tmp_path
+        # mkstemp makes 0600, and some writers (safetensors) recreate the file 0600 themselves:
+        # the finished file gets the usual permissions of a new file (0644 under umask 022).
+        os.chmod(tmp_path, usual_mode())
         with open(tmp_path, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp_path, path)
@@ -217,14 +235,25 @@ def save_npy(images: torch.Tensor, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
-def save_image_dir(images: torch.Tensor, directory: str | os.PathLike, start: int = 0) -> list[Path]:
-    """Write each image as ``NNNNNN.png`` into ``directory`` (created if needed)."""
+def image_dir_existing(directory: str | os.PathLike, n: int, start: int = 0) -> list[Path]:
+    """The files among those :func:`save_image_dir` would write for ``n`` images that exist already
+    (read from the folder's listing, so a huge ``n`` costs nothing), in order."""
     d = Path(directory)
+    if not d.is_dir():
+        return []
+    names = {e.name for e in os.scandir(d)}
+    hits = sorted(int(m[:-4]) for m in names if m.endswith(".png") and m[:-4].isdigit())
+    return [d / f"{i:06d}.png" for i in hits if start <= i < start + n and f"{i:06d}.png" in names]
+
+
+def save_image_dir(images: torch.Tensor, directory: str | os.PathLike, start: int = 0,
+                   overwrite: bool = False) -> list[Path]:
+    """Write each image as ``NNNNNN.png`` into ``directory`` (created if needed). An existing
+    ``NNNNNN.png`` is an error, checked before anything is written, unless ``overwrite``."""
+    d = Path(directory)
+    refuse_existing(image_dir_existing(d, len(images), start), force=overwrite)
     try:
         d.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise GanworksError(f"cannot create directory {d}: {e.strerror or e}") from None
-    out = []
-    for i, img in enumerate(images):
-        out.append(save_png(img.permute(1, 2, 0).cpu().numpy(), d / f"{start + i:06d}.png"))
-    return out
+    return [save_png(img.permute(1, 2, 0).cpu().numpy(), d / f"{start + i:06d}.png") for i, img in enumerate(images)]

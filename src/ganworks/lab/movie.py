@@ -21,7 +21,7 @@ import torch
 from torch.nn.functional import softplus
 
 from ..data import get_spec, load_dataset
-from ..images import atomic_path, png_data_uri, save_gif
+from ..images import atomic_path, png_data_uri, refuse_existing, save_gif
 from ..metrics.mixtures import mixture_modes
 from ..models import build_discriminator, build_generator, make_model_config
 from ..objectives import get_objective
@@ -33,7 +33,11 @@ LIM = 1.6  # the view: [-LIM, LIM]^2 holds ring8 (radius 1) with room for stray 
 
 
 def training_movie(seed: int = 0, quick: bool = False, out: Path | None = None, html: Path | None = None,
-                   kimg: float | None = None) -> dict[str, Any]:
+                   kimg: float | None = None, overwrite: bool = False) -> dict[str, Any]:
+    """Train a 2-D GAN and film it: a GIF at ``out``, a standalone page at ``html`` (each None: not
+    written). Two files: an existing one is an error before any work, unless ``overwrite``."""
+    if out is not None and html is not None:
+        refuse_existing([out, html], overwrite)
     torch.manual_seed(seed)
     data, spec = load_dataset(DATA, "train"), get_spec(DATA)
     kimg = kimg if kimg is not None else (4.0 if quick else 300.0)

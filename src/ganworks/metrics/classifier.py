@@ -159,7 +159,8 @@ def _accuracy(net: LeNet, images: torch.Tensor, labels: torch.Tensor, batch: int
 
 def train_classifier(data_name: str, *, epochs: int | None = None, seed: int = 0,
                      out_dir: str | os.PathLike = ".", name: str | None = None, batch_size: int = 64,
-                     lr: float = 1e-3, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+                     lr: float = 1e-3, log: Callable[[str], None] | None = None,
+                     overwrite: bool = False) -> dict[str, Any]:
     """Train the LeNet classifier on ``data_name`` and save ``NAME.safetensors`` + ``NAME.json`` in ``out_dir``.
 
     ``data_name``: ``mnist`` (tested on its test split when that is cached, else on 500 held-out
@@ -167,13 +168,14 @@ def train_classifier(data_name: str, *, epochs: int | None = None, seed: int = 0
     are held out to test it) or ``fashion-mnist`` (all 60,000 training images; tested on the
     10,000 of its test split). ``NAME`` defaults to ``lenet-mnist`` or ``lenet-fashion``.
     Adam (``lr``, cosine decay to 0), batches of ``batch_size``, random shifts of up to 2 px.
-    Both files are written atomically. Returns the JSON record (with ``paths`` added).
+    Both files are written atomically; when either exists already, nothing is trained and a
+    GanworksError names it, unless ``overwrite``. Returns the JSON record (with ``paths`` added).
     """
     from safetensors.torch import save_file
 
     from .._version import __version__
     from ..data.registry import get_spec
-    from ..images import atomic_path
+    from ..images import atomic_path, refuse_existing
 
     default_name = classifier_name(data_name)  # an unknown dataset -> one line listing the valid ones
     name = name or default_name
@@ -181,6 +183,8 @@ def train_classifier(data_name: str, *, epochs: int | None = None, seed: int = 0
     if epochs <= 0:
         raise GanworksError(f"--epochs must be positive, got {epochs}")
     out = Path(out_dir)
+    w_path, j_path = out / f"{name}.safetensors", out / f"{name}.json"
+    refuse_existing([w_path, j_path], overwrite)  # two files: replace neither unless asked, before any work
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -219,11 +223,15 @@ def train_classifier(data_name: str, *, epochs: int | None = None, seed: int = 0
     test_acc = _accuracy(net, xte, yte)
     train_time = time.perf_counter() - t0
 
-    w_path, j_path = out / f"{name}.safetensors", out / f"{name}.json"
     tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    from safetensors import SafetensorError
+
     with atomic_path(w_path) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": "ganworks-classifier", "name": name, "arch": ARCH,
-                                                "ganworks_version": __version__})
+        try:
+            save_file(tensors, str(tmp), metadata={"format": "ganworks-classifier", "name": name, "arch": ARCH,
+                                                    "ganworks_version": __version__})
+        except SafetensorError as e:  # a full disk: not an OSError
+            raise GanworksError(f"cannot write {w_path}: {str(e).splitlines()[0]}") from None
     digest = sha256_file(w_path)
     info = {
         "name": name,

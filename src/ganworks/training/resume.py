@@ -33,6 +33,7 @@ import torch
 from torch import Tensor
 
 from ..errors import GanworksError
+from ..images import usual_mode
 from .data import IndexBatches  # noqa: F401  (moved to data.py; importable from here as before)
 
 FORMAT = "ganworks-resume-1"
@@ -154,6 +155,7 @@ def save_checkpoint(run_dir: str | os.PathLike, nimg: int, tensors: dict[str, Te
         tmp.mkdir()
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp / "state.safetensors"),
                   metadata={"format": FORMAT})
+        os.chmod(tmp / "state.safetensors", usual_mode())  # safetensors makes 0600; the usual mode, like state.json
         (tmp / "state.json").write_text(json.dumps({"format": FORMAT, **meta}, indent=1) + "\n")
         manifest = {"format": FORMAT, "nimg": nimg,
                     "files": {n: {"size": (tmp / n).stat().st_size, "sha256": _sha256(tmp / n)} for n in FILES}}
