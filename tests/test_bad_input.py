@@ -80,6 +80,22 @@ def npy(t: Path, name: str, arr: np.ndarray) -> None:
     np.save(t / name, arr)
 
 
+_HELD = []  # lock file descriptors held for the rest of the session: "another trainer" of a run
+
+
+def _locked_run(t: Path) -> None:
+    """A run (its config.json, no checkpoint yet) whose lock another open file holds, as a live trainer would."""
+    import fcntl
+
+    (t / "run").mkdir()
+    (t / "run" / "config.json").write_text(json.dumps({"train": {"data": "ring8", "model": "mlp", "kimg": 1.0,
+                                                                 "progress": False}}))
+    fd = os.open(t / "run" / ".lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.write(fd, b"424242\n")
+    _HELD.append(fd)
+
+
 @dataclass
 class Case:
     id: str
@@ -201,6 +217,13 @@ CASES = [
     Case("eval-on-a-folder", ["train", "--data", "folder:{t}/imgs", "--eval-every", "1", "--run-dir", "{t}/r"],
          ["--eval-every", "folder:"], lambda t, r: folder(t, {"a.png": PNG})),
     Case("report-out-not-html", ["report", "{run}", "--out", "{t}/old.png"], ["--out", "old.png", ".html"], needs_run=True),
+    # --- issue 18: a run's lifecycle (a second trainer of a live run; a budget of no step)
+    Case("train-run-locked", ["train", "--resume", "auto", "--run-dir", "{t}/run"], ["{t}/run", "PID 424242"],
+         lambda t, r: _locked_run(t)),
+    Case("kimg-below-one-batch", ["train", "--data", "ring8", "--batch-size", "64", "--kimg", "0.0001",
+                                  "--no-progress", "--run-dir", "{t}/r"], ["--kimg 0.0001", "--kimg 0.064"]),
+    Case("kimg-below-one-iteration", ["train", "--data", "ring8", "--batch-size", "64", "--d-steps", "2", "--kimg",
+                                      "0.1", "--no-progress", "--run-dir", "{t}/r"], ["--kimg 0.1", "--kimg 0.128"]),
     # --- a command that writes several files replaces none the user had without --force (issue 18, class 2)
     Case("sample-dir-over-user-files", ["sample", "{run}", "--n", "4", "--dir", "{t}/photos"],
          ["{t}/photos/000002.png", "exists", "--force"],

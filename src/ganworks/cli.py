@@ -532,9 +532,12 @@ def main(argv: list[str] | None = None) -> int:
         where = f": {e.filename}" if e.filename else ""
         print(f"ganworks: error: {e.strerror or e}{where}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("ganworks: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        # SIGINT (Ctrl-C) and SIGTERM (schedulers, docker stop) alike: ``train`` stops after the current
+        # step with a checkpoint and says so (training.lock.Interrupted); the status is 128 + the signal.
+        signum = int(getattr(e, "signum", 2))  # 2: SIGINT
+        print(f"ganworks: {str(e) or 'interrupted'}", file=sys.stderr)
+        return 128 + signum
 
 
 if __name__ == "__main__":

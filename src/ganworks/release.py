@@ -100,8 +100,39 @@ def load_network(path: str | os.PathLike, kind: str = "generator", device: str |
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
-    """The trained generator of a run or snapshot directory, in eval mode."""
+    """The trained generator of a run or snapshot directory, in eval mode. A run still training (no
+    ``generator.safetensors`` yet) gives the generator (its EMA, when kept) of its latest valid checkpoint."""
+    p = Path(path)
+    if p.is_dir() and not (p / "generator.safetensors").exists() and (p / "config.json").is_file():
+        return _generator_of_checkpoint(p, device)
     return load_network(path, "generator", device)
+
+
+def _generator_of_checkpoint(run: Path, device: str | torch.device) -> nn.Module:
+    """The sampling generator of ``run``'s latest valid checkpoint (a live run: checkpoints are only ever
+    replaced whole, so a reader never sees one half-written)."""
+    from .training.resume import latest_checkpoint, load_checkpoint, take
+
+    ckpt, skipped = latest_checkpoint(run)
+    if ckpt is None:
+        why = f" ({skipped[0]})" if skipped else ""
+        raise GanworksError(f"{run} has no generator.safetensors and no valid checkpoint yet{why}: a run still "
+                            "training has a generator from its first checkpoint on (--checkpoint-kimg)")
+    tensors, meta = load_checkpoint(ckpt)
+    try:
+        arch, cfg = config_from_dict(meta["model"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise GanworksError(f"cannot read the model config of checkpoint {ckpt}: {e}") from None
+    with torch.random.fork_rng(devices=[]):  # as in load_network: the caller's random stream is untouched
+        module = build_generator(arch, cfg)
+    state = take(tensors, "G_ema") or take(tensors, "G")
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise GanworksError(f"the generator in checkpoint {ckpt} does not match its {arch} config: "
+                            f"{str(e).strip().splitlines()[0]}") from None
+    module.arch = arch  # type: ignore[attr-defined]
+    return module.to(device).eval()
 
 
 def load_discriminator(path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:

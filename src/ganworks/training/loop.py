@@ -30,7 +30,7 @@ from ..errors import GanworksError
 from ..models import build_discriminator, build_generator, config_to_dict, make_model_config
 from ..objectives import get_objective
 from ..release import load_discriminator, save_network
-from . import distributed
+from . import distributed, lock
 from .evaluation import Evaluator, _collapsed  # noqa: F401  (_collapsed: importable from here as before)
 from .data import Feed
 from .grids import GRID_SEED, SampleGrids  # noqa: F401
@@ -43,6 +43,7 @@ from .state import EVENTS, Progress, TrainState
 from .steps import DInput, DOptions, _grad_norm, discriminator_step, generator_step, update_ema  # noqa: F401
 from .tracking import D_WINS_ACC, Clock, Tracker, tick_alarms  # noqa: F401
 
+@lock.lifecycle  # SIGINT/SIGTERM: a checkpoint, then exit; the run's lock is released however train() ends
 def train(config: TrainConfig | dict | None = None, *, resume: str | None = None, **overrides) -> Path:
     """Train a GAN and return its run directory. (Over 100 lines on purpose: set-up, resume and the
     loop with its k D steps, G step, guard, EMA and due events are meant to be read in one place.)
@@ -130,7 +131,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
                 _save_state(run_dir, state, cfg.keep_checkpoints)  # a good state to return to
         G.train()
         D.train(not cfg.freeze_discriminator)
-        while progress.nimg < total and not schedules.budget.spent:  # --minutes: see the tick below
+        while progress.nimg < total and not schedules.budget.spent and lock.running():  # --minutes: see the tick below
             if cfg.lr_schedule != "constant":
                 schedules.set_learning_rates(base_rates, progress.nimg, progress.rollbacks)
             sees.noise_std = schedules.noise_std(progress.nimg)
@@ -221,6 +222,10 @@ def _join(cfg: TrainConfig) -> tuple[distributed.Dist, torch.device]:
     if cfg.batch_size % dist.world:
         raise GanworksError(f"--batch-size {cfg.batch_size} must be divisible by the number of processes "
                             f"({dist.world}): each takes an equal share of the global batch")
+    per_iter = cfg.batch_size * cfg.resolved().d_steps
+    if round(cfg.kimg * 1000) < per_iter:  # the loop would take no step and leave an empty run
+        raise GanworksError(f"--kimg {cfg.kimg:g} is less than one iteration ({cfg.batch_size} images x "
+                            f"{cfg.resolved().d_steps} D step(s)); the minimum is --kimg {per_iter / 1000:g}")
     if cfg.sync_bn and dist.active and device.type != "cuda":
         raise GanworksError("--sync-bn needs CUDA devices: PyTorch's SyncBatchNorm does not run on CPU "
                             "(leave it off for per-process BatchNorm)")
@@ -305,6 +310,7 @@ def _tick_extra(cfg: TrainConfig, opt_g, opt_d, sees: DInput) -> dict:
 
 def _save_state(run_dir: Path, state: TrainState, keep: int) -> None:
     save_checkpoint(run_dir, state.progress.nimg, *state.state_dict(), keep=keep)
+    lock.stop_here(run_dir, state.progress.nimg)  # a SIGINT/SIGTERM stopped the loop: exit 130/143 now
 
 
 def _save_release(run_dir: Path, arch: str, model_cfg, G_out: nn.Module, G: nn.Module, G_ema: nn.Module | None,

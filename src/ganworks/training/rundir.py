@@ -48,9 +48,9 @@ def write_json(path: Path, obj) -> None:
 
 
 def choose_run_dir(cfg, desc: str, resume_dir: Path | None, resuming: bool, dist, device) -> Path:
-    """The run directory: rank 0 picks or creates it and every process learns its name (a rollback
-    reads checkpoints from it). A resumed run keeps its own directory."""
-    from . import distributed
+    """The run directory: rank 0 picks or creates it, locks it for this process (:mod:`.lock`) and every
+    process learns its name (a rollback reads checkpoints from it). A resumed run keeps its own directory."""
+    from . import distributed, lock
 
     run_dir = None
     if dist.main:
@@ -58,6 +58,8 @@ def choose_run_dir(cfg, desc: str, resume_dir: Path | None, resuming: bool, dist
             run_dir = resume_dir  # continuing, or --resume auto restarting a run that never checkpointed
         else:
             run_dir = claim_run_dir(cfg.run_dir) if cfg.run_dir else new_run_dir(cfg.runs_root, desc)
+        lock.hold(run_dir)  # one trainer per run: a second one is refused here, naming this process
+        lock.remove_stale_temporaries(run_dir)  # what a killed trainer (or reader) was writing
         (run_dir / "samples").mkdir(exist_ok=True)
     return Path(distributed.broadcast_text(str(run_dir) if run_dir else None, dist, device))
 
