@@ -80,6 +80,14 @@ def npy(t: Path, name: str, arr: np.ndarray) -> None:
     np.save(t / name, arr)
 
 
+def _extractor_json(t: Path, arch) -> None:
+    """LeNet's weights beside a .json naming another architecture."""
+    from ganworks.metrics.extractors import WEIGHTS_DIR
+
+    shutil.copy(WEIGHTS_DIR / "lenet-mnist.safetensors", t / "w.safetensors")
+    (t / "w.json").write_text(json.dumps({**json.loads((WEIGHTS_DIR / "lenet-mnist.json").read_text()), "arch": arch}))
+
+
 _HELD = []  # lock file descriptors held for the rest of the session: "another trainer" of a run
 
 
@@ -224,6 +232,16 @@ CASES = [
                                   "--no-progress", "--run-dir", "{t}/r"], ["--kimg 0.0001", "--kimg 0.064"]),
     Case("kimg-below-one-iteration", ["train", "--data", "ring8", "--batch-size", "64", "--d-steps", "2", "--kimg",
                                       "0.1", "--no-progress", "--run-dir", "{t}/r"], ["--kimg 0.1", "--kimg 0.128"]),
+    # --- issue 18: tampered files (a forged checkpoint, an extractor's JSON), misleading messages
+    Case("extractor-weights-unknown-arch", ["evaluate", "{t}/x.npy", "--data", "mnist-5k", "--metrics", "fd",
+                                            "--extractor-weights", "{t}/w.safetensors"], ["{t}/w.json", "'vgg'", "'lenet'"],
+         lambda t, r: (npy(t, "x.npy", np.zeros((20, 28, 28), np.uint8)), _extractor_json(t, {"name": "vgg"}))),
+    Case("data-info-empty-folder", ["data", "info", "folder:"], ["folder: needs a path", "folder:."]),
+    Case("evaluate-one-sample", ["evaluate", "{t}/one.npy", "--data", "mnist-5k", "--metrics", "fd"],
+         ["{t}/one.npy", "1 sample", "at least 2"], lambda t, r: npy(t, "one.npy", np.zeros((1, 28, 28), np.uint8))),
+    Case("evaluate-nan-points", ["evaluate", "{t}/p.npy", "--data", "ring8", "--metrics", "mixture"],
+         ["{t}/p.npy", "1 of 20 points", "finite 2-D points"],
+         lambda t, r: npy(t, "p.npy", np.where(np.arange(40).reshape(20, 2) < 2, np.nan, 0.0))),
     # --- a command that writes several files replaces none the user had without --force (issue 18, class 2)
     Case("sample-dir-over-user-files", ["sample", "{run}", "--n", "4", "--dir", "{t}/photos"],
          ["{t}/photos/000002.png", "exists", "--force"],

@@ -19,11 +19,15 @@ from torch import nn
 
 from ._version import __version__
 from .errors import GanworksError
+from .files import regular_file
 from .images import atomic_path
 from .models import build_discriminator, build_generator, config_from_dict, config_to_dict
+from .schema import Dict, Str, load_json
 
 # generator: what sampling uses (the EMA of G when the run kept one); generator_raw: G itself then.
 KINDS = ("generator", "generator_raw", "discriminator")
+# {kind}.json as read back: the model's own fields are checked by its config class (make_model_config).
+NETWORK_JSON = Dict({"model": Dict({"arch": Str()})}, optional={"kind": Str(KINDS), "ganworks_version": Str()})
 
 
 def unwrap(module: nn.Module) -> nn.Module:
@@ -35,6 +39,7 @@ def unwrap(module: nn.Module) -> nn.Module:
 def save_network(directory: str | os.PathLike, kind: str, module: nn.Module, arch: str, cfg,
                  extra: dict[str, Any] | None = None) -> Path:
     """Write ``{kind}.safetensors`` and ``{kind}.json`` into ``directory`` atomically."""
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     assert kind in KINDS, kind
@@ -43,7 +48,10 @@ def save_network(directory: str | os.PathLike, kind: str, module: nn.Module, arc
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in module.state_dict().items()}
     meta = {"format": "ganworks", "kind": kind, "arch": arch, "ganworks_version": __version__}
     with atomic_path(d / f"{kind}.safetensors") as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
+        try:
+            save_file(tensors, str(tmp), metadata=meta)
+        except SafetensorError as e:  # a full disk: not an OSError, so atomic_path would not name the file
+            raise GanworksError(f"cannot write {d / f'{kind}.safetensors'}: {str(e).splitlines()[0]}") from None
     info = {"kind": kind, "ganworks_version": __version__, "model": config_to_dict(arch, cfg), **(extra or {})}
     with atomic_path(d / f"{kind}.json") as tmp:
         tmp.write_text(json.dumps(info, indent=2) + "\n")
@@ -75,11 +83,15 @@ def load_network(path: str | os.PathLike, kind: str = "generator", device: str |
 
     d, kind = _resolve(path, kind)
     cfg_path, w_path = d / f"{kind}.json", d / f"{kind}.safetensors"
+    regular_file(cfg_path, "model config")  # a FIFO here would block the reader forever
+    regular_file(w_path, "weights file")
+    info = load_json(cfg_path, NETWORK_JSON)
     try:
-        info = json.loads(cfg_path.read_text())
         arch, cfg = config_from_dict(info["model"])
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError) as e:
         raise GanworksError(f"cannot read model config {cfg_path}: {e}") from None
+    except GanworksError as e:
+        raise GanworksError(f"{cfg_path}: {e}") from None
     # The fresh layers' random initialisation is overwritten below; drawing it from a forked RNG
     # leaves the caller's random stream untouched (``--eval-every`` loads G mid-run: without this,
     # evaluating would change how the run trains).

@@ -24,6 +24,18 @@ from typing import Any, Callable
 from ._version import __version__
 from .errors import GanworksError
 from .images import png_data_uri
+from .schema import Any_, Dict, Float, Int, Invalid, List, Map, Opt, Str
+
+# What the report reads from the run, checked before use (a run directory can be edited by hand):
+# a record that does not fit is skipped and counted, and config.json / best.json become a note.
+_NUMBER = Opt(Float(finite=False))  # a diverged run logs NaN losses: they are drawn as gaps
+STATS_RECORD = Dict({"kimg": Float(0, 1e12)}, optional={"tick": Int(0), "time_s": Float(0), "alarms": List(Str()),
+                                                        "nonfinite": Any_})
+METRICS_RECORD = Dict({"kimg": Float(0, 1e12), "metrics": Map(Dict(optional={"value": _NUMBER,
+                                                                             "higher_is_better": Opt(Any_)}))})
+CONFIG = Dict(optional={"train": Dict(optional={"kimg": Opt(Float(0, 1e12))}), "params": Map(Int(0)),
+                        "data": Dict(), "environment": Dict()})
+BEST = Dict({"metric": Str(), "value": Float(), "kimg": Float(0, 1e12)})
 
 __all__ = ["load_stats", "write_report"]
 
@@ -34,26 +46,30 @@ _SNAPSHOT = re.compile(r"fakes(\d+)\.png$")
 
 
 # ------------------------------------------------------------------------------------ reading
-def _read_jsonl(path: Path) -> tuple[list[dict], int]:
-    """Records of a JSON-lines file and how many lines were unreadable (a run killed mid-write
-    leaves a partial last line; that must not make the rest of its history unreadable)."""
+def _read_jsonl(path: Path, schema=STATS_RECORD, why: list[str] | None = None) -> tuple[list[dict], int]:
+    """Records of a JSON-lines file that fit ``schema`` and how many lines did not (a run killed
+    mid-write leaves a partial last line; that must not make the rest of its history unreadable).
+    ``why`` receives the reason of the first bad record that parsed, naming the line and key."""
     records, bad = [], 0
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as e:
         raise GanworksError(f"cannot read {path}: {e.strerror or e}") from None
-    for line in text.splitlines():
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             rec = json.loads(line)
-        except ValueError:
+            schema(rec, "")
+        except (ValueError, RecursionError):
             bad += 1
             continue
-        if isinstance(rec, dict) and isinstance(rec.get("kimg"), (int, float)):
-            records.append(rec)
-        else:
+        except Invalid as e:
             bad += 1
+            if why is not None and not why:
+                why.append(f"line {n}: {e}")
+            continue
+        records.append(rec)
     return records, bad
 
 
@@ -71,9 +87,11 @@ def load_stats(run: str | Path) -> tuple[Path, list[dict], int]:
         hint = " (it holds a generator: a snapshot, not a run)" if (p / "generator.safetensors").exists() else ""
         raise GanworksError(f"{p} has no stats.jsonl: not a ganworks run directory{hint}; "
                             "a report needs a run written by ganworks train")
-    records, bad = _read_jsonl(stats)
+    why: list[str] = []
+    records, bad = _read_jsonl(stats, STATS_RECORD, why)
     if not records:
-        raise GanworksError(f"{stats} holds no training statistics ({bad} unreadable line(s)); "
+        detail = f", e.g. {why[0]}" if why else ""
+        raise GanworksError(f"{stats} holds no training statistics ({bad} unreadable line(s){detail}); "
                             "the run has not finished its first tick")
     return p, records, bad
 
@@ -237,15 +255,18 @@ def _read_run(run: Path) -> tuple[dict[str, Any], list[dict], list[str]]:
     if (run / "config.json").is_file():
         try:
             config = json.loads((run / "config.json").read_text())
-        except (OSError, ValueError) as e:
-            notes.append(f"config.json could not be read: {e}")
+            CONFIG(config, "")
+        except (OSError, ValueError, RecursionError, Invalid) as e:
+            config = {}
+            notes.append(f"config.json could not be read (shown without it): {e}")
     else:
         notes.append("no config.json in this run directory")
     evals: list[dict] = []
     if (run / "metrics.jsonl").is_file():
-        evals, bad = _read_jsonl(run / "metrics.jsonl")
+        why: list[str] = []
+        evals, bad = _read_jsonl(run / "metrics.jsonl", METRICS_RECORD, why)
         if bad:
-            notes.append(f"metrics.jsonl: {bad} unreadable line(s) skipped")
+            notes.append(f"metrics.jsonl: {bad} unreadable line(s) skipped" + (f" ({why[0]})" if why else ""))
     return config, evals, notes
 
 
@@ -265,9 +286,10 @@ def _summary_html(run: Path, config: dict[str, Any], records: list[dict], notes:
     if best.is_file():
         try:
             b = json.loads(best.read_text())
+            BEST(b, "")
             rows.append(("best generator", f"{b['metric']} {b['value']:.4g} at {b['kimg']:g} kimg (best/)"))
-        except (OSError, ValueError, KeyError, TypeError):
-            notes.append("best/best.json could not be read")
+        except (OSError, ValueError, RecursionError, Invalid) as e:
+            notes.append(f"best/best.json could not be read: {e}")
     last_stats = {k: v for k, v in last.items() if k not in ("tick", "kimg", "time_s", "alarms", "nonfinite")}
     rows.append(("last tick", ", ".join(f"{k} {_fmt(v)}" for k, v in last_stats.items())))
     parts = ['<h2 id="summary">Summary</h2><table>']

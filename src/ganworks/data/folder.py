@@ -36,6 +36,9 @@ def image_extensions() -> tuple[str, ...]:
 
 
 def _check_dir(path: str | Path) -> Path:
+    if not str(path).strip():  # Path("") is "." : an empty path must not silently mean the current directory
+        raise GanworksError(f"{FOLDER_PREFIX} needs a path: {FOLDER_PREFIX}PATH, e.g. {FOLDER_PREFIX}./photos "
+                            f"(for the current directory: {FOLDER_PREFIX}.)")
     p = Path(path).expanduser()
     if not p.exists():
         raise GanworksError(f"image folder {str(p)!r} does not exist")

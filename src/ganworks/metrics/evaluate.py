@@ -55,6 +55,7 @@ import numpy as np
 
 from .._version import __version__
 from ..errors import GanworksError, unknown_name
+from ..files import regular_file
 from . import METRICS, feature_statistics
 from .classifier import sha256_file
 from .extractors import EXTRACTORS, Extractor, get_extractor
@@ -92,6 +93,7 @@ def _sha256_array(a: np.ndarray) -> str:
 
 # ------------------------------------------------------------------------------------- inputs
 def _load_npy(path: Path, what: str = "samples file") -> np.ndarray:
+    regular_file(path, what)  # a FIFO would block np.load forever
     try:
         arr = np.load(path, allow_pickle=False)
     except FileNotFoundError:
@@ -106,8 +108,9 @@ def _load_npy(path: Path, what: str = "samples file") -> np.ndarray:
 
 def _fit_count(arr: np.ndarray, n: int | None, label: str) -> np.ndarray:
     """The first ``n`` rows (all when None). ``label`` names the array in errors: "samples file PATH"."""
-    if len(arr) == 0:
-        raise GanworksError(f"{label} holds no samples")
+    if len(arr) < 2:  # every metric compares two sets of samples: one sample has no spread (FD, KID, PRDC)
+        raise GanworksError(f"{label} holds {len(arr)} sample{'s' * (len(arr) != 1)}; an evaluation needs at "
+                            "least 2 (save more samples, e.g. ganworks sample RUN --n 1000 --npy FILE)")
     if n is not None:
         if n > len(arr):
             raise GanworksError(f"{label} holds {len(arr)} samples; --n {n} asks for more")
@@ -135,7 +138,13 @@ def _check_points(arr: np.ndarray, n: int | None, data: str, label: str) -> np.n
     if arr.ndim != 2 or arr.shape[1] != 2 or not np.issubdtype(arr.dtype, np.floating):
         raise GanworksError(f"{label} holds a {arr.dtype} array of shape {tuple(arr.shape)}; "
                             f"dataset {data!r} needs float 2-D points (N, 2)")
-    return _fit_count(arr.astype(np.float64), n, label)
+    arr = _fit_count(arr.astype(np.float64), n, label)
+    bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))  # points, not values: a point with one NaN is one bad point
+    if len(bad):
+        rows = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
+        raise GanworksError(f"{label} holds {len(bad)} of {len(arr)} points with NaN or infinite coordinates "
+                            f"(rows {rows}); dataset {data!r} needs finite 2-D points")
+    return arr
 
 
 def _sample_generator(G, where: Path | None, *, shape, points: bool, n: int | None, seed: int, data: str,
@@ -167,8 +176,7 @@ def _sample_generator(G, where: Path | None, *, shape, points: bool, n: int | No
 def _fakes_from_path(p: Path, **kw) -> tuple[np.ndarray, dict[str, Any]]:
     """The path forms: a .npy file or a run/snapshot directory, loaded and then read like the in-memory forms."""
     if p.suffix.lower() == ".npy":
-        if not p.is_file():
-            raise GanworksError(f"no such samples file: {p}")
+        regular_file(p, "samples file")
         label = f"samples file {p}"
         arr = _load_npy(p)
         arr = _check_points(arr, kw["n"], kw["data"], label) if kw["points"] else \

@@ -22,7 +22,6 @@ PyTorch's CPU convolutions pick other kernels, with other rounding, for a handfu
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -31,13 +30,17 @@ import numpy as np
 import torch
 
 from ..errors import GanworksError, unknown_name
-from .classifier import LeNet, sha256_file, to_input
+from ..schema import Dict, Int, Str, load_json
+from .classifier import ARCH, FEATURE_DIM, LeNet, sha256_file, to_input
 
 __all__ = ["EXTRACTORS", "Extractor", "InceptionExtractor", "LeNetExtractor", "MIN_BATCH", "WEIGHTS_DIR",
            "as_uint8_images", "get_extractor", "list_extractors"]
 
 #: Where the shipped classifier weights live.
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+# The .json beside an extractor's weights, as ganworks classifier writes it; only LeNet can be rebuilt.
+WEIGHTS_JSON = Dict({"sha256": Str(), "arch": Dict({"name": Str((ARCH,))}, optional={
+    "num_classes": Int(2, 10_000), "feature_dim": Int(FEATURE_DIM, FEATURE_DIM)})})
 #: No forward pass sees fewer images than this (see the module docstring).
 MIN_BATCH = 32
 
@@ -138,11 +141,10 @@ class LeNetExtractor(Extractor):
             raise GanworksError(f"extractor {name!r}: weights file {missing} is missing (reinstall ganworks, or "
                                 "train one with: ganworks classifier train)")
         try:
-            info = json.loads(j_path.read_text())
-            recorded = str(info["sha256"])
-            arch = info["arch"]
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise GanworksError(f"extractor {name!r}: cannot read {j_path}: {e}") from None
+            info = load_json(j_path, WEIGHTS_JSON)
+        except GanworksError as e:
+            raise GanworksError(f"extractor {name!r}: {e}") from None
+        recorded, arch = info["sha256"], info["arch"]
         actual = sha256_file(w_path)
         if actual != recorded:
             raise GanworksError(f"extractor {name!r}: weights file {w_path} has sha256 {actual[:16]}..., but "

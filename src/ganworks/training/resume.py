@@ -34,11 +34,44 @@ from torch import Tensor
 
 from ..errors import GanworksError
 from ..images import usual_mode
+from ..schema import Any_, Bool, Dict, Float, Int, List, Map, Opt, Str, check
 from .data import IndexBatches  # noqa: F401  (moved to data.py; importable from here as before)
 
 FORMAT = "ganworks-resume-1"
 FILES = ("state.safetensors", "state.json")
 _NAME = re.compile(r"^ckpt-(\d{9,})$")
+
+# state.json, checked before any value is used: its manifest can be rewritten to match a forged file.
+_COUNT, _KIMG = Int(0, 2**62), Float(0, finite=False)  # next_* / intervals may be inf (an event that never comes)
+_COUNTERS = Dict({"nimg": _COUNT}, optional={
+    "tick": _COUNT, "d_step_count": _COUNT, "g_step_count": _COUNT, "next_tick": _KIMG, "next_snap": _KIMG,
+    "next_eval": _KIMG, "next_ckpt": _KIMG, "elapsed_s": Float(0), "best_value": Opt(Float()),
+    "last_d_acc": Opt(Float(0, 1)), "rollbacks": _COUNT, "intervals": Map(_KIMG, max_len=16)}, extra=False)
+_OPTIMIZER = Dict({"class": Str(), "param_groups": List(Dict({"params": List(Int(0))}), min_len=1),
+                   "state": Map(Map(Dict(optional={"tensor": Str(), "value": Any_})))})
+STATE_SCHEMA = Dict({
+    "format": Str((FORMAT,)), "counters": _COUNTERS, "tick_counts": Map(_COUNT),
+    "optimizers": Dict({"G": _OPTIMIZER, "D": _OPTIMIZER}),
+    "rng": Dict({"numpy": Dict({"kind": Str(("MT19937",)), "pos": Int(0, 624), "has_gauss": Int(0, 1),
+                                "gauss": Float()}),
+                 "python": Dict({"version": Int(0, 99), "gauss_next": Opt(Float())})},
+                optional={"cuda_devices": Int(0, 4096)}),
+    "data": Dict({"n": Int(1), "batch_size": Int(1), "pos": Int(0), "started": Bool}),
+    "replay": Opt(Dict({"size": Int(0), "capacity": Int(0)})), "model": Dict({"arch": Str()}), "train": Dict(),
+    "world_size": Int(1)}, optional={"budget": Opt(Dict({"at_tick_s": Float(0)})), "ganworks_version": Str()})
+
+
+def check_tensors(tensors: dict[str, Tensor], expected: dict[str, tuple[tuple[int, ...] | None, torch.dtype]],
+                  where: str) -> None:
+    """Each ``expected`` name is in ``tensors`` with that shape (None: any) and dtype; else one line."""
+    for name, (shape, dtype) in expected.items():
+        t = tensors.get(name)
+        if t is None:
+            raise GanworksError(f"{where}: tensor {name!r} is missing; the file is damaged or was edited")
+        if t.dtype != dtype or (shape is not None and tuple(t.shape) != tuple(shape)):
+            raise GanworksError(f"{where}: tensor {name!r} is {str(t.dtype)[6:]} {tuple(t.shape)}, expected "
+                                f"{str(dtype)[6:]} {tuple(shape) if shape is not None else '(any shape)'}; "
+                                "the file is damaged or was edited")
 
 
 # ------------------------------------------------------------------------------------------ RNGs
@@ -61,9 +94,13 @@ def rng_state() -> tuple[dict[str, Tensor], dict[str, Any]]:
     return tensors, meta
 
 
-def set_rng_state(tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
-    torch.set_rng_state(tensors["rng.torch"])
+def set_rng_state(tensors: dict[str, Tensor], meta: dict[str, Any], where: str = "checkpoint") -> None:
     n = meta.get("cuda_devices", 0)
+    use_cuda = bool(n and torch.cuda.is_available() and torch.cuda.device_count() == n)
+    check_tensors(tensors, {"rng.torch": (tuple(torch.get_rng_state().shape), torch.uint8),
+                            "rng.numpy": ((624,), torch.int64), "rng.python": ((625,), torch.int64),
+                            **{f"rng.cuda.{i}": (None, torch.uint8) for i in range(n if use_cuda else 0)}}, where)
+    torch.set_rng_state(tensors["rng.torch"])
     if n and torch.cuda.is_available() and torch.cuda.device_count() == n:
         torch.cuda.set_rng_state_all([tensors[f"rng.cuda.{i}"] for i in range(n)])
     npm = meta["numpy"]
@@ -93,9 +130,25 @@ def optimizer_state(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, 
     return tensors, {"class": type(opt).__name__, "param_groups": groups, "state": state_meta}
 
 
-def load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, Tensor], meta: dict[str, Any], what: str) -> None:
+def load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, Tensor], meta: dict[str, Any], what: str,
+                   where: str = "checkpoint") -> None:
     if meta["class"] != type(opt).__name__:
         raise GanworksError(f"the checkpoint's {what} optimizer is {meta['class']}, this run uses {type(opt).__name__}")
+    params = [p for g in opt.param_groups for p in g["params"]]
+    for idx, entry in meta["state"].items():  # every tensor it names exists and fits its parameter
+        if not idx.isdigit() or int(idx) >= len(params):
+            raise GanworksError(f"{where}: {what} optimizer state names parameter {idx!r}; this run's optimizer "
+                                f"has parameters 0 to {len(params) - 1}")
+        for name, v in entry.items():
+            if len(v) != 1:
+                raise GanworksError(f"{where}: {what} optimizer state {idx}.{name} must hold one 'tensor' or "
+                                    "'value'; the file is damaged or was edited")
+            t = tensors.get(v["tensor"]) if "tensor" in v else None
+            if "tensor" in v and (t is None or not t.is_floating_point()
+                                  or tuple(t.shape) not in ((), tuple(params[int(idx)].shape))):
+                got = f"{str(t.dtype)[6:]} {tuple(t.shape)}" if t is not None else "missing"
+                raise GanworksError(f"{where}: {what} optimizer tensor {v['tensor']!r} is {got}, expected a float "
+                                    f"scalar or {tuple(params[int(idx)].shape)}; the file is damaged or was edited")
     groups = [{k: (tuple(v) if k == "betas" else v) for k, v in g.items()} for g in meta["param_groups"]]
     state = {int(idx): {name: (tensors[v["tensor"]] if "tensor" in v else v["value"]) for name, v in entry.items()}
              for idx, entry in meta["state"].items()}
@@ -143,6 +196,7 @@ def _fsync_dir(path: Path) -> None:
 def save_checkpoint(run_dir: str | os.PathLike, nimg: int, tensors: dict[str, Tensor], meta: dict[str, Any],
                     keep: int) -> Path:
     """Write one checkpoint atomically and delete all but the newest ``keep``. Returns its path."""
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     root = checkpoint_root(run_dir)
@@ -170,9 +224,10 @@ def save_checkpoint(run_dir: str | os.PathLike, nimg: int, tensors: dict[str, Te
             shutil.rmtree(old, ignore_errors=True)
         os.replace(tmp, final)
         _fsync_dir(root)
-    except OSError as e:
+    except (OSError, SafetensorError) as e:  # a full disk: safetensors raises its own error type, not OSError
         shutil.rmtree(tmp, ignore_errors=True)
-        raise GanworksError(f"cannot write checkpoint {final}: {e.strerror or e}") from None
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e).splitlines()[0]
+        raise GanworksError(f"cannot write checkpoint {final}: {why}; the previous checkpoint is kept") from None
     for old in list_checkpoints(run_dir)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
@@ -240,9 +295,10 @@ def load_checkpoint(ckpt: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
     from safetensors.torch import load_file
 
     try:
-        return load_file(str(ckpt / "state.safetensors")), json.loads((ckpt / "state.json").read_text())
-    except (SafetensorError, OSError, ValueError) as e:
+        tensors, meta = load_file(str(ckpt / "state.safetensors")), json.loads((ckpt / "state.json").read_text())
+    except (SafetensorError, OSError, ValueError, RecursionError) as e:
         raise GanworksError(f"cannot read checkpoint {ckpt}: {str(e).splitlines()[0]}") from None
+    return tensors, check(meta, STATE_SCHEMA, ckpt / "state.json")
 
 
 @dataclass

@@ -20,8 +20,8 @@ from .._version import __version__
 from ..errors import GanworksError
 from .data import IndexBatches
 from .replay import ReplayBuffer
-from .resume import (Counters, load_checkpoint, load_optimizer, module_state, optimizer_state, rng_state,
-                     set_rng_state, take)
+from .resume import (Counters, check_tensors, load_checkpoint, load_optimizer, module_state, optimizer_state,
+                     rng_state, set_rng_state, take)
 from .schedule import Budget, Every
 from .tracking import Clock, TickMeans
 
@@ -120,6 +120,7 @@ class TrainState:
     def load_state_dict(self, tensors: dict[str, Tensor], meta: dict[str, Any], source: str = "checkpoint") -> None:
         """Put a checkpoint's state back; ``source`` names it in errors."""
         mine = json.loads(json.dumps(self.info["model"]))
+        self.check_tensors(tensors, meta, source)
         for prefix, net in (("G", self.G), ("D", self.D), ("G_ema", self.G_ema)):
             if net is None:
                 continue
@@ -128,9 +129,9 @@ class TrainState:
             except RuntimeError as e:
                 detail = " ".join(str(e).strip().splitlines()[1:2]).strip() or str(e).splitlines()[0]
                 raise GanworksError(f"{source}: its {prefix} does not fit this run's {mine}: {detail}") from None
-        load_optimizer(self.opt_g, tensors, meta["optimizers"]["G"], "generator")
-        load_optimizer(self.opt_d, tensors, meta["optimizers"]["D"], "discriminator")
-        set_rng_state(tensors, meta["rng"])
+        load_optimizer(self.opt_g, tensors, meta["optimizers"]["G"], "generator", source)
+        load_optimizer(self.opt_d, tensors, meta["optimizers"]["D"], "discriminator", source)
+        set_rng_state(tensors, meta["rng"], source)
         self.order.load(tensors, meta["data"])
         if self.replay is not None:
             r = meta["replay"] or {"size": 0, "capacity": self.replay.capacity}
@@ -140,6 +141,32 @@ class TrainState:
         self.means.load(take(tensors, "tick_sum"), meta["tick_counts"], self.device)
         self.progress.load_counters(meta["counters"])
         self.progress.budget.load(meta.get("budget"), self.progress.elapsed_s)
+
+    def check_tensors(self, tensors: dict[str, Tensor], meta: dict[str, Any], source: str) -> None:
+        """The networks', data order's, replay buffer's and tick sums' tensors are all there, with the
+        names, shapes and dtypes this run expects (optimizers and RNGs: checked as they load)."""
+        expected: dict[str, tuple[tuple[int, ...] | None, torch.dtype]] = {}
+        for prefix, net in (("G", self.G), ("D", self.D), ("G_ema", self.G_ema)):
+            if net is not None:
+                have = take(tensors, prefix)
+                # a missing or extra key is load_state_dict's message (it names them); shapes and dtypes are not
+                expected.update({f"{prefix}.{k}": (tuple(v.shape), v.dtype) for k, v in net.state_dict().items()
+                                 if k in have})
+        gen = self.order.gen.get_state()
+        expected["data.gen"] = (tuple(gen.shape), gen.dtype)
+        if meta["data"]["started"]:
+            expected["data.epoch_start"] = (tuple(gen.shape), gen.dtype)
+        expected.update({f"tick_sum.{k}": ((1,), torch.float32) for k in meta["tick_counts"]})
+        check_tensors(tensors, expected, source)
+        replay = meta["replay"]
+        if self.replay is not None and replay:
+            images = tensors.get("replay.images")
+            if replay["capacity"] != self.replay.capacity or replay["size"] > replay["capacity"] or (
+                    replay["size"] and (images is None or images.ndim < 1 or len(images) != replay["size"])):
+                got = tuple(images.shape) if images is not None else "missing"
+                raise GanworksError(f"{source}: the replay buffer ({replay['size']} of {replay['capacity']} images, "
+                                    f"tensor 'replay.images' {got}) does not fit this run's capacity "
+                                    f"{self.replay.capacity}; the file is damaged or was edited")
 
     def load(self, path: Path, config_path: Path) -> None:
         """Continue from the checkpoint directory ``path``, refusing one of another model
