@@ -54,9 +54,13 @@ class RunLock:
             os.close(fd)
             raise GanworksError(f"run {self.path.parent} is being trained by another process (PID {holder}, lock "
                                 f"{self.path}); wait for it to finish or stop it, then --resume") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self.fd = fd
+        try:  # the holder's PID, for the refusal above (the lock itself needs no bytes: a full disk keeps it)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as e:
+            self.release()
+            raise GanworksError(f"cannot write the run lock {self.path}: {e.strerror or e}") from None
         return self
 
     def release(self) -> None:

@@ -222,10 +222,6 @@ def _join(cfg: TrainConfig) -> tuple[distributed.Dist, torch.device]:
     if cfg.batch_size % dist.world:
         raise GanworksError(f"--batch-size {cfg.batch_size} must be divisible by the number of processes "
                             f"({dist.world}): each takes an equal share of the global batch")
-    per_iter = cfg.batch_size * cfg.resolved().d_steps
-    if round(cfg.kimg * 1000) < per_iter:  # the loop would take no step and leave an empty run
-        raise GanworksError(f"--kimg {cfg.kimg:g} is less than one iteration ({cfg.batch_size} images x "
-                            f"{cfg.resolved().d_steps} D step(s)); the minimum is --kimg {per_iter / 1000:g}")
     if cfg.sync_bn and dist.active and device.type != "cuda":
         raise GanworksError("--sync-bn needs CUDA devices: PyTorch's SyncBatchNorm does not run on CPU "
                             "(leave it off for per-process BatchNorm)")
@@ -237,6 +233,10 @@ def _model_config(cfg: TrainConfig, data, dist: distributed.Dist):
     Returns (model config, number of classes: 0 when unconditional)."""
     if len(data) < cfg.batch_size:
         raise GanworksError(f"--batch-size {cfg.batch_size} is larger than dataset {cfg.data!r} ({len(data)} images)")
+    per_iter = cfg.batch_size * cfg.resolved().d_steps
+    if round(cfg.kimg * 1000) < per_iter:  # the loop would take no step and leave an empty run
+        raise GanworksError(f"--kimg {cfg.kimg:g} is less than one iteration ({cfg.batch_size} images x "
+                            f"{cfg.resolved().d_steps} D step(s)); the minimum is --kimg {per_iter / 1000:g}")
     num_classes = 0
     if cfg.conditional:
         if data.labels is None or not data.num_classes:
