@@ -144,3 +144,17 @@ def test_a_run_lock_is_held_for_the_call_and_released_after(tmp_path):
     finally:
         held.release()
     lock.RunLock(tmp_path).acquire().release()  # free again
+
+
+def test_atomic_temporaries_name_their_writer(tmp_path):
+    """atomic_path's temporary carries the writer's PID, the name the start-up clean-up reads."""
+    import os
+
+    from ganworks.images import atomic_path
+    from ganworks.training.lock import _ATOMIC_TMP
+
+    with atomic_path(tmp_path / "report.html") as tmp:
+        m = _ATOMIC_TMP.match(tmp.name)
+        assert m is not None and m["pid"] == str(os.getpid()) and m["name"] == "report.html", tmp.name
+        tmp.write_text("x")
+    assert (tmp_path / "report.html").read_text() == "x"

@@ -102,7 +102,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     parent = _check_parent(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=parent)
+        # The writer's PID in the name: a trainer starting on the run removes the leftovers of dead ones.
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.pid{os.getpid()}.", suffix=".tmp" + path.suffix, dir=parent)
     except OSError as e:
         raise GanworksError(f"cannot write {path}: {e.strerror or e}") from None
     os.close(fd)
