@@ -12,9 +12,11 @@ resumed once more and left to finish; when a run finishes before the time is up 
 
 Each round's configuration is also trained uninterrupted (a reference, keeping every checkpoint),
 and the soak checks:
-- after every kill, that the newest checkpoint of the live run holds the same tensors, bit for bit,
-  as the reference's checkpoint at the same images-seen point (a checkpoint written at a point the
-  reference never wrote, e.g. on SIGTERM, is counted as unmatched);
+- after every kill, that each checkpoint left in the live run holds the same tensors, bit for bit,
+  and the same state.json as the reference's checkpoint at the same images-seen point (all but the
+  unseeded global RNGs and the wall clock: see UNSEEDED below; one written at a point the reference
+  never wrote, e.g. on SIGTERM, has no twin; a kill after which no checkpoint had a twin is counted
+  as unmatched);
 - at the end of each round, that the final generator and discriminator equal the reference's bit for
   bit, and stats.jsonl equals the reference's without its wall-clock fields (no lost or duplicated
   records);
@@ -54,6 +56,11 @@ RING = ["--data", "ring8", "--batch-size", "64", "--z-dim", "4", "--g-hidden", "
         "--no-progress", "--tick-kimg", "1", "--snapshot-kimg", "4"]
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 NETS = ("generator", "discriminator")
+# Not compared in checkpoints: the process-global Python and numpy RNGs, which ganworks saves and
+# restores but never seeds or draws from in these runs (two uninterrupted runs of one config differ
+# here too, while their weights are equal), the wall clock (counters.elapsed_s), and the settings
+# --keep-checkpoints / --run-dir that the reference sets differently (state.json's "train").
+UNSEEDED = ("rng.python", "rng.numpy")
 
 
 def ganworks(*args: str) -> list[str]:
@@ -72,8 +79,17 @@ def checkpoints(run: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("ckpt-") and p.name[5:].isdigit())
 
 
-def tensors_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
-    return a.keys() == b.keys() and all(a[k].dtype == b[k].dtype and torch.equal(a[k], b[k]) for k in a)
+def tensors_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], skip: tuple[str, ...] = ()) -> bool:
+    return a.keys() == b.keys() and all(a[k].dtype == b[k].dtype and torch.equal(a[k], b[k])
+                                        for k in a if k not in skip)
+
+
+def state_json(ckpt: Path) -> dict:
+    """A checkpoint's state.json without what may differ between two exact runs (see UNSEEDED)."""
+    s = json.loads((ckpt / "state.json").read_text())
+    s.pop("train", None)
+    s.get("counters", {}).pop("elapsed_s", None)
+    return s
 
 
 def weights(run: Path) -> dict[str, dict[str, torch.Tensor]]:
@@ -156,7 +172,7 @@ def config_args(a, seed: int) -> list[str]:
 
 def reference(a, seed: int, work: Path) -> Path:
     ref = work / f"ref-{seed}"
-    # Every checkpoint kept, so each kill's newest checkpoint has its twin (--keep-checkpoints may
+    # Every checkpoint kept, so each checkpoint of the live run has its twin (--keep-checkpoints may
     # change on resume: it does not touch the training).
     p = start_train([*config_args(a, seed), "--keep-checkpoints", "100000", "--run-dir", ref], work / f"ref-{seed}.log")
     if p.wait() != 0:
@@ -164,16 +180,27 @@ def reference(a, seed: int, work: Path) -> Path:
     return ref
 
 
-def compare_checkpoint(ckpt: Path, ref: Path) -> str:
-    """'exact', 'differs', 'unmatched' (no reference checkpoint there) or 'unreadable: ...'."""
-    twin = ref / "checkpoints" / ckpt.name
-    if not twin.is_dir():
-        return "unmatched"
-    try:
-        mine = load_file(str(ckpt / "state.safetensors"))
-    except Exception as e:  # noqa: BLE001  (a benchmark reports what it found, whatever it was)
-        return f"unreadable: {type(e).__name__}: {str(e)[:200]}"
-    return "exact" if tensors_equal(mine, load_file(str(twin / "state.safetensors"))) else "differs"
+def compare_checkpoints(run: Path, ref: Path) -> str:
+    """Every checkpoint of ``run`` against its twin in ``ref``: 'no checkpoint yet', 'exact' (all
+    with a twin equal, at least one), 'unmatched' (none has a twin), 'differs: NAME' or 'unreadable: ...'."""
+    found = checkpoints(run)
+    if not found:
+        return "no checkpoint yet"
+    matched = 0
+    for ckpt in found:
+        twin = ref / "checkpoints" / ckpt.name
+        if not twin.is_dir():
+            continue
+        try:
+            mine = load_file(str(ckpt / "state.safetensors"))
+        except Exception as e:  # noqa: BLE001  (a benchmark reports what it found, whatever it was)
+            return f"unreadable: {ckpt.name}: {type(e).__name__}: {str(e)[:200]}"
+        if not tensors_equal(mine, load_file(str(twin / "state.safetensors")), skip=UNSEEDED):
+            return f"differs: {ckpt.name}"
+        if state_json(ckpt) != state_json(twin):
+            return f"differs: {ckpt.name}/state.json"
+        matched += 1
+    return "exact" if matched else "unmatched"
 
 
 def soak_round(a, seed: int, work: Path, readers: Readers, deadline: float, rng: random.Random,
@@ -194,6 +221,7 @@ def soak_round(a, seed: int, work: Path, readers: Readers, deadline: float, rng:
         first = False
         out_of_time = time.monotonic() >= deadline or cycles_left[0] <= 0
         t0 = time.monotonic()
+        log_at = log.stat().st_size if log.exists() else 0
         p = start_train(args, log)
         if out_of_time:  # the last process of this round: left to finish
             rc = p.wait()
@@ -230,8 +258,9 @@ def soak_round(a, seed: int, work: Path, readers: Readers, deadline: float, rng:
         cycles_left[0] -= 1
         ck = checkpoints(run)
         res["cycles"].append({"signal": sig.name, "after_s": round(time.monotonic() - t0, 2), "exit": rc,
-                              "hung": hung, "newest_checkpoint": ck[-1].name if ck else None,
-                              "check": compare_checkpoint(ck[-1], ref) if ck else "no checkpoint yet",
+                              "hung": hung, "output_bytes": log.stat().st_size - log_at,
+                              "newest_checkpoint": ck[-1].name if ck else None,
+                              "check": compare_checkpoints(run, ref),
                               "temporaries_after_kill": len(leftovers(run))})
         if rc == 0:  # it finished between the timeout and the signal
             res["completed"] = True
@@ -291,7 +320,7 @@ def main() -> int:
     elapsed = time.monotonic() - t0
 
     cycles = [c for r in rounds for c in r["cycles"]]
-    checks = Counter(c["check"] if not c["check"].startswith("unreadable") else "unreadable" for c in cycles)
+    checks = Counter(c["check"].split(":")[0] for c in cycles)  # differs / unreadable without the name
     res = {
         "settings": {"minutes": a.minutes, "cycles": a.cycles, "kimg": a.kimg, "checkpoint_kimg": a.checkpoint_kimg,
                      "delay_s": [a.min_delay, a.max_delay], "seed": a.seed, "train_args": config_args(a, a.seed)},
@@ -302,8 +331,12 @@ def main() -> int:
         "kills_by_signal": dict(Counter(c["signal"] for c in cycles)),
         "exit_codes": {f"{s} -> {e}": n for (s, e), n in Counter((c["signal"], c["exit"]) for c in cycles).items()},
         "sigterm_hangs": sum(c["hung"] for c in cycles),
+        # A SIGTERM that lands before the process has written anything (Python still importing torch)
+        # meets no handler yet: exit -15 there is the default action, not a lost checkpoint.
+        "sigterm_default_before_output": sum(c["signal"] == "SIGTERM" and c["exit"] == -15 and c["output_bytes"] == 0
+                                             for c in cycles),
         "checkpoint_checks": dict(checks),
-        # A kill is survived when its newest checkpoint is not damaged or different and the resume after it ran.
+        # A kill is survived when no checkpoint is damaged or different and the resume after it ran.
         "cycles_survived": sum(c["check"] in ("exact", "unmatched", "no checkpoint yet") and not c.get("resume_failed")
                                for c in cycles),
         "resume_failures": sum(len(r["resume_failures"]) for r in rounds),
@@ -326,12 +359,12 @@ def main() -> int:
           f"kimg), kills at uniform random moments {a.min_delay:g}-{a.max_delay:g} s after each start, "
           f"{res['elapsed_s']:.0f} s on {cpu_name()}.", "",
           "| measure | result | target |", "|---|---|---|",
-          f"| kills survived (resumed, newest checkpoint exact or unmatched) | {res['cycles_survived']} of "
+          f"| kills survived (checkpoints exact or unmatched, resumed) | {res['cycles_survived']} of "
           f"{res['kills']} ({', '.join(f'{k} {v}' for k, v in res['kills_by_signal'].items())}) | all |",
-          f"| newest checkpoint after a kill vs the uninterrupted run | "
+          f"| checkpoints after a kill vs the uninterrupted run's | "
           f"{', '.join(f'{k} {v}' for k, v in sorted(checks.items())) or '—'} | no `differs`, no `unreadable` |",
           f"| exits after the signal | {', '.join(f'{k}: {v}' for k, v in sorted(res['exit_codes'].items()))} | "
-          "SIGTERM -> 143 |",
+          f"SIGTERM -> 143 (-15 only before any output: {res['sigterm_default_before_output']} such) |",
           f"| resumes that failed | {res['resume_failures']} | 0 |",
           f"| rounds completed / final weights bitwise equal / stats.jsonl equal | {res['rounds_completed']} of "
           f"{res['rounds']} / {sum(x is True for x in res['final_bitwise'])} / "
