@@ -85,9 +85,6 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
     desc = f"{cfg.data.split(':')[0]}-{cfg.model}-{cfg.objective.replace(':', '-')}"
     run_dir = choose_run_dir(cfg, desc, resume_dir, ckpt is not None, dist, device)
     model_info = config_to_dict(cfg.model, model_cfg)
-    if dist.main:
-        write_run_config(run_dir, cfg, resolved, model_info, data, _environment(device, dist),
-                         {"generator": _count(G), "discriminator": _count(D)})
     feed = Feed(data, cfg.batch_size, model_cfg.z_dim, num_classes, cfg.seed, dist, device)
     # EMA with a half-life of ema_kimg thousand images: beta^(images per step) halves every ema_kimg.
     G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema_kimg > 0 else None
@@ -112,6 +109,9 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
         clock.carry(progress.elapsed_s)
     elif resume_dir is not None and (run_dir / "config.json").is_file():
         tracker.rewind(-1)  # --resume auto restarting a run with no checkpoint
+    if dist.main:  # after the checkpoint was read and accepted: a rejected resume leaves config.json as it was
+        write_run_config(run_dir, cfg, resolved, model_info, data, _environment(device, dist),
+                         {"generator": _count(G), "discriminator": _count(D)})
     # Under torchrun: DDP all-reduces gradients; G and D stay the plain modules for EMA, saving, grids.
     G_train = distributed.wrap(G, dist, device, cfg.sync_bn)
     D_train = distributed.wrap(D, dist, device, cfg.sync_bn)
