@@ -41,3 +41,72 @@ def test_largest_seed_samples(tiny_run, capsys, tmp_path):
     r = cli(capsys, "sample", str(tiny_run), "--n", "4", "--seed", str(SEED_MAX), "--npy", str(tmp_path / "s.npy"))
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "s.npy").stat().st_size > 4 * 28 * 28
+
+
+# ------------------------------------------------------------------------------ named pipes
+def _snapshot_with_fifo(run, tmp_path, name: str):
+    import os
+    import shutil
+
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    for f in ("generator.safetensors", "generator.json"):
+        if f != name:
+            shutil.copy(run / f, snap / f)
+    os.mkfifo(snap / name)
+    return snap
+
+
+@pytest.mark.slow
+@needs_mnist5k
+def test_fifo_generator_json_does_not_block_sample(tiny_run, tmp_path):
+    """The issue's case, in a real process: before the fix it never returned (the timeout fails it)."""
+    from gwtest import run_cli
+
+    snap = _snapshot_with_fifo(tiny_run, tmp_path, "generator.json")
+    r = run_cli("sample", str(snap), "--out", str(tmp_path / "s.png"), timeout=60)
+    one_line_error(r, "generator.json", "named pipe", "regular file")
+    assert not (tmp_path / "s.png").exists()
+
+
+class _Unblock:
+    """In-process FIFO checks that cannot hang the suite: if the code under test opens the FIFO after
+    all, a writer process opens it after a few seconds, so the reader gets EOF and the test fails
+    instead. (A process, not a thread: safetensors blocks in open() holding the GIL.)"""
+
+    def __init__(self, fifo):
+        self.fifo = fifo
+
+    def __enter__(self):
+        import subprocess
+
+        script = 'sleep 5; while :; do : > "$0"; sleep 0.2; done'
+        self.writer = subprocess.Popen(["sh", "-c", script, str(self.fifo)])
+        return self
+
+    def __exit__(self, *exc):
+        self.writer.kill()
+        self.writer.wait()
+
+
+@needs_mnist5k
+@pytest.mark.parametrize("name", ["generator.safetensors", "generator.json"])
+def test_fifo_in_a_snapshot_is_one_line(name, tiny_run, tmp_path, capsys):
+    snap = _snapshot_with_fifo(tiny_run, tmp_path, name)
+    with _Unblock(snap / name):
+        r = cli(capsys, "sample", str(snap), "--out", str(tmp_path / "s.png"))
+    one_line_error(r, name, "named pipe")
+
+
+def test_fifo_npy_is_one_line(tmp_path, capsys):
+    import os
+
+    import numpy as np
+
+    os.mkfifo(tmp_path / "x.npy")
+    np.save(tmp_path / "ref.npy", np.zeros((4, 28, 28), np.uint8))
+    for args in (["evaluate", str(tmp_path / "x.npy")], ["evaluate", str(tmp_path / "ref.npy"), "--reference",
+                                                          str(tmp_path / "x.npy")]):
+        with _Unblock(tmp_path / "x.npy"):
+            r = cli(capsys, *args, "--data", "mnist-5k", "--metrics", "fd")
+        one_line_error(r, "x.npy", "named pipe")
