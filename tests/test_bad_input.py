@@ -256,7 +256,19 @@ CASES = [
     Case("seed-2-64-sample", ["sample", "{run}", "--seed", "18446744073709551616", "--out", "{t}/old.png"],
          ["--seed", "18446744073709551616", "18446744073709551615"], needs_run=True),
     Case("seed-2-64-evaluate", ["evaluate", "{run}", "--data", "mnist-5k", "--n", "20", "--seed", str(2**70)],
-         ["--seed", str(2**70), "18446744073709551615"], needs_run=True),]
+         ["--seed", str(2**70), "18446744073709551615"], needs_run=True),
+    # --- sizes checked before anything is allocated (issue 18, class 3)
+    Case("size-z-dim-absurd", ["train", *TINY, "--z-dim", "1000000000000", "--run-dir", "{t}/r"],
+         ["--z-dim", "parameters", "GiB"]),
+    Case("size-eval-n-absurd", ["train", *TINY, "--eval-n", "1000000000", "--eval-every", "0.25", "--run-dir", "{t}/r"],
+         ["--eval-n", "1000000000", "1000000"]),
+    Case("size-sample-scale", ["sample", "{run}", "--scale", "1000000", "--out", "{t}/old.png"],
+         ["--scale 1000000", "GiB"], needs_run=True),
+    Case("size-generator-json-z-dim", ["sample", "{t}/run2", "--out", "{t}/old.png"], ["generator.json", "parameters"],
+         lambda t, r: copy_run(t, r, lambda d: (d / "generator.json").write_text(
+             (d / "generator.json").read_text().replace('"z_dim": 8', '"z_dim": 1000000000000'))), needs_run=True),
+    Case("size-evaluate-n", ["evaluate", "{run}", "--data", "mnist-5k", "--n", "1000000000"], ["--n", "1000000000"],
+         needs_run=True),]
 
 
 # One row per subcommand (two for train: an argparse error and one raised deep in the data layer)

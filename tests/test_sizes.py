@@ -110,3 +110,34 @@ def test_fifo_npy_is_one_line(tmp_path, capsys):
         with _Unblock(tmp_path / "x.npy"):
             r = cli(capsys, *args, "--data", "mnist-5k", "--metrics", "fd")
         one_line_error(r, "x.npy", "named pipe")
+
+
+# ------------------------------------------------------------------------------------- sizes
+@pytest.mark.parametrize("arch", ["mlp", "dcgan", "resnet", "r3"])
+def test_parameter_count_is_exact_without_building(arch):
+    from ganworks.models import build_discriminator, build_generator, make_model_config, parameter_count
+
+    cfg = make_model_config(arch, num_classes=3, image_shape=(1, 28, 28))
+    real = sum(p.numel() for net in (build_generator(arch, cfg), build_discriminator(arch, cfg)) for p in net.parameters())
+    assert parameter_count(arch, cfg) == real
+
+
+@needs_mnist5k
+@pytest.mark.parametrize("args, named", [
+    (["sample", "{run}", "--n", "1000000000", "--npy", "{t}/s.npy"], "--n 1000000000"),
+    (["sample", "{run}", "--nrow", "1000000000", "--out", "{t}/s.png"], "--nrow 1000000000"),
+    (["interpolate", "{run}", "--steps", "100000", "--rows", "100000", "--out", "{t}/w.png"], "--steps 100000"),
+    (["interpolate", "{run}", "--steps", "1000", "--rows", "1000", "--scale", "50", "--out", "{t}/w.gif"], "--scale 50"),
+    (["train", "--data", "ring8", "--g-hidden", "1000000000", "--run-dir", "{t}/r"], "--g-hidden"),
+    (["train", "--data", "ring8", "--model", "mlp", "--d-hidden", "100000,100000,100000", "--run-dir", "{t}/r"],
+     "--d-hidden"),
+], ids=["sample-n", "sample-nrow", "interpolate-png", "interpolate-gif", "g-hidden", "d-hidden"])
+def test_too_big_is_refused_before_allocating(args, named, tiny_run, tmp_path, capsys):
+    r = cli(capsys, *[a.format(run=tiny_run, t=tmp_path) for a in args])
+    one_line_error(r, named, "GiB", "available")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resolution_bound(tmp_path, capsys):
+    r = cli(capsys, "train", "--data", f"folder:{tmp_path}", "--resolution", "100000", "--run-dir", str(tmp_path / "r"))
+    one_line_error(r, "--resolution", "100000", "1024")

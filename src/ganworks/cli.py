@@ -221,6 +221,11 @@ def _cmd_sample(a: argparse.Namespace) -> int:
     from .sampling import is_points, num_classes
 
     G = load_generator(a.run)
+    from .sampling import check_sample_size
+
+    grid = (a.nrow or (-(-a.n // num_classes(G)) if num_classes(G) and a.cls is None else None), a.scale)
+    check_sample_size(G, a.n, f"--n {a.n}" + (f" --nrow {a.nrow}" if a.nrow else "") + f" --scale {a.scale}",
+                      grid if a.out else None)
     imgs = sample(G, a.n, seed=a.seed, labels=a.cls)
     if a.nrow is None and num_classes(G) and a.cls is None:
         a.nrow = -(-a.n // num_classes(G))  # one class per row
@@ -271,6 +276,17 @@ def _cmd_interpolate(a: argparse.Namespace) -> int:
     from .sampling import is_points
     if is_points(G):
         raise GanworksError(f"{a.run} holds a generator of 2-D points; interpolate draws images (use sample --npy)")
+    from .sampling import check_sample_size
+
+    # the walks, then the strip (PNG) or one frame per step there and back (GIF)
+    grid = (a.rows, a.scale) if Path(a.out).suffix.lower() == ".gif" else (a.steps, a.scale)
+    frames = 2 * a.steps if Path(a.out).suffix.lower() == ".gif" else 1
+    check_sample_size(G, a.steps * a.rows, f"--steps {a.steps} --rows {a.rows} --scale {a.scale}", None)
+    from .files import check_fits
+    from .images import grid_bytes
+
+    check_fits(frames * grid_bytes(a.rows if frames > 1 else a.rows * a.steps, G.cfg.image_shape, *grid),
+               f"--steps {a.steps} --rows {a.rows} --scale {a.scale}", "ask for fewer or smaller images")
     walk = interpolate(G, steps=a.steps, rows=a.rows, seed=a.seed, spherical=a.slerp)  # (R, K, C, H, W)
     if Path(a.out).suffix.lower() == ".gif":
         # One frame per step (each frame: the R walks side by side), there and back again.
@@ -355,6 +371,8 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
     from .metrics.evaluate import evaluate, format_table, parse_metrics
 
     parse_metrics(a.metrics)  # an unknown metric fails before any work
+    if a.n is not None and a.n > 10**6:  # the same bound as train --eval-n: FD/KID settle long before
+        raise GanworksError(f"--n must be at most 1000000 samples, got {a.n}")
     if a.json is not None:
         _check_out(a.json, (".json",), "--json")
     result = evaluate(a.source, data=a.data, metrics=a.metrics, n=a.n, seed=a.seed, extractor=a.extractor,

@@ -66,7 +66,9 @@ class TrainConfig:
                                            group=WHAT, default_factory=dict, cli=False)
     conditional: bool = option(False, help="class-conditional G (class embedding) and projection D, from the "
                                            "dataset's labels", check=Bool(), group=WHAT)
-    resolution: int = option(64, help="folder:PATH: image size (resized and center-cropped)", check=Int(1), group=WHAT)
+    # 1024: the models build for at most 64 px; a bigger side only makes a folder's decoded images huge.
+    resolution: int = option(64, help="folder:PATH: image size (resized and center-cropped)", check=Int(1, max=1024),
+                             group=WHAT)
     channels: int = option(3, help="folder:PATH: 1 (grayscale) or 3 (RGB)",
                            check=Custom(Int(1), lambda v: v in (1, 3) and not isinstance(v, bool),
                                         "must be 1 or 3"), group=WHAT)
@@ -148,7 +150,8 @@ class TrainConfig:
                                          "0 = off)", check=NONNEGATIVE, resume=True, group=OUTPUT)
     eval_metrics: str = option("", help="metrics for --eval-every (default: fd,modes for images, mixture for "
                                         "ring8/grid25)", check=Text("M,M,..."), group=OUTPUT)
-    eval_n: int = option(2000, help="samples per evaluation during training", check=Int(2), resume=True,
+    # 10**6: far past where FD/KID estimates settle; refused up front, not at the first evaluation.
+    eval_n: int = option(2000, help="samples per evaluation during training", check=Int(2, max=10**6), resume=True,
                          group=OUTPUT)
     best_metric: str = option("", help="keep the best generator by this metric in best/ (default: the first of "
                                        "--eval-metrics)", check=Text("METRIC"), group=OUTPUT)

@@ -34,3 +34,31 @@ def regular_file(path: str | os.PathLike, what: str = "file") -> Path:
         kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
         raise GanworksError(f"{what} {p} is {kind}; expected a regular file")
     return p
+
+
+# ---------------------------------------------------------------------------------------- memory
+def available_memory() -> int:
+    """Bytes of memory a new allocation can get now: MemAvailable (Linux), else the physical memory."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return 1 << 62  # unknown: let the allocator decide
+
+
+def gib(nbytes: float) -> str:
+    return f"{nbytes / 2**30:.3g} GiB"
+
+
+def check_fits(nbytes: int, request: str, fix: str) -> None:
+    """One GanworksError line when ``nbytes`` cannot fit in the memory available now, checked before the
+    allocation: ``request`` names what needs it ("--n 1000000000"), ``fix`` what to change."""
+    have = available_memory()
+    if nbytes > have:
+        raise GanworksError(f"{request} needs {gib(nbytes)} of memory, more than the {gib(have)} available; {fix}")

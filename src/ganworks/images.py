@@ -25,6 +25,15 @@ def to_float(x: torch.Tensor) -> torch.Tensor:
     return x.float() / 127.5 - 1.0
 
 
+def grid_bytes(n: int, shape: tuple[int, int, int], nrow: int | None = None, scale: int = 1, pad: int = 2) -> int:
+    """Bytes of the grid :func:`make_grid` builds for n images of ``shape`` (C, H, W), plus its copy
+    enlarged ``scale`` times for the PNG: known before any image is made."""
+    c, h, w = shape
+    nrow = nrow or max(1, math.isqrt(n - 1) + 1 if n > 1 else 1)
+    rows = -(-n // nrow)
+    return (pad + rows * (h + pad)) * (pad + nrow * (w + pad)) * c * (1 + (scale * scale if scale > 1 else 0))
+
+
 def make_grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2, pad_value: int = 0) -> np.ndarray:
     """(N, C, H, W) uint8 -> one (H', W', C) uint8 array with ``nrow`` images per row."""
     if images.dtype != torch.uint8 or images.ndim != 4:

@@ -24,6 +24,19 @@ def is_points(G: nn.Module) -> bool:
     return getattr(G.cfg, "output", "tanh") == "linear"
 
 
+def check_sample_size(G: nn.Module, n: int, request: str, grid: tuple[int | None, int] | None = None) -> None:
+    """Refuse, before anything is drawn, n samples (their latents and uint8 images, float points) that
+    cannot fit in memory; ``grid`` = (nrow, scale): also the PNG grid of them. ``request`` names the flags."""
+    from .files import check_fits
+    from .images import grid_bytes
+
+    c, h, w = G.cfg.image_shape
+    need = n * (4 * G.cfg.z_dim + 8 + c * h * w * (4 if is_points(G) else 1))
+    if grid is not None and not is_points(G):
+        need += grid_bytes(n, (c, h, w), *grid)
+    check_fits(need, request, "ask for fewer or smaller images")
+
+
 def class_rows(n: int, k: int) -> torch.Tensor:
     """Labels for n samples of k classes in blocks, class c at positions [c*m, (c+1)*m), m = ceil(n/k):
     a grid with m images per row shows one class per row."""

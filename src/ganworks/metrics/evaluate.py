@@ -95,7 +95,8 @@ def _sha256_array(a: np.ndarray) -> str:
 def _load_npy(path: Path, what: str = "samples file") -> np.ndarray:
     regular_file(path, what)  # a FIFO would block np.load forever
     try:
-        arr = np.load(path, allow_pickle=False)
+        # memory-mapped: a header claiming millions of images costs nothing until rows are read (--n slices)
+        arr = np.load(path, allow_pickle=False, mmap_mode="r")
     except FileNotFoundError:
         raise GanworksError(f"no such {what}: {path}") from None
     except (OSError, ValueError, EOFError) as e:
@@ -115,7 +116,7 @@ def _fit_count(arr: np.ndarray, n: int | None, label: str) -> np.ndarray:
         if n > len(arr):
             raise GanworksError(f"{label} holds {len(arr)} samples; --n {n} asks for more")
         arr = arr[:n]
-    return arr
+    return np.array(arr)  # the rows asked for, read from the memory-mapped file into memory
 
 
 def _check_images(arr: np.ndarray, shape: tuple[int, int, int], n: int | None, data: str, label: str) -> np.ndarray:

@@ -109,6 +109,41 @@ def validate_model_config(arch: str, cfg) -> None:
             raise GanworksError(f"model {arch!r} supports {valid} px square images, got {got}")
         if shape[0] not in (1, 3):
             raise GanworksError(f"model {arch!r} supports 1 (gray) or 3 (RGB) channels, got {got}")
+    check_model_size(arch, cfg)
+
+
+def _mlp_parameters(n_in: int, hidden, n_out: int) -> int:
+    widths = [n_in, *hidden, n_out]
+    return sum((a + 1) * b for a, b in zip(widths, widths[1:]))  # weights and biases of each Linear
+
+
+def parameter_count(arch: str, cfg) -> int:
+    """G's and D's parameters together, counted without allocating them: the MLP from its widths (the
+    sum of products of consecutive widths), the convolutional models built on the meta device."""
+    c, h, w = cfg.image_shape
+    if arch == "mlp":
+        n_in = cfg.z_dim * (2 if cfg.num_classes else 1) + (cfg.z_categories - 1 if cfg.z_categories else 0)
+        g = _mlp_parameters(n_in, cfg.g_hidden, c * h * w) + cfg.num_classes * cfg.z_dim
+        d = _mlp_parameters(c * h * w * cfg.pack, cfg.d_hidden, 1) + cfg.num_classes * cfg.d_hidden[-1]
+        return g + d
+    import torch
+
+    with torch.device("meta"):  # shapes only: no memory, no random numbers drawn
+        nets = build_generator(arch, cfg), build_discriminator(arch, cfg)
+    return sum(p.numel() for net in nets for p in net.parameters())
+
+
+#: The flags that make each architecture big, for the message when it cannot fit.
+_SIZE_FLAGS = {"mlp": "--g-hidden, --d-hidden or --z-dim"}
+
+
+def check_model_size(arch: str, cfg) -> None:
+    """Refuse, before anything is built, a model whose float32 weights alone exceed the memory available."""
+    from ..files import check_fits
+
+    n = parameter_count(arch, cfg)
+    flags = _SIZE_FLAGS.get(arch, "--g-channels, --d-channels or --z-dim")
+    check_fits(4 * n, f"model {arch!r} with {n:.3g} parameters", f"reduce {flags} (or the class count or image size)")
 
 
 def build_generator(arch: str, cfg) -> nn.Module:
