@@ -7,6 +7,7 @@ line ``ganworks: error: ...`` and exit status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -221,6 +222,8 @@ def _cmd_sample(a: argparse.Namespace) -> int:
     from .sampling import is_points, num_classes
 
     G = load_generator(a.run)
+    if a.out is None and not (a.dir and is_points(G)):
+        return _stream_samples(G, a)  # --npy / --dir only: piece by piece, so --n is bounded by disk
     from .sampling import check_sample_size
 
     grid = (a.nrow or (-(-a.n // num_classes(G)) if num_classes(G) and a.cls is None else None), a.scale)
@@ -245,6 +248,35 @@ def _cmd_sample(a: argparse.Namespace) -> int:
         written.append(Path(a.dir))
     for w in written:
         print(w)
+    return 0
+
+
+def _stream_samples(G, a: argparse.Namespace) -> int:
+    """``sample --npy/--dir`` without a grid: the samples are drawn and written a chunk at a time (the
+    same samples as in one piece), so memory holds one chunk and the disk bounds --n."""
+    from .files import check_disk
+    from .images import npy_writer, save_image_dir
+    from .sampling import CHUNK_ROWS, check_sample_size, is_points, sample_chunks
+
+    check_sample_size(G, min(a.n, CHUNK_ROWS), f"--n {a.n}")  # one chunk in memory at a time
+    item = tuple(G.cfg.image_shape)
+    per_sample = math.prod(item) * (4 if is_points(G) else 1)
+    for where in (a.npy, a.dir):
+        if where is not None:
+            check_disk(a.n * per_sample, where, f"--n {a.n}")
+    dtype = "float32" if is_points(G) else "uint8"
+    with contextlib.ExitStack() as stack:
+        write_npy = stack.enter_context(npy_writer(a.npy, a.n, item, dtype)) if a.npy else None
+        start = 0
+        for chunk in sample_chunks(G, a.n, seed=a.seed, labels=a.cls, rows=CHUNK_ROWS):
+            if write_npy is not None:
+                write_npy(chunk)
+            if a.dir:  # existing files were refused (or --force given) before anything was drawn
+                save_image_dir(chunk, a.dir, start=start, overwrite=True)
+            start += len(chunk)
+    for w in (a.npy, a.dir):
+        if w is not None:
+            print(w)
     return 0
 
 

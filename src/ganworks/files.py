@@ -62,3 +62,20 @@ def check_fits(nbytes: int, request: str, fix: str) -> None:
     have = available_memory()
     if nbytes > have:
         raise GanworksError(f"{request} needs {gib(nbytes)} of memory, more than the {gib(have)} available; {fix}")
+
+
+def check_disk(nbytes: int, where: str | os.PathLike, request: str) -> None:
+    """One GanworksError line when ``nbytes`` will not fit on the disk that holds ``where`` (a file or
+    folder to be made: its nearest existing parent is measured)."""
+    import shutil
+
+    p = Path(where).absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    try:
+        free = shutil.disk_usage(p).free
+    except OSError:
+        return  # unknown: the write itself will say
+    if nbytes > free:
+        raise GanworksError(f"{request} needs about {gib(nbytes)} on the disk of {where}, more than the "
+                            f"{gib(free)} free; ask for fewer samples or write elsewhere")

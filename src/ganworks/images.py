@@ -232,17 +232,43 @@ def plot_points(points: torch.Tensor, reference: torch.Tensor | None = None, siz
     return histogram(points, reference, size) if dim == 1 else scatter(points, reference, size)
 
 
+def _npy_rows(arr: np.ndarray) -> np.ndarray:
+    """The .npy layout of samples: (N, H, W) for one channel, else (N, C, H, W); points as (N, 2)."""
+    if arr.ndim == 4 and arr.shape[2:] == (1, 1):
+        return arr[:, :, 0, 0]  # 2-D points: (N, 2)
+    if arr.ndim == 4 and arr.shape[1] == 1:
+        return arr[:, 0]
+    return arr
+
+
 def save_npy(images: torch.Tensor, path: str | os.PathLike) -> Path:
     """Write uint8 images as .npy: (N, H, W) for one channel, else (N, C, H, W); points as (N, 2) float."""
-    arr = images.cpu().numpy()
-    if arr.ndim == 4 and arr.shape[2:] == (1, 1):
-        arr = arr[:, :, 0, 0]  # 2-D points: (N, 2)
-    elif arr.ndim == 4 and arr.shape[1] == 1:
-        arr = arr[:, 0]
+    arr = _npy_rows(images.cpu().numpy())
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.save(f, arr)
     return Path(path)
+
+
+@contextmanager
+def npy_writer(path: str | os.PathLike, n: int, item_shape: tuple[int, ...], dtype) -> Iterator:
+    """A .npy of n samples written piece by piece (``write(chunk)``), so only one piece is in memory;
+    the same file :func:`save_npy` writes for all n at once. It appears at ``path`` only when complete."""
+    rows = _npy_rows(np.empty((0, *item_shape), dtype=dtype))
+    with atomic_path(path) as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=rows.dtype, shape=(n, *rows.shape[1:]))
+        done = 0
+
+        def write(chunk: torch.Tensor) -> None:
+            nonlocal done
+            part = _npy_rows(chunk.cpu().numpy())
+            out[done:done + len(part)] = part
+            done += len(part)
+
+        yield write
+        assert done == n, (done, n)
+        out.flush()
+        del out
 
 
 def image_dir_existing(directory: str | os.PathLike, n: int, start: int = 0) -> list[Path]:

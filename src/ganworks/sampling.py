@@ -37,6 +37,50 @@ def check_sample_size(G: nn.Module, n: int, request: str, grid: tuple[int | None
     check_fits(need, request, "ask for fewer or smaller images")
 
 
+#: Rows of latents drawn at once when streaming samples to disk; a multiple of 16, so each chunk's
+#: draw starts where torch's normal sampler starts a block and the chunks equal one draw of all n.
+CHUNK_ROWS = 4096
+
+
+def latent_chunks(n: int, z_dim: int, seed: int, rows: int = CHUNK_ROWS):
+    """The rows of :func:`latents` (n, z_dim, seed), ``rows`` at a time, without holding all n.
+
+    torch draws normals in blocks of 16 values and finishes a draw whose size is not a multiple of 16
+    with one more block over its last 16 values; a last chunk of fewer than 16 values would be drawn
+    another way, so it is joined to the chunk before it. The concatenation equals ``latents(n, ...)``
+    exactly (tested).
+    """
+    assert rows % 16 == 0
+    g = torch.Generator().manual_seed(seed)
+    start = 0
+    while start < n:
+        take = min(rows, n - start)
+        if 0 < (n - start - take) * z_dim < 16:
+            take = n - start  # a short tail joins this chunk
+        yield torch.randn(take, z_dim, generator=g)
+        start += take
+
+
+def sample_chunks(G: nn.Module, n: int, seed: int = 0, labels: int | None = None, rows: int = CHUNK_ROWS):
+    """:func:`sample` (G, n, seed, labels) in pieces of about ``rows`` samples, for requests larger than
+    memory (``ganworks sample --npy/--dir``): the concatenation equals ``sample(G, n, seed, labels=labels)``."""
+    k = _check_class(G, labels)
+    m = -(-n // k) if k else 0  # class_rows: class c at positions [c*m, (c+1)*m)
+    was_training = G.training
+    G.eval()
+    try:
+        start = 0
+        for z in latent_chunks(n, G.cfg.z_dim, seed, rows):
+            y = None
+            if k:
+                y = (torch.full((len(z),), labels, dtype=torch.long) if labels is not None
+                     else torch.arange(start, start + len(z)) // m)
+            yield generate(G, z, 256, y)
+            start += len(z)
+    finally:
+        G.train(was_training)
+
+
 def class_rows(n: int, k: int) -> torch.Tensor:
     """Labels for n samples of k classes in blocks, class c at positions [c*m, (c+1)*m), m = ceil(n/k):
     a grid with m images per row shows one class per row."""
@@ -56,6 +100,17 @@ def generate(G: nn.Module, z: torch.Tensor, batch_size: int = 256, labels: torch
     return torch.cat(out) if out else torch.empty(0, dtype=torch.uint8)
 
 
+def _check_class(G: nn.Module, labels) -> int:
+    k = num_classes(G)
+    if k == 0 and labels is not None:
+        from .errors import GanworksError
+        raise GanworksError("this generator is unconditional: it takes no class (train with --conditional)")
+    if k and isinstance(labels, int) and not 0 <= labels < k:
+        from .errors import GanworksError
+        raise GanworksError(f"--class {labels} is out of range; this generator knows classes 0..{k - 1}")
+    return k
+
+
 def sample(G: nn.Module, n: int, seed: int = 0, batch_size: int = 256, labels: torch.Tensor | int | None = None
            ) -> torch.Tensor:
     """n samples from G as uint8 images (N, C, H, W), reproducible from ``seed``.
@@ -63,17 +118,11 @@ def sample(G: nn.Module, n: int, seed: int = 0, batch_size: int = 256, labels: t
     For a conditional G, ``labels`` is one class for all samples or a tensor of n classes; by
     default the classes come in blocks (:func:`class_rows`), one class per grid row.
     """
-    k = num_classes(G)
-    if k == 0 and labels is not None:
-        from .errors import GanworksError
-        raise GanworksError("this generator is unconditional: it takes no class (train with --conditional)")
+    k = _check_class(G, labels)
     if k:
         if labels is None:
             labels = class_rows(n, k)
         elif isinstance(labels, int):
-            if not 0 <= labels < k:
-                from .errors import GanworksError
-                raise GanworksError(f"--class {labels} is out of range; this generator knows classes 0..{k - 1}")
             labels = torch.full((n,), labels, dtype=torch.long)
     was_training = G.training
     G.eval()
