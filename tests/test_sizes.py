@@ -192,3 +192,33 @@ def test_sample_chunks_of_a_conditional_generator_equal_sample(labels):
                                                  d_hidden=(8,), num_classes=3))
     pieces = torch.cat(list(sample_chunks(G, 70, seed=5, labels=labels, rows=16)))
     assert torch.equal(pieces, sample(G, 70, seed=5, labels=labels))
+
+
+@needs_mnist5k
+@pytest.mark.parametrize("name", ["manifest.json", "state.json"])
+def test_fifo_in_a_checkpoint_is_skipped_not_read(name, tiny_run, tmp_path, capsys):
+    """A FIFO in place of a checkpoint file: resume skips that checkpoint (with its reason) instead of blocking."""
+    import os
+
+    from gwtest import rewind_copy
+
+    from ganworks.training.resume import latest_checkpoint
+
+    run = rewind_copy(tiny_run, tmp_path / "run", 512)
+    ckpt = run / "checkpoints" / "ckpt-000000512"
+    (ckpt / name).unlink()
+    os.mkfifo(ckpt / name)
+    with _Unblock(ckpt / name):
+        found, skipped = latest_checkpoint(run)
+    assert found != ckpt and any(f"{name} is not a regular file" in why for why in skipped), skipped
+
+
+def test_fifo_json_through_the_schema_reader(tmp_path):
+    import os
+
+    from ganworks.errors import GanworksError
+    from ganworks.schema import load_json
+
+    os.mkfifo(tmp_path / "x.json")
+    with _Unblock(tmp_path / "x.json"), pytest.raises(GanworksError, match="named pipe"):
+        load_json(tmp_path / "x.json", dict)

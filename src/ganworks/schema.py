@@ -156,7 +156,9 @@ def check(value: Any, schema: Schema, where: str | os.PathLike) -> Any:
 
 def load_json(path: str | os.PathLike, schema: Schema) -> Any:
     """Read the JSON file ``path`` and :func:`check` it; every failure is one GanworksError line."""
-    p = Path(path)
+    from .files import regular_file
+
+    p = regular_file(path, "JSON file")  # a FIFO in its place would block the read forever
     try:
         value = json.loads(p.read_text(encoding="utf-8"))
     except OSError as e:

@@ -247,6 +247,9 @@ def verify(ckpt: Path) -> str | None:
     from safetensors import SafetensorError, safe_open
 
     mpath = ckpt / "manifest.json"
+    for name in ("manifest.json", *FILES):  # a FIFO in place of one would block its read forever
+        if (ckpt / name).exists() and not (ckpt / name).is_file():
+            return f"{ckpt / name} is not a regular file"
     try:
         manifest = json.loads(mpath.read_text())
         files = manifest["files"]
