@@ -222,3 +222,18 @@ def test_fifo_json_through_the_schema_reader(tmp_path):
     os.mkfifo(tmp_path / "x.json")
     with _Unblock(tmp_path / "x.json"), pytest.raises(GanworksError, match="named pipe"):
         load_json(tmp_path / "x.json", dict)
+
+
+def test_an_npy_larger_than_memory_without_n_is_one_line(tmp_path, capsys, monkeypatch):
+    """A real .npy is memory-mapped; reading all of it (no --n) is checked against the memory available."""
+    import numpy as np
+
+    import ganworks.files as files
+
+    np.save(tmp_path / "s.npy", np.zeros((50, 28, 28), np.uint8))
+    monkeypatch.setattr(files, "available_memory", lambda: 10_000)  # less than the file's 39,200 bytes
+    r = cli(capsys, "evaluate", str(tmp_path / "s.npy"), "--data", "mnist-5k", "--metrics", "fd")
+    one_line_error(r, "s.npy", "50 samples", "--n")
+    from ganworks.metrics.evaluate import _fit_count, _load_npy
+
+    assert _fit_count(_load_npy(tmp_path / "s.npy"), 10, "samples file").shape == (10, 28, 28)  # 7,840 bytes fit

@@ -116,7 +116,11 @@ def _fit_count(arr: np.ndarray, n: int | None, label: str) -> np.ndarray:
         if n > len(arr):
             raise GanworksError(f"{label} holds {len(arr)} samples; --n {n} asks for more")
         arr = arr[:n]
-    return np.array(arr)  # the rows asked for, read from the memory-mapped file into memory
+    from ..files import check_fits
+
+    # the rows asked for are read from the memory-mapped file into memory: refuse what cannot fit first
+    check_fits(arr.nbytes, f"{label} ({len(arr):,} samples)", "evaluate fewer with --n")
+    return np.array(arr)
 
 
 def _check_images(arr: np.ndarray, shape: tuple[int, int, int], n: int | None, data: str, label: str) -> np.ndarray:
