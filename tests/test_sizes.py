@@ -237,3 +237,11 @@ def test_an_npy_larger_than_memory_without_n_is_one_line(tmp_path, capsys, monke
     from ganworks.metrics.evaluate import _fit_count, _load_npy
 
     assert _fit_count(_load_npy(tmp_path / "s.npy"), 10, "samples file").shape == (10, 28, 28)  # 7,840 bytes fit
+
+
+def test_evaluate_n_1_is_one_line(tmp_path, capsys):
+    import numpy as np
+
+    np.save(tmp_path / "s.npy", np.zeros((20, 28, 28), np.uint8))
+    r = cli(capsys, "evaluate", str(tmp_path / "s.npy"), "--data", "mnist-5k", "--metrics", "fd", "--n", "1")
+    one_line_error(r, "--n 1", "at least 2", "s.npy")

@@ -109,12 +109,14 @@ def _load_npy(path: Path, what: str = "samples file") -> np.ndarray:
 
 def _fit_count(arr: np.ndarray, n: int | None, label: str) -> np.ndarray:
     """The first ``n`` rows (all when None). ``label`` names the array in errors: "samples file PATH"."""
+    if n is not None and n > len(arr):
+        raise GanworksError(f"{label} holds {len(arr)} samples; --n {n} asks for more")
     if len(arr) < 2:  # every metric compares two sets of samples: one sample has no spread (FD, KID, PRDC)
         raise GanworksError(f"{label} holds {len(arr)} sample{'s' * (len(arr) != 1)}; an evaluation needs at "
                             "least 2 (save more samples, e.g. ganworks sample RUN --n 1000 --npy FILE)")
     if n is not None:
-        if n > len(arr):
-            raise GanworksError(f"{label} holds {len(arr)} samples; --n {n} asks for more")
+        if n < 2:
+            raise GanworksError(f"--n {n}: an evaluation needs at least 2 samples of {label}")
         arr = arr[:n]
     from ..files import check_fits
 
