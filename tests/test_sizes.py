@@ -243,5 +243,9 @@ def test_evaluate_n_1_is_one_line(tmp_path, capsys):
     import numpy as np
 
     np.save(tmp_path / "s.npy", np.zeros((20, 28, 28), np.uint8))
-    r = cli(capsys, "evaluate", str(tmp_path / "s.npy"), "--data", "mnist-5k", "--metrics", "fd", "--n", "1")
-    one_line_error(r, "--n 1", "at least 2", "s.npy")
+    one_line_error(cli(capsys, "evaluate", str(tmp_path / "s.npy"), "--data", "mnist-5k", "--n", "1"), "--n", "at least 2")
+    from ganworks.errors import GanworksError
+    from ganworks.metrics.evaluate import evaluate
+
+    with pytest.raises(GanworksError, match=r"--n 1: an evaluation needs at least 2 samples of samples file .*s\.npy"):
+        evaluate(tmp_path / "s.npy", data="mnist-5k", metrics="fd", n=1)  # the Python API too
