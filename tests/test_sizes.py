@@ -247,5 +247,5 @@ def test_evaluate_n_1_is_one_line(tmp_path, capsys):
     from ganworks.errors import GanworksError
     from ganworks.metrics.evaluate import evaluate
 
-    with pytest.raises(GanworksError, match=r"--n 1: an evaluation needs at least 2 samples of samples file .*s\.npy"):
+    with pytest.raises(GanworksError, match=r"--n must be at least 2, got 1"):
         evaluate(tmp_path / "s.npy", data="mnist-5k", metrics="fd", n=1)  # the Python API too

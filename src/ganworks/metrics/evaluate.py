@@ -115,8 +115,6 @@ def _fit_count(arr: np.ndarray, n: int | None, label: str) -> np.ndarray:
         raise GanworksError(f"{label} holds {len(arr)} sample{'s' * (len(arr) != 1)}; an evaluation needs at "
                             "least 2 (save more samples, e.g. ganworks sample RUN --n 1000 --npy FILE)")
     if n is not None:
-        if n < 2:
-            raise GanworksError(f"--n {n}: an evaluation needs at least 2 samples of {label}")
         arr = arr[:n]
     from ..files import check_fits
 
