@@ -158,3 +158,23 @@ def test_atomic_temporaries_name_their_writer(tmp_path):
         assert m is not None and m["pid"] == str(os.getpid()) and m["name"] == "report.html", tmp.name
         tmp.write_text("x")
     assert (tmp_path / "report.html").read_text() == "x"
+
+
+def test_sigterm_while_a_command_starts_is_one_line_and_143(capsys, monkeypatch):
+    """Before train() installs its own handler (torch and the data loading), SIGTERM still ends the command
+    with one line and status 143, not a silent -15; afterwards the previous handler is back."""
+    import os
+    import signal
+
+    import ganworks.data
+
+    def slow_start():
+        os.kill(os.getpid(), signal.SIGTERM)  # as a scheduler would, mid-start
+        raise AssertionError("SIGTERM did not interrupt the command")
+
+    monkeypatch.setattr(ganworks.data, "list_datasets", slow_start)
+    before = signal.getsignal(signal.SIGTERM)
+    r = cli(capsys, "data", "list")
+    assert r.returncode == 143, r
+    assert r.stderr.strip().splitlines() == ["ganworks: interrupted by SIGTERM"]
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -567,9 +567,33 @@ def _warning_line(message, category, filename, lineno, file=None, line=None) -> 
     print(f"ganworks: warning: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
 
 
+def _on_sigterm(signum, frame) -> None:
+    """SIGTERM before training has its own handler (while torch and the data load): the same one line
+    and status 143 as later, instead of a silent death."""
+    e = KeyboardInterrupt("interrupted by SIGTERM")
+    e.signum = signum  # type: ignore[attr-defined]
+    raise e
+
+
 def main(argv: list[str] | None = None) -> int:
+    import os
+    import signal
+    import threading
+
     argv = sys.argv[1:] if argv is None else list(argv)
     warnings.showwarning = _warning_line
+    # Not under torchrun, whose own handling stops every rank (see training/lock.py).
+    alone = os.environ.get("WORLD_SIZE", "1").strip() in ("", "1")
+    handle = alone and threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if handle else None
+    try:
+        return _run(argv)
+    finally:
+        if handle:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
