@@ -107,6 +107,7 @@ def test_replay_mix_replaces_a_fraction_once_nonempty():
     assert all(0 <= v < 20 for v in _ids(full.mix(fresh)[0]))  # fraction 1: all of it from the buffer
 
 
+@pytest.mark.slow
 def test_d_step_with_replay_pushes_fresh_fakes_and_shows_d_the_mix():
     _, G, D = pair(num_classes=3)
     opt_d = torch.optim.Adam(D.parameters(), lr=1e-3)

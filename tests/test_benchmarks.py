@@ -190,6 +190,7 @@ def test_revive_mode_on_a_run_with_a_latent_cut(grid25_cut_run, tmp_path):
                                                                           for c in res["counts"]]
 
 
+@pytest.mark.slow
 def test_revive_mode_bad_json_exits_2(grid25_cut_run):
     r = bench("revive_mode", grid25_cut_run, "7", "1", "x", "{noise: 1}")
     assert r.returncode == 2 and "Traceback" not in r.stderr
@@ -237,6 +238,7 @@ def test_toy_modes_trajectory_and_reuse(tmp_path):
     assert json.loads(out.read_text())["provenance"]["command"].endswith(f"--out {out}")
 
 
+@pytest.mark.slow
 def test_toy_modes_bad_set_exits_2_and_writes_nothing(tmp_path):
     r = toy_modes("--set", "not_a_field=1", "--out", str(tmp_path / "t.json"))
     assert r.returncode == 2

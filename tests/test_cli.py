@@ -13,6 +13,7 @@ TINY_FLAGS = ["--data", "mnist-5k", "--kimg", "0.5", "--batch-size", "32", "--z-
               "--d-hidden", "32", "--no-progress", "--tick-kimg", "0.25"]
 
 
+@pytest.mark.slow
 def test_help_lists_commands():
     r = run_cli("--help")
     assert r.returncode == 0

@@ -147,6 +147,7 @@ def test_resume_rule_comes_from_the_fields():
     assert flag_of("strict_data") == "--strict" and flag_of("g_hidden") == "--g-hidden"
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_typed_unsafe_flag(tmp_path, capsys):
     from gwtest import RING, cli, one_line_error
 

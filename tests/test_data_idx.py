@@ -105,6 +105,7 @@ def test_damaged_header_inside_good_gzip(tmp_path):
     _assert_error(path, "1 trailing bytes")
 
 
+@pytest.mark.slow
 def test_gzip_bomb_is_not_inflated(tmp_path):
     """A header declaring 6 bytes followed by 256 MiB of zeros (about 250 KiB of gzip): the reader
     stops about 1 MiB past the declared payload instead of inflating everything, and says so."""

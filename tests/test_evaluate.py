@@ -112,6 +112,7 @@ def test_inception_without_torch_fidelity_is_one_clear_line():
 
 # --------------------------------------------------------------------------------- stacked MNIST
 @needs_mnist5k
+@pytest.mark.slow
 def test_stacked_mnist(digits, tmp_path):
     from ganworks import train
     from ganworks.data import dataset_info, load_dataset
@@ -144,6 +145,7 @@ def test_stacked_mnist(digits, tmp_path):
 
 # ---------------------------------------------------------------------- real vs. real vs. broken
 @needs_mnist5k
+@pytest.mark.slow
 def test_real_data_scores_near_the_floor_and_broken_samples_far_off(npys):
     from ganworks.metrics.evaluate import evaluate
 
@@ -269,6 +271,7 @@ def test_reference_statistics_are_cached_and_invalidated(digits, npys, monkeypat
 
 # ------------------------------------------------------------------------------------------ CLI
 @needs_mnist5k
+@pytest.mark.slow
 def test_cli_evaluate_npy_writes_json_with_provenance(npys, tmp_path, digits):
     out = tmp_path / "r.json"
     b1000 = tmp_path / "b1000.npy"

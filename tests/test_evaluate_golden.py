@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from gwtest import needs_mnist5k
 
+pytestmark = pytest.mark.slow  # every case samples and extracts features: a few seconds each
+
 GOLDEN = Path(__file__).with_name("evaluate_golden.json")
 # Wall-clock fields and cache details that differ from run to run; every other key and value is compared.
 VOLATILE = {"time_s", "total_time_s", "extract_time_s", "cache_file"}

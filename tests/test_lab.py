@@ -168,6 +168,7 @@ def test_critic_is_linear_and_discriminator_saturates(figures):
     assert res["all_ok"]
 
 
+@pytest.mark.slow
 def test_mode_collapse_quick_runs_the_real_loop(figures):
     res = run_experiment("mode-collapse", seed=0, quick=True, out=figures / "modes.png")
     real = [c for c in res["checks"] if "real data" in c["claim"]]
@@ -213,6 +214,7 @@ def test_cli_lab_writes_json_and_figure(tmp_path):
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+@pytest.mark.slow
 def test_training_movie_gif_and_html_in_a_real_browser(tmp_path):
     res = run_experiment("training-movie", seed=0, quick=True, out=tmp_path / "movie.gif", html=tmp_path / "movie.html")
     from PIL import Image

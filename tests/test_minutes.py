@@ -76,6 +76,7 @@ def test_lr_schedule_goes_by_the_share_of_the_budget(tmp_path, fake_clock):
     assert recs[-1]["lr_G"] < 2e-4 * 0.03  # near 0 when the budget is used up, at 1% of --kimg
 
 
+@pytest.mark.slow
 def test_instance_noise_ends_with_the_budget(tmp_path, fake_clock):
     run = train(run_dir=str(tmp_path / "r"), kimg=1000, minutes=1.22 / 60, instance_noise=0.5,
                 checkpoint_kimg=0, **RING_KW)
@@ -114,6 +115,7 @@ def test_resume_mid_tick_under_a_budget_is_bitwise_exact(tmp_path, fake_clock):
     assert reached(ref) == reached(run)
 
 
+@pytest.mark.slow
 def test_resume_with_a_new_budget_continues(tmp_path, capsys, fake_clock):
     run = tmp_path / "r"
     assert cli(capsys, "train", *RING, "--kimg", "1000", "--minutes", str(0.6 / 60), "--run-dir", str(run)).returncode == 0

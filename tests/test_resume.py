@@ -54,6 +54,7 @@ def test_sigkill_then_resume_is_bitwise_exact(tmp_path, capsys):
 
 
 @needs_mnist5k
+@pytest.mark.slow
 def test_resume_from_every_checkpoint_equals_uninterrupted(tmp_path):
     """EMA, replay buffer, dropout, lazy R1 and two D steps: every piece of state must come back."""
     kw = {**TINY, "kimg": 1.0, "tick_kimg": 0.3, "checkpoint_kimg": 0.2, "keep_checkpoints": 100, "ema_kimg": 0.1,
@@ -142,6 +143,7 @@ def test_resume_auto_starts_then_continues(tmp_path, capsys):
     assert_bitwise(ref, run)  # extended from 3 to 5 kimg = an uninterrupted 5-kimg run
 
 
+@pytest.mark.slow
 def test_resume_errors_are_one_line(tmp_path, capsys):
     run = tmp_path / "r"
     assert cli(capsys, "train", *RING, "--kimg", "2", "--run-dir", str(run)).returncode == 0

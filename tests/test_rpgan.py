@@ -181,6 +181,7 @@ def _off_circle(pts) -> float:
     return (pts.norm(dim=1) - 1).abs().mean().item()
 
 
+@pytest.mark.slow
 def test_r3gan_loss_trains_on_ring8_and_logs_r2(tmp_path):
     untrained = train(run_dir=str(tmp_path / "untrained"), **{**RING, "kimg": 0.064})
     run = train(run_dir=str(tmp_path / "r3"), objective="rpgan", r1_gamma=1.0, r2_gamma=1.0, r1_interval=4,

@@ -254,6 +254,7 @@ def test_integer_betas_from_the_python_api_train():
 
 @needs_mnist5k
 @pytest.mark.parametrize("data", ["mnist-5k", "grid25"])
+@pytest.mark.slow
 def test_evaluating_during_training_does_not_change_the_run(tmp_path, data):
     """--eval-every loads G (and for images the LeNet extractor) mid-run; building those networks
     must not draw from the training RNG, or adding evaluations would change what the run learns."""
