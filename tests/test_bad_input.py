@@ -72,6 +72,14 @@ def copy_run(t: Path, run: Path, edit: Callable[[Path], None]) -> None:
     edit(t / "run2")
 
 
+def fifo_in_place(path: Path) -> None:
+    """A named pipe where a file was. A writer opens it after 5 s (and gives up at 10 s), so code that
+    reads it after all gets EOF and the row fails, instead of blocking the suite forever."""
+    path.unlink()
+    os.mkfifo(path)
+    subprocess.Popen(["timeout", "10", "sh", "-c", 'sleep 5; : > "$0"', str(path)])
+
+
 def truncate(path: Path, keep: int) -> None:
     path.write_bytes(path.read_bytes()[:keep])
 
@@ -268,7 +276,13 @@ CASES = [
          lambda t, r: copy_run(t, r, lambda d: (d / "generator.json").write_text(
              (d / "generator.json").read_text().replace('"z_dim": 8', '"z_dim": 1000000000000'))), needs_run=True),
     Case("size-evaluate-n", ["evaluate", "{run}", "--data", "mnist-5k", "--n", "1000000000"], ["--n", "1000000000"],
-         needs_run=True),]
+         needs_run=True),
+    # --- a named pipe in place of a run's file: refused before it is opened (opening it would block)
+    Case("fifo-generator-json", ["sample", "{t}/run2", "--out", "{t}/old.png"], ["generator.json", "named pipe"],
+         lambda t, r: copy_run(t, r, lambda d: fifo_in_place(d / "generator.json")), needs_run=True),
+    Case("fifo-checkpoint-manifest", ["train", "--resume", "{t}/run2"], ["ckpt-", "manifest.json", "not a regular file"],
+         lambda t, r: copy_run(t, r, lambda d: [fifo_in_place(c / "manifest.json")
+                                                for c in (d / "checkpoints").iterdir()]), needs_run=True),]
 
 
 # One row per subcommand (two for train: an argparse error and one raised deep in the data layer)
