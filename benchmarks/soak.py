@@ -116,8 +116,8 @@ def leftovers(run: Path) -> list[str]:
 class Readers:
     """Threads running ``ganworks sample RUN`` and ``ganworks report RUN`` in a loop against ``run``."""
 
-    def __init__(self, scratch: Path):
-        self.scratch, self.run, self.stop = scratch, None, threading.Event()
+    def __init__(self, scratch: Path, pause: float = 0.0):
+        self.scratch, self.run, self.stop, self.pause = scratch, None, threading.Event(), pause
         self.lock = threading.Lock()
         self.counts = {cmd: Counter() for cmd in ("sample", "report")}
         self.errors: list[dict] = []
@@ -148,6 +148,7 @@ class Readers:
                 rc, err = "timeout", "no exit within 120 s"
             for f in (f"{out}.png", f"{out}.html"):
                 Path(f).unlink(missing_ok=True)
+            self.stop.wait(self.pause)  # --reader-pause: fewer readers, less CPU taken from the trainer
             lines = err.splitlines()
             with self.lock:
                 if rc == 0:
@@ -290,6 +291,8 @@ def main() -> int:
     ap.add_argument("--max-delay", type=float, default=10.0, help="latest kill, seconds after a start (default 10)")
     ap.add_argument("--seed", type=int, default=0, help="first training seed and the kill schedule's seed")
     ap.add_argument("--out", default="benchmarks/results/soak.json", help="results JSON (and .md beside it)")
+    ap.add_argument("--reader-pause", type=float, default=0.0,
+                    help="seconds each reader waits between runs (default 0: back to back)")
     ap.add_argument("--work", default=None, help="where the runs go (default: a temporary folder, removed)")
     a = ap.parse_args()
     if not (a.minutes >= 0 and a.kimg > 0 and a.checkpoint_kimg > 0 and 0 <= a.min_delay <= a.max_delay):
@@ -299,7 +302,7 @@ def main() -> int:
     work = Path(a.work or tmp.name)
     (work / "readers").mkdir(parents=True, exist_ok=True)
     rng = random.Random(a.seed)
-    readers = Readers(work / "readers")
+    readers = Readers(work / "readers", a.reader_pause)
     readers.start()
     t0 = time.monotonic()
     deadline = t0 + 60 * a.minutes

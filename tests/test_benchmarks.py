@@ -254,7 +254,8 @@ def test_soak_two_kills_resume_bitwise(tmp_path):
     end: the final weights and stats.jsonl equal an uninterrupted run's, nothing temporary is left,
     and no reader of the live run failed."""
     out = tmp_path / "soak.json"
-    r = bench("soak", "--cycles", "2", "--kimg", "3", "--min-delay", "0.2", "--max-delay", "2", "--out", out)
+    r = bench("soak", "--cycles", "2", "--kimg", "3", "--min-delay", "0.2", "--max-delay", "2", "--reader-pause", "4",
+              "--out", out)
     res = results(r, out, "soak", tmp_path)
     assert res["kills"] == 2 and res["kills_by_signal"] == {"SIGKILL": 1, "SIGTERM": 1}
     assert res["rounds"] == res["rounds_completed"] == 1 and res["resume_failures"] == 0
