@@ -43,3 +43,11 @@ def test_train_flags_are_not_declared_by_hand_in_the_cli():
                if isinstance(node, ast.Constant) and isinstance(node.value, str)}
     by_hand = sorted(flags & literal)
     assert not by_hand, f"train flags written out in cli.py: {by_hand}"
+
+
+def test_benchmark_results_never_point_into_tmp():
+    """A results file names the command, commit and machine; a scratch path in /tmp resolves to nothing."""
+    results = SRC.parents[1] / "benchmarks" / "results"
+    bad = [str(p.relative_to(results)) for p in results.rglob("*")
+           if p.suffix in (".json", ".md") and "/tmp/" in p.read_text(errors="ignore")]
+    assert not bad, bad
