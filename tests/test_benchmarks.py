@@ -249,18 +249,18 @@ def test_toy_modes_bad_set_exits_2_and_writes_nothing(tmp_path):
 # --- benchmarks/soak.py ---------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_soak_two_kills_resume_bitwise(tmp_path):
-    """Two kills (SIGKILL, then SIGTERM) of a real `ganworks train` at random moments, resumed to the
-    end: the final weights and stats.jsonl equal an uninterrupted run's, nothing temporary is left,
-    and no reader of the live run failed."""
+def test_soak_a_kill_resume_bitwise(tmp_path):
+    """A kill (SIGKILL) of a real `ganworks train` at a random moment, resumed to the end: the final weights
+    and stats.jsonl equal an uninterrupted run's, nothing temporary is left, and no reader of the live run
+    failed. (SIGTERM's own path is tested in tests/test_run_lifecycle.py; one cycle keeps this smoke cheap.)"""
     out = tmp_path / "soak.json"
-    r = bench("soak", "--cycles", "2", "--kimg", "3", "--min-delay", "0.2", "--max-delay", "2", "--reader-pause", "4",
+    r = bench("soak", "--cycles", "1", "--kimg", "3", "--min-delay", "0.2", "--max-delay", "2", "--reader-pause", "4",
               "--out", out)
     res = results(r, out, "soak", tmp_path)
-    assert res["kills"] == 2 and res["kills_by_signal"] == {"SIGKILL": 1, "SIGTERM": 1}
+    assert res["kills"] == 1 and res["kills_by_signal"] == {"SIGKILL": 1}
     assert res["rounds"] == res["rounds_completed"] == 1 and res["resume_failures"] == 0
     assert res["final_bitwise"] == [True] and res["stats_equal"] == [True]
-    assert res["cycles_survived"] == 2 and "differs" not in res["checkpoint_checks"]
+    assert res["cycles_survived"] == 1 and "differs" not in res["checkpoint_checks"]
     assert res["leftovers"] == 0 and res["reader_errors"] == 0, (res["leftover_names"], res["reader_error_examples"])
     md = out.with_suffix(".md").read_text()
     assert "| kills survived" in md and "| temporary files left in the runs | 0 | 0 |" in md
