@@ -16,7 +16,6 @@ import html
 import io
 import json
 import math
-import os
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -416,8 +415,5 @@ def write_report(run: str | Path, out: str | Path | None = None, log: Callable[[
         raise GanworksError(f"--out {path} is a directory; name the .html file to write")
     text = render_report(run_dir, log)
     with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # a page to share: the permissions of any new file, not mkstemp's 0600
+        tmp.write_text(text, encoding="utf-8")  # atomic_path gives it the usual mode of a new file
     return path
