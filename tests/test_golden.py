@@ -31,15 +31,15 @@ CASES = {
         model_options={"z_dim": 8, "g_hidden": [32, 32], "d_hidden": [32], "g_batchnorm": True},
         ema_kimg=0.5, lr_schedule="linear", instance_noise=0.2, r1_gamma=1.0, r1_interval=4,
         replay_size=64, replay_fraction=0.25, augment="translation,cutout", label_smoothing=0.1,
-        tick_kimg=0.5, snapshot_kimg=1.0, checkpoint_kimg=1.0, progress=False),
+        tick_kimg=0.5, snapshot_kimg=1.0, checkpoint_kimg=1.0, progress=False, precision="fp32"),
     "mlp-ring8-wgan-gp": dict(
         data="ring8", model="mlp", objective="wgan-gp", kimg=2.0, batch_size=64, seed=1,
         model_options={"z_dim": 4, "g_hidden": [32], "d_hidden": [32]},
-        lr_schedule="cosine", tick_kimg=0.5, snapshot_kimg=1.0, progress=False),
+        lr_schedule="cosine", tick_kimg=0.5, snapshot_kimg=1.0, progress=False, precision="fp32"),
     "dcgan-mnist5k-hinge": dict(
         data="mnist-5k", model="dcgan", objective="hinge", kimg=0.5, batch_size=16, seed=0,
         model_options={"z_dim": 16, "g_channels": 8, "d_channels": 8},
-        ema_kimg=0.2, tick_kimg=0.25, snapshot_kimg=0.5, progress=False),
+        ema_kimg=0.2, tick_kimg=0.25, snapshot_kimg=0.5, progress=False, precision="fp32"),
 }
 
 

@@ -133,7 +133,8 @@ def test_d_steps_count_real_images(tmp_path):
     (dict(model="nope"), "unknown model 'nope'; valid: .*mlp"),
     (dict(device="tpu"), "unknown device 'tpu'; valid: auto, cpu, cuda"),
     (dict(model_options={"g_hidden": [0]}), "--g-hidden must be a comma-separated list of positive widths"),
-    (dict(model_options={"depth": 3}), "model 'mlp' has no option 'depth'"),
+    (dict(model="mlp", model_options={"depth": 3}), "model 'mlp' has no option 'depth'"),
+    (dict(model_options={"depth": 3}), r"model 'dcgan' has no option 'depth'.*\(--model auto chose dcgan for mnist;"),
     (dict(model_options={"d_dropout": 1.5}), r"--d-dropout must be in \[0, 1\), got 1.5"),
 ])
 def test_config_validation(bad, match):

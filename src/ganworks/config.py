@@ -20,7 +20,7 @@ from .options import (NONNEGATIVE, POSITIVE, SEED, UNIT, Bool, Check, Choice, Cu
 
 DEVICES = ("auto", "cpu", "cuda")
 OPTIMIZERS = ("adam", "rmsprop")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16")
 LR_SCHEDULES = ("constant", "linear", "cosine")
 ON_NAN = ("stop", "rollback")
 SMOOTHABLE = ("minimax", "ns")  # the objectives whose D loss is the binary cross-entropy
@@ -43,6 +43,20 @@ class Resolved:
     gp_weight: float
 
 
+#: What ``--model auto`` (the default) trains, by the kind of data: the model, its options and the
+#: settings a run leaves unset. "images": the recipe with the best quality per CPU-minute in
+#: ``benchmarks/quality_budget.py`` (docs/research/recipes.md); "points" (the 1-D and 2-D toy sets):
+#: the 2014 paper's MLP pair, which auto also picks on images when an option only the MLP has is given
+#: (``--g-hidden``, ...). A flag the user gives always wins over the recipe.
+RECIPES: dict[str, dict[str, Any]] = {
+    "images": {"model": "dcgan", "model_options": {"g_channels": 32, "d_channels": 32}, "batch_size": 64,
+               "ema_kimg": 10.0, "ema_rampup": 0.05},
+    "points": {"model": "mlp"},
+}
+#: The value of each recipe setting when neither the user nor a recipe sets it (a named --model).
+UNSET_DEFAULTS: dict[str, Any] = {"batch_size": 64, "ema_kimg": 0.0, "ema_rampup": 0.0}
+
+
 def _path(metavar: str = "PATH") -> Check:
     return Text(metavar)
 
@@ -54,8 +68,10 @@ class TrainConfig:
     # ---- what to train
     data: str = option("mnist", help="dataset name (ganworks data list) or folder:PATH for an image folder",
                        check=Registered("ganworks.data:check_dataset_name", "NAME", "ganworks.data:list_datasets"), group=WHAT)
-    model: str = option("mlp", help="architecture (mlp: the 2014 paper's MLPs)",
-                        check=Registered("ganworks.models:check_model", "NAME", "ganworks.models:list_models"), group=WHAT)
+    model: str = option("auto", help="architecture; auto: the recipe for the data (RECIPES: the image recipe for "
+                                     "images, the 2014 paper's mlp pair for points); mlp: the 2014 paper's MLPs",
+                        check=Registered("ganworks.models:check_model_choice", "NAME",
+                                         "ganworks.models:list_model_choices"), group=WHAT)
     objective: str = option("ns", help="the game's loss (unset settings take its paper's defaults)",
                             check=Registered("ganworks.objectives:get_objective", "NAME",
                                              "ganworks.objectives:list_objectives"), group=WHAT)
@@ -83,7 +99,8 @@ class TrainConfig:
                                               "training (--kimg stays the upper bound); the lr schedule and the "
                                               "instance noise then go by the share of the budget used",
                                    check=POSITIVE, resume=True, metavar="M")
-    batch_size: int = option(64, help="images per minibatch", check=Int(1))
+    batch_size: int | None = option(None, help="images per minibatch (default: the recipe's with --model auto, "
+                                               "else 64)", check=Int(1))
     d_steps: int | None = option(None, flag=("--d-steps", "--n-critic"),
                                  help="k: D steps per G step (Goodfellow et al. 2014, Algorithm 1); default: the "
                                       "objective's (5 for the WGANs), else 1", check=Int(1))
@@ -125,15 +142,21 @@ class TrainConfig:
     augment: str = option("", help="DiffAugment policy for D's inputs, e.g. translation,cutout (empty = off)",
                           check=Registered("ganworks.augment:parse_policy", "POLICY", "ganworks.augment:list_policies"))
     # Sampling uses the average when a run has one (Karras et al. 2018; Yazici et al. 2019).
-    ema_kimg: float = option(0.0, help="half-life (kimg) of an exponential moving average of G's weights, "
-                                       "used for sampling (0 = off)", check=NONNEGATIVE)
+    ema_kimg: float | None = option(None, help="half-life (kimg) of an exponential moving average of G's weights, "
+                                               "used for sampling (0 = off; default: the recipe's with --model auto, "
+                                               "else 0)", check=NONNEGATIVE)
+    ema_rampup: float | None = option(None, help="EMA ramp-up: the half-life is at most this share of the images "
+                                                 "seen so far (StyleGAN2-ADA: 0.05; 0 = off; default: the recipe's "
+                                                 "with --model auto, else 0)", check=NONNEGATIVE)
     init_discriminator: str | None = option(None, help="start D from a trained discriminator (run directory or "
                                                        "discriminator.safetensors)", check=_path("RUN_OR_FILE"))
     freeze_discriminator: bool = option(False, help="with --init-discriminator: never update D; G trains "
                                                     "against the fixed judge", check=Bool())
     seed: int = option(0, help="seed of the weights, the data order and the noise", check=SEED)
     device: str = option("auto", help="where to train", check=Choice(DEVICES, noun="device"), resume=True, metavar="DEVICE")
-    precision: str = option("fp32", help="bf16: bfloat16 autocast of the forward passes",
+    precision: str = option("auto", help="bf16: bfloat16 autocast of the forward passes (fp32 weights); auto: bf16 "
+                                         "where the hardware has native bf16 (CUDA Ampere+, a CPU with amx_bf16 or "
+                                         "avx512_bf16), fp32 elsewhere and for point data; config.json says which",
                             check=Choice(PRECISIONS, noun="precision"))
     sync_bn: bool = option(False, help="under torchrun: SyncBatchNorm across processes (default: each process "
                                        "normalizes its own share of the batch)", check=Bool())
@@ -172,8 +195,13 @@ class TrainConfig:
     max_rollbacks: int = option(3, help="--on-nan rollback: give up after this many rollbacks", check=Int(1),
                                 resume=True, group=CKPT)
 
+    # What --model auto chose: "images" or "points" (a key of RECIPES), "mlp-options" (images, but an MLP-only
+    # option was given); "" when a model was named.
+    recipe: str = option("", help="the recipe --model auto chose (set by ganworks)", check=Text(), cli=False)
+
     def __post_init__(self) -> None:
         validate_fields(self)  # each field's own check, worded from its flag
+        self._apply_recipe()
         if self.label_smoothing > 0 and self.objective not in SMOOTHABLE:
             raise GanworksError(f"--label-smoothing applies to the objectives {', '.join(SMOOTHABLE)} "
                                 f"(binary cross-entropy D), not {self.objective!r}")
@@ -191,7 +219,35 @@ class TrainConfig:
         from .models import make_model_config
 
         # Validates option names and values; the image shape is filled in from the data later.
-        make_model_config(self.model, **self.model_options)
+        try:
+            make_model_config(self.model, **self.model_options)
+        except GanworksError as e:
+            if not self.recipe:
+                raise
+            raise GanworksError(f"{e} (--model auto chose {self.model} for {self.data}; name the model with "
+                                "--model to use its options)") from None
+
+    def _apply_recipe(self) -> None:
+        """--model auto: the recipe for the data's kind; then every setting left unset takes the recipe's
+        value, else its plain default. Everything the user set wins."""
+        if self.model == "auto":
+            from .data import holds_points
+            from .models import ARCH_CONFIGS
+
+            mlp_only = set(self.model_options) - {f.name for f in fields(ARCH_CONFIGS[RECIPES["images"]["model"]])}
+            if holds_points(self.data) or (mlp_only and mlp_only <= {f.name for f in fields(ARCH_CONFIGS["mlp"])}):
+                # Points, or an option only the MLP has (--g-hidden, ...): the 2014 paper's MLP pair, as
+                # before --model auto existed.
+                self.recipe = "points" if holds_points(self.data) else "mlp-options"
+                self.model = "mlp"
+            else:
+                self.recipe = "images"
+                self.model = RECIPES["images"]["model"]
+                self.model_options = {**RECIPES["images"].get("model_options", {}), **self.model_options}
+        recipe = RECIPES.get(self.recipe, {})
+        for name, plain in UNSET_DEFAULTS.items():
+            if getattr(self, name) is None:
+                setattr(self, name, recipe.get(name, plain))
 
     def instance_noise_at(self, nimg: int) -> float:
         """The instance noise std after ``nimg`` images (the training loop's schedule, ``Schedules.noise_std``)."""
@@ -230,6 +286,21 @@ class TrainConfig:
             clip=self.clip if self.clip is not None else float(d.get("clip", 0.0)),
             gp_weight=self.gp_weight if self.gp_weight is not None else float(d.get("gp_weight", 0.0)),
         )
+
+    def requested(self) -> dict[str, Any]:
+        """The fields as asked for: what ``--model auto`` filled in is unset again (``model`` "auto", the
+        recipe's model options and settings removed where they still hold the recipe's values)."""
+        d = self.to_dict()
+        if not self.recipe:
+            return d
+        recipe = RECIPES.get(self.recipe, {})
+        d.update(model="auto", recipe="")
+        d["model_options"] = {k: v for k, v in self.model_options.items()
+                              if recipe.get("model_options", {}).get(k, object()) != v}
+        for name in UNSET_DEFAULTS:
+            if d[name] == recipe.get(name, UNSET_DEFAULTS[name]):
+                d[name] = None
+        return d
 
     def checkpoint_every(self) -> float:
         """kimg between checkpoints (0: only the final one)."""

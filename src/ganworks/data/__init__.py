@@ -59,6 +59,7 @@ __all__ = [
     "download_file",
     "fetch_dataset",
     "is_cached",
+    "holds_points",
     "list_datasets",
     "load_dataset",
     "load_folder",
@@ -95,6 +96,11 @@ def check_dataset_name(name: str) -> None:
         return
     if name not in DATASETS:
         raise unknown_name("dataset", name, [*DATASETS, FOLDER_PREFIX + "PATH"])
+
+
+def holds_points(name: str) -> bool:
+    """True for the 1-D and 2-D point sets (toy data), False for images (registered or ``folder:PATH``)."""
+    return not name.startswith(FOLDER_PREFIX) and isinstance(get_spec(name), ToySpec)
 
 
 def list_datasets() -> list[str]:

@@ -57,6 +57,16 @@ def check_model(name: str) -> None:
         raise unknown_name("model", name, ARCH_CONFIGS)
 
 
+def list_model_choices() -> list[str]:
+    """What ``--model`` accepts: ``auto`` (the recipe for the data, ``ganworks.config.RECIPES``) and every architecture."""
+    return ["auto", *list_models()]
+
+
+def check_model_choice(name: str) -> None:
+    if name != "auto" and name not in ARCH_CONFIGS:
+        raise unknown_name("model", name, list_model_choices())
+
+
 def make_model_config(arch: str, **kwargs):
     """Build the typed config of ``arch`` from keyword arguments; unknown keys are errors."""
     check_model(arch)

@@ -16,6 +16,7 @@ divergence guard (``guard.py``), sample grids (``grids.py``) and evaluation (``e
 from __future__ import annotations
 
 import copy
+import json
 import platform
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from .replay import ReplayBuffer
 from .resume import plan, save_checkpoint
 from .rundir import choose_run_dir, record_reached, write_run_config
 from .schedule import Every, Schedules, lr_factor  # noqa: F401  (lr_factor: importable from here as before)
+from .precision import choose as choose_precision
 from .state import EVENTS, Progress, TrainState
 from .steps import DInput, DOptions, _grad_norm, discriminator_step, generator_step, update_ema  # noqa: F401
 from .tracking import D_WINS_ACC, Clock, Tracker, tick_alarms  # noqa: F401
@@ -73,8 +75,8 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
     opt_g = _make_optimizer(resolved.optimizer, G.parameters(), resolved.lr_g, resolved.betas)
     opt_d = _make_optimizer(resolved.optimizer, D.parameters(), resolved.lr_d, resolved.betas)
     base_rates = [(opt_g, resolved.lr_g), (opt_d, resolved.lr_d)]
-    bf16 = cfg.precision == "bf16"
-    autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)  # noqa: E731
+    precision, precision_why = _precision(cfg, device, data, resume_dir if ckpt is not None else None)
+    autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")  # noqa: E731
     # What D sees, the same in both steps: augmentation (this module's diff_augment, so that it is
     # the one name to replace) and instance noise, whose std the loop sets at each iteration.
     sees = DInput(parse_policy(cfg.augment), augment_fn=diff_augment)
@@ -86,9 +88,8 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
     run_dir = choose_run_dir(cfg, desc, resume_dir, ckpt is not None, dist, device)
     model_info = config_to_dict(cfg.model, model_cfg)
     feed = Feed(data, cfg.batch_size, model_cfg.z_dim, num_classes, cfg.seed, dist, device)
-    # EMA with a half-life of ema_kimg thousand images: beta^(images per step) halves every ema_kimg.
+    # EMA with a half-life of ema_kimg thousand images (ramped up from 0 with --ema-rampup): Schedules.ema_beta.
     G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema_kimg > 0 else None
-    ema_beta = 0.5 ** (cfg.batch_size / (cfg.ema_kimg * 1000)) if cfg.ema_kimg > 0 else 0.0
     G_out = G_ema if G_ema is not None else G  # the network that grids and the saved "generator" use
     grids = SampleGrids(G_out, data, model_cfg.z_dim, num_classes, run_dir, device, dist.main)
 
@@ -110,7 +111,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
     elif resume_dir is not None and (run_dir / "config.json").is_file():
         tracker.rewind(-1)  # --resume auto restarting a run with no checkpoint
     if dist.main:  # after the checkpoint was read and accepted: a rejected resume leaves config.json as it was
-        write_run_config(run_dir, cfg, resolved, model_info, data, _environment(device, dist),
+        write_run_config(run_dir, cfg, resolved, model_info, data, _environment(device, dist, precision, precision_why),
                          {"generator": _count(G), "discriminator": _count(D)})
     # Under torchrun: DDP all-reduces gradients; G and D stay the plain modules for EMA, saving, grids.
     G_train = distributed.wrap(G, dist, device, cfg.sync_bn)
@@ -125,7 +126,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
             tracker.log(f"resumed {run_dir} from {ckpt.name} at kimg {progress.nimg / 1000:.3f} (tick {progress.tick}) "
                         f"on {dist.world} process(es); training to {cfg.kimg:g} kimg")
         else:
-            tracker.log(_start_line(cfg, resolved, run_dir, data, device, dist, G, D))
+            tracker.log(_start_line(cfg, resolved, run_dir, data, device, dist, G, D, precision))
             grids.snapshot(0)
             if cfg.on_nan == "rollback" and dist.main:
                 _save_state(run_dir, state, cfg.keep_checkpoints)  # a good state to return to
@@ -160,7 +161,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
             if guard.tripped(problem):
                 continue
             if G_ema is not None:
-                update_ema(G_ema, G, ema_beta)
+                update_ema(G_ema, G, schedules.ema_beta(progress.nimg))
             progress.g_step_count += 1
             progress.nimg += per_iter
             tracker.step(per_iter, step_stats)
@@ -199,9 +200,9 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
 # ------------------------------------------------------------------------------------------ set-up
 def _plan(config: TrainConfig | dict | None, resume: str | None, overrides: dict):
     """(config, run directory to resume or None, checkpoint or None, warnings about skipped checkpoints)."""
-    if config is None:
-        config = TrainConfig()
-    base = config.to_dict() if isinstance(config, TrainConfig) else dict(config)
+    # A TrainConfig counts as what was asked for (--model auto's choices undone), so that keyword
+    # overrides of the model or the data are decided afresh.
+    base = {} if config is None else config.requested() if isinstance(config, TrainConfig) else dict(config)
     if resume is None:
         return TrainConfig.from_dict({**base, **overrides}), None, None, []
     return plan({**base, **overrides}, overrides, resume)
@@ -285,17 +286,31 @@ def _count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def _environment(device: torch.device, dist: distributed.Dist) -> dict:
+def _environment(device: torch.device, dist: distributed.Dist, precision: str, why: str) -> dict:
     return {"ganworks": __version__, "torch": torch.__version__, "python": platform.python_version(),
-            "device": str(device), "threads": torch.get_num_threads(), "world_size": dist.world}
+            "device": str(device), "threads": torch.get_num_threads(), "world_size": dist.world,
+            "precision": precision, "precision_why": why}
 
 
-def _start_line(cfg: TrainConfig, resolved, run_dir: Path, data, device, dist, G: nn.Module, D: nn.Module) -> str:
+def _precision(cfg: TrainConfig, device: torch.device, data, resumed: Path | None) -> tuple[str, str]:
+    """(precision, why): --precision auto picks bf16 where the hardware runs it natively (``precision.py``);
+    a resumed run keeps the precision its ``config.json`` records."""
+    previous = None
+    if resumed is not None:
+        try:
+            previous = json.loads((resumed / "config.json").read_text())["environment"]["precision"]
+        except (OSError, TypeError, KeyError, ValueError):
+            previous = None
+    return choose_precision(cfg.precision, device, data.images.dtype.is_floating_point, previous)
+
+
+def _start_line(cfg: TrainConfig, resolved, run_dir: Path, data, device, dist, G: nn.Module, D: nn.Module,
+                precision: str) -> str:
     schedule = "" if cfg.lr_schedule == "constant" else f" ({cfg.lr_schedule} schedule)"
     return (f"run {run_dir}: {cfg.kimg:g} kimg of {cfg.data} ({len(data)} images) on {device}"
             f"{f' x {dist.world} processes' if dist.active else ''}, "
             f"{cfg.model} G {_count(G):,} params, D {_count(D):,}; {cfg.objective}, {resolved.optimizer} "
-            f"lr G {resolved.lr_g:g} D {resolved.lr_d:g}{schedule}, k={resolved.d_steps}")
+            f"lr G {resolved.lr_g:g} D {resolved.lr_d:g}{schedule}, k={resolved.d_steps}, {precision}")
 
 
 # ------------------------------------------------------------------------------------- in the loop

@@ -123,13 +123,17 @@ class Schedules:
     # --minutes: the run ends at total images or when the budget is spent, whichever comes first.
     budget: Budget = field(default_factory=lambda: Budget(None))
     noise_to_end: bool = False  # the noise ends with the run (no --instance-noise-kimg): the budget bends it
+    ema_kimg: float = 0.0  # EMA half-life of G's weights (0: no EMA)
+    ema_rampup: float = 0.0  # the half-life is at most this share of the images seen so far (0: off)
+    batch_size: int = 1
 
     @classmethod
     def of(cls, cfg, total: int) -> "Schedules":
         end = 1000 * (cfg.instance_noise_kimg if cfg.instance_noise_kimg is not None else cfg.kimg)
         return cls(total=total, lr=cfg.lr_schedule, nan_lr_factor=cfg.nan_lr_factor, noise=cfg.instance_noise,
                    noise_end=end, r1_gamma=cfg.r1_gamma, r1_interval=cfg.r1_interval, r2_gamma=cfg.r2_gamma,
-                   budget=Budget.minutes(cfg.minutes), noise_to_end=cfg.instance_noise_kimg is None)
+                   budget=Budget.minutes(cfg.minutes), noise_to_end=cfg.instance_noise_kimg is None,
+                   ema_kimg=cfg.ema_kimg, ema_rampup=cfg.ema_rampup, batch_size=cfg.batch_size)
 
     def fraction(self, nimg: int, end: float) -> float:
         """How far the run is towards ``end`` images. Under a budget: the larger of that and the share
@@ -146,6 +150,16 @@ class Schedules:
             return 0.0
         t = self.fraction(nimg, self.noise_end) if self.noise_to_end else nimg / self.noise_end
         return self.noise * max(0.0, 1.0 - t)
+
+    def ema_beta(self, nimg: int) -> float:
+        """The EMA's decay per step: its weights halve every ``ema_kimg`` thousand images, or, with a
+        ramp-up, every ``ema_rampup`` x the images seen so far when that is shorter (Karras et al. 2020,
+        StyleGAN2-ADA's ``ema_rampup``): early in a run G changes fast, and an average over a fixed long
+        window would mostly hold the noise G started from. ``nimg``: images seen before this update."""
+        half_life = self.ema_kimg * 1000
+        if self.ema_rampup > 0:
+            half_life = min(half_life, nimg * self.ema_rampup)
+        return 0.5 ** (self.batch_size / half_life) if half_life > 0 else 0.0
 
     def r1_weight(self, d_step: int) -> float:
         """Lazy R1 (Karras et al. 2020): gamma / 2 on every r1_interval-th D step, times the interval

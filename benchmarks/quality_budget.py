@@ -1,0 +1,316 @@
+"""Quality per CPU-minute: what each training recipe reaches after M minutes of wall-clock training.
+
+Each recipe is trained with the real command line (``ganworks train --data D --minutes M``, plus the
+recipe's flags), then 10,000 samples (26,000 on stacked-mnist) are scored with ``ganworks evaluate``
+against the dataset's reference split (Fashion-MNIST: the 10,000 test images, extractor lenet-fashion;
+mnist-5k: its 5,000 digits, lenet-mnist; stacked-mnist: modes and KL to uniform). Next to the scores:
+
+- the floor: 10,000 real training images scored the same way (what a perfect generator would get);
+- on mnist-5k, a memorisation check: each sample's pixel distance to its nearest training digit,
+  against each real digit's distance to its nearest *other* training digit (leave-one-out, the stand-in
+  for held-out digits); a generator that copies its training digits scores ``near_copies`` far above
+  the real digits' 1%.
+
+Budgets (``--minutes 2,5,10``): by default (``--mode extend``) one run per recipe is trained for the
+first budget, scored, then resumed (``--resume RUN --minutes NEXT``) to the next budget and scored
+again, so the 10-minute row is one 10-minute run and costs 10 minutes, not 17; with a constant learning
+rate that is what three separate runs would compute (up to the machine's speed). ``--mode separate``
+trains every budget from scratch. Every row records the command, kimg reached, img/s and precision.
+
+Usage: python benchmarks/quality_budget.py --data fashion-mnist --minutes 2,5,10
+           [--recipes default,mlp-demo,dcgan-ns,r3gan] [--mode extend|separate] [--out PREFIX] [--keep-runs DIR]
+Writes PREFIX.json, PREFIX.md and PREFIX.png (default benchmarks/results/quality_budget-DATA), and
+one sample grid per recipe and budget beside them (PREFIX-RECIPE-Mmin.png).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from provenance import markdown_footer, provenance, run_ref, write_json
+
+RESULTS = Path(__file__).parent / "results"
+
+#: name -> (the flags after ``ganworks train --data D``, one line on what it is). "default" is what a user
+#: gets with no flag: the product's default recipe for the data. The others are the rows the issue asks for
+#: and the candidates of the recipe search (docs/research/recipes.md).
+RECIPES: dict[str, tuple[list[str], str]] = {
+    "default": ([], "no flag but the data: the default recipe"),
+    "mlp-demo": ("--model mlp --objective ns --g-batchnorm --batch-size 128 --lr-g 1e-3 --lr-d 5e-4 "
+                 "--ema-kimg 10".split(), "the 2014 paper's MLP pair as make demo trained it before"),
+    "dcgan-ns": ("--model dcgan --objective ns --batch-size 64 --ema-kimg 10".split(),
+                 "DCGAN (widths 64), non-saturating loss, EMA: the documented flags"),
+    "dcgan32-b128": ("--model dcgan --objective ns --g-channels 32 --d-channels 32 --batch-size 128 "
+                     "--ema-kimg 10".split(), "DCGAN at half width, batch 128, EMA"),
+    "dcgan48-b128": ("--model dcgan --objective ns --g-channels 48 --d-channels 48 --batch-size 128 "
+                     "--ema-kimg 10".split(), "DCGAN at 48 channels, batch 128, EMA"),
+    "dcgan32-b64-lr4": ("--model dcgan --objective ns --g-channels 32 --d-channels 32 --batch-size 64 --lr 4e-4 "
+                        "--ema-kimg 5".split(), "DCGAN at half width, batch 64, lr 4e-4, EMA 5 kimg"),
+    "r3gan": ("--model r3 --objective rpgan --r1-gamma 0.1 --r2-gamma 0.1 --batch-size 64 --ema-kimg 10".split(),
+              "R3GAN: relativistic loss, R1 + R2, the modern ResNet (Huang et al. 2024)"),
+}
+
+#: Reference split and sample count per dataset (what ``ganworks evaluate`` uses by default).
+DATASETS = {"fashion-mnist": {"n": 10000, "metrics": "fd,kid,pr,dc,score,modes"},
+            "mnist-5k": {"n": 10000, "metrics": "fd,kid,pr,dc,score,modes"},
+            "stacked-mnist": {"n": 26000, "metrics": "modes"}}
+
+
+def ganworks(*args: str, log: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the real command line; a failure stops the benchmark with its stderr."""
+    cmd = [sys.executable, "-m", "ganworks", *args]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if log is not None:
+        with log.open("a") as f:
+            f.write(f"$ {shlex.join(['ganworks', *args])}\n{r.stdout}{r.stderr}\n")
+    if r.returncode != 0:
+        sys.exit(f"quality_budget: `ganworks {shlex.join(args)}` failed ({r.returncode}): {r.stderr.strip()[-2000:]}")
+    return r
+
+
+def scores(evaluated: dict) -> dict:
+    """The numbers a row shows, from ``ganworks evaluate --json``."""
+    out = {}
+    for name, m in evaluated["metrics"].items():
+        for key, value in m.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                out[f"{name}.{key}" if key != name else name] = value
+    return out
+
+
+def evaluate(source: Path, data: str, n: int, metrics: str, workdir: Path, log: Path) -> dict:
+    out = workdir / f"eval-{time.monotonic_ns()}.json"
+    ganworks("evaluate", str(source), "--data", data, "--n", str(n), "--metrics", metrics, "--json", str(out),
+             log=log)
+    return json.loads(out.read_text())
+
+
+def floor(data: str, n: int, metrics: str, workdir: Path, log: Path) -> dict:
+    """Real training images scored as if they were samples: the best a generator can do."""
+    from ganworks.data import load_dataset
+
+    images = load_dataset(data, "train").images.numpy()
+    idx = np.random.default_rng(0).choice(len(images), size=min(n, len(images)), replace=False)
+    path = workdir / "real-train.npy"
+    np.save(path, images[np.sort(idx)])
+    return evaluate(path, data, n, metrics, workdir, log)
+
+
+def memorisation(samples: np.ndarray, data: str) -> dict:
+    """Nearest-training-digit distances of samples against the real digits' leave-one-out distances."""
+    import torch
+
+    from ganworks.data import load_dataset
+
+    train = load_dataset(data, "train").images.reshape(-1, 784).float().div(255)
+    fake = torch.from_numpy(samples.reshape(len(samples), -1)).float().div(255)
+
+    def nearest(x: torch.Tensor, leave_one_out: bool) -> torch.Tensor:
+        out = []
+        for start in range(0, len(x), 1000):
+            d = torch.cdist(x[start:start + 1000], train)
+            if leave_one_out:
+                d[torch.arange(len(d)), torch.arange(start, start + len(d))] = float("inf")
+            out.append(d.min(1).values)
+        return torch.cat(out)
+
+    real_d, fake_d = nearest(train, True), nearest(fake, False)
+    cut = torch.quantile(real_d, 0.01).item()  # 1% of real digits have a neighbour this close
+    return {"real_median_nn": round(real_d.median().item(), 3), "sample_median_nn": round(fake_d.median().item(), 3),
+            "nn_ratio": round(fake_d.median().item() / real_d.median().item(), 3), "copy_cut": round(cut, 3),
+            "near_copies": round((fake_d < cut).float().mean().item(), 4), "near_copies_real": 0.01}
+
+
+def train_cmd(recipe: str, data: str, run: Path, minutes: float, resume: bool) -> list[str]:
+    if resume:
+        return ["train", "--resume", str(run), "--minutes", f"{minutes:g}", "--no-progress"]
+    flags, _ = RECIPES[recipe]
+    return ["train", "--data", data, *flags, "--minutes", f"{minutes:g}", "--kimg", "100000", "--tick-kimg", "1",
+            "--snapshot-kimg", "0", "--run-dir", str(run), "--no-progress"]
+
+
+def run_recipe(recipe: str, data: str, budgets: list[float], mode: str, runs: Path, workdir: Path,
+               prefix: Path, log: Path) -> list[dict]:
+    spec = DATASETS[data]
+    rows = []
+    for i, minutes in enumerate(budgets):
+        separate = mode == "separate"
+        run = runs / (f"{recipe}-{minutes:g}min" if separate else recipe)
+        resume = not separate and i > 0
+        cmd = train_cmd(recipe, data, run, minutes, resume)
+        t0 = time.perf_counter()
+        ganworks(*cmd, log=log)
+        wall = time.perf_counter() - t0
+        config = json.loads((run / "config.json").read_text())
+        ticks = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+        ips = float(np.median([t["img_per_s"] for t in ticks[1:]])) if len(ticks) > 1 else ticks[0]["img_per_s"]
+        ev = evaluate(run, data, spec["n"], spec["metrics"], workdir, log)
+        row = {"recipe": recipe, "minutes": minutes, "command": shlex.join(["ganworks", *cmd]),
+               "kimg": config["reached"]["kimg"], "trained_minutes": config["reached"]["minutes"],
+               "wall_s": round(wall, 1), "img_per_s": round(ips, 1),
+               "precision": config.get("environment", {}).get("precision", config["train"]["precision"]),
+               "model": config["train"]["model"], "objective": config["train"]["objective"],
+               "scores": scores(ev), "run": run_ref(run)}
+        if data == "mnist-5k":
+            npy = workdir / "samples.npy"
+            ganworks("sample", str(run), "--n", "10000", "--seed", "0", "--npy", str(npy), "--force", log=log)
+            row["memorisation"] = memorisation(np.load(npy), data)
+        grid = prefix.parent / f"{prefix.name}-{recipe}-{minutes:g}min.png"
+        ganworks("sample", str(run), "--n", "64", "--seed", "0", "--out", str(grid), "--force", log=log)
+        row["grid"] = grid.name
+        rows.append(row)
+        fd = row["scores"].get("fd")
+        print(f"{recipe:16s} {minutes:5g} min  {row['kimg']:8.1f} kimg  {ips:7.0f} img/s  "
+              + (f"FD {fd:.2f}" if fd is not None else f"modes {row['scores'].get('modes.modes_covered')}"),
+              flush=True)
+    return rows
+
+
+def headline(data: str) -> list[tuple[str, str]]:
+    """(column title, score key) for the Markdown table."""
+    if data == "stacked-mnist":
+        return [("modes (of 1000)", "modes.modes_covered"), ("KL to uniform", "modes.kl_to_uniform")]
+    return [("FD", "fd"), ("FD / floor", "fd_ratio"), ("KID", "kid"), ("precision", "pr.precision"),
+            ("recall", "pr.recall"), ("coverage", "dc.coverage"), ("confident", "modes.confident_fraction"),
+            ("classes", "modes.modes_covered"), ("KL to uniform", "modes.kl_to_uniform")]
+
+
+def markdown(res: dict, prov: dict) -> str:
+    data, cols = res["data"], headline(res["data"])
+    head = ["recipe", "minutes", "kimg", "img/s", *[c for c, _ in cols]]
+    if data == "mnist-5k":
+        head += ["near copies", "NN ratio"]
+    lines = [f"# Quality per CPU-minute: {data}", "",
+             f"Samples: {DATASETS[data]['n']:,} per row, against {res['reference']}. Mode: {res['mode']}.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def cell(row, key):
+        v = row.get(key) if key == "fd_ratio" else row["scores"].get(key)
+        return "—" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+
+    if res.get("floor"):
+        f = dict(res["floor"], recipe="real training images (floor)", minutes="", kimg="", img_per_s="")
+        lines.append("| " + " | ".join(str(f[k]) for k in ("recipe", "minutes", "kimg", "img_per_s"))
+                     + " | " + " | ".join(cell(f, k) for _, k in cols) + (" | 1% | 1.000 |" if data == "mnist-5k" else " |"))
+    for r in res["rows"]:
+        cells = [r["recipe"], f"{r['minutes']:g}", f"{r['kimg']:.0f}", f"{r['img_per_s']:.0f}",
+                 *[cell(r, k) for _, k in cols]]
+        if data == "mnist-5k":
+            m = r["memorisation"]
+            cells += [f"{100 * m['near_copies']:.1f}%", f"{m['nn_ratio']:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Recipes:", ""]
+    for name in res["recipes"]:
+        flags, what = RECIPES[name]
+        lines.append(f"- `{name}`: {what}; `ganworks train --data {data} {' '.join(flags)} --minutes M`".replace("  ", " "))
+    lines += ["", markdown_footer(prov), ""]
+    return "\n".join(lines)
+
+
+def figure(res: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    key = "modes.modes_covered" if res["data"] == "stacked-mnist" else "fd"
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for name in res["recipes"]:
+        pts = [(r["minutes"], r["scores"].get(key)) for r in res["rows"] if r["recipe"] == name]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
+    if res.get("floor") and key in res["floor"]["scores"]:
+        ax.axhline(res["floor"]["scores"][key], color="k", ls="--", lw=1, label="real data (floor)")
+    if key == "fd":
+        ax.set_yscale("log")
+    ax.set_xlabel("minutes of training (2 CPU cores)" if res["threads"] <= 2 else "minutes of training")
+    ax.set_ylabel("Fréchet distance (lower is better)" if key == "fd" else "modes covered (of 1000)")
+    ax.set_title(f"{res['data']}: quality per minute")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", required=True, choices=sorted(DATASETS))
+    ap.add_argument("--minutes", default="2,5,10", help="comma-separated budgets, increasing")
+    ap.add_argument("--recipes", default="default,mlp-demo,dcgan-ns,r3gan", help=f"from: {', '.join(RECIPES)}")
+    ap.add_argument("--mode", choices=("extend", "separate"), default="extend")
+    ap.add_argument("--out", help="output prefix (default benchmarks/results/quality_budget-DATA)")
+    ap.add_argument("--keep-runs", help="train the runs in this folder (default: a temporary one, deleted)")
+    ap.add_argument("--no-floor", action="store_true", help="skip scoring real images (smoke tests)")
+    a = ap.parse_args()
+    try:
+        budgets = [float(m) for m in a.minutes.split(",")]
+    except ValueError:
+        ap.error(f"--minutes {a.minutes!r}: must be comma-separated positive numbers, e.g. 2,5,10")
+    if not budgets or any(m <= 0 for m in budgets) or budgets != sorted(set(budgets)):
+        ap.error(f"--minutes {a.minutes!r}: must be positive and increasing, e.g. 2,5,10")
+    recipes = [r.strip() for r in a.recipes.split(",") if r.strip()]
+    for r in recipes:
+        if r not in RECIPES:
+            ap.error(f"--recipes: unknown recipe {r!r}; valid: {', '.join(RECIPES)}")
+    prefix = Path(a.out) if a.out else RESULTS / f"quality_budget-{a.data}"
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    import torch
+
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        runs = Path(a.keep_runs) if a.keep_runs else workdir / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        log = prefix.parent / f"{prefix.name}.log"
+        log.write_text("")
+        spec = DATASETS[a.data]
+        res = {"benchmark": "quality_budget", "data": a.data, "mode": a.mode, "budgets_minutes": budgets,
+               "recipes": recipes, "threads": torch.get_num_threads(),
+               "reference": ev_reference(a.data), "rows": []}
+        if not a.no_floor:
+            fl = floor(a.data, spec["n"], spec["metrics"], workdir, log)
+            res["floor"] = {"scores": scores(fl)}
+            print(f"floor (real training images): {res['floor']['scores']}", flush=True)
+        for recipe in recipes:
+            res["rows"] += run_recipe(recipe, a.data, budgets, a.mode, runs, workdir, prefix, log)
+            for r in res["rows"]:
+                add_ratios(r, res.get("floor"))
+            _write(res, prefix)  # after each recipe: a long benchmark keeps what it has
+        if res.get("floor"):
+            add_ratios(res["floor"], res["floor"])
+        _write(res, prefix)
+    print(f"wrote {prefix}.json, {prefix}.md, {prefix}.png")
+    return 0
+
+
+def ev_reference(data: str) -> str:
+    return {"fashion-mnist": "the 10,000 Fashion-MNIST test images (extractor lenet-fashion)",
+            "mnist-5k": "the 5,000 mnist-5k digits (extractor lenet-mnist)",
+            "stacked-mnist": "the Stacked MNIST test split (1,000 modes, classifier lenet-mnist per channel)"}[data]
+
+
+def add_ratios(row: dict, fl: dict | None) -> None:
+    fd = row["scores"].get("fd")
+    if fd is not None and fl and fl["scores"].get("fd"):
+        row["fd_ratio"] = round(fd / fl["scores"]["fd"], 2)
+
+
+def _write(res: dict, prefix: Path) -> None:
+    prov = provenance()
+    write_json(prefix.with_suffix(".json"), res, prov)
+    prefix.with_suffix(".md").write_text(markdown(res, prov))
+    if res["rows"]:
+        figure(res, prefix.with_suffix(".png"))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    raise SystemExit(main())
