@@ -110,7 +110,7 @@ def equilibrium(seed: int = 0, quick: bool = False, out: Path | None = None) -> 
     cases = [(0.0, 1.0), (0.5, 1.0), (1.0, 1.0), (2.0, 1.0), (0.0, 0.5), (3.0, 0.5)]
     if quick:
         cases = [(0.0, 1.0), (1.0, 1.0), (3.0, 0.5)]
-    fit = Fit(steps=600 if quick else 2000, batch=512 if quick else 1024)
+    fit = Fit(steps=300 if quick else 2000, batch=256 if quick else 1024)
     n_eval = 20_000 if quick else 200_000
     x = np.linspace(-5, 5, 2001)
     rows, checks, curves = [], [], []
@@ -172,8 +172,8 @@ def js_saturation(seed: int = 0, quick: bool = False, out: Path | None = None) -
     JS = log 2 for theta != 0 (and 0 at theta = 0) while W = |theta|."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    thetas = [-0.5, 0.0, 0.1, 0.5] if quick else [-1.0, -0.5, -0.2, -0.1, -0.05, 0.0, 0.05, 0.1, 0.2, 0.5, 1.0]
-    steps = 400 if quick else 1500
+    thetas = [-0.5, 0.0, 0.1] if quick else [-1.0, -0.5, -0.2, -0.1, -0.05, 0.0, 0.05, 0.1, 0.2, 0.5, 1.0]
+    steps, batch = (300, 128) if quick else (1500, 512)
     n_eval = 10_000 if quick else 50_000
 
     def line(theta: float):
@@ -182,10 +182,10 @@ def js_saturation(seed: int = 0, quick: bool = False, out: Path | None = None) -
     rows = []
     for theta in thetas:
         D = mlp_discriminator(2)
-        fit_discriminator(D, line(0.0), line(theta), Fit(steps=steps, batch=512))
+        fit_discriminator(D, line(0.0), line(theta), Fit(steps=steps, batch=batch))
         js_hat = (value_estimate(D, line(0.0)(n_eval), line(theta)(n_eval)) + LOG4) / 2  # V = -log 4 + 2 JSD
         C = mlp_discriminator(2)
-        fit_discriminator(C, line(0.0), line(theta), Fit(objective="wgan", steps=steps, batch=512, gp_weight=10.0,
+        fit_discriminator(C, line(0.0), line(theta), Fit(objective="wgan", steps=steps, batch=batch, gp_weight=10.0,
                                                           betas=(0.5, 0.9)))
         with torch.no_grad():
             w_hat = float(C(line(0.0)(n_eval)).double().mean() - C(line(theta)(n_eval)).double().mean())
@@ -336,15 +336,15 @@ def critic_vs_discriminator(seed: int = 0, quick: bool = False, out: Path | None
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     p_data, p_g = _normal(2.0, 0.5), _normal(-2.0, 0.5)
-    steps = 600 if quick else 2000
+    steps, batch = (300, 256) if quick else (2000, 512)
     D = mlp_discriminator(1)
-    fit_discriminator(D, sampler(p_data, rng), sampler(p_g, rng), Fit(steps=steps, batch=512))
+    fit_discriminator(D, sampler(p_data, rng), sampler(p_g, rng), Fit(steps=steps, batch=batch))
     C = mlp_discriminator(1)
     fit_discriminator(C, sampler(p_data, rng), sampler(p_g, rng),
-                      Fit(objective="wgan", steps=steps, batch=512, gp_weight=10.0, betas=(0.5, 0.9)))
+                      Fit(objective="wgan", steps=steps, batch=batch, gp_weight=10.0, betas=(0.5, 0.9)))
     Cc = mlp_discriminator(1)  # the WGAN paper's own critic: weight clipping and RMSProp
     fit_discriminator(Cc, sampler(p_data, rng), sampler(p_g, rng),
-                      Fit(objective="wgan", steps=steps, batch=512, clip=0.01, optimizer="rmsprop", lr=5e-4))
+                      Fit(objective="wgan", steps=steps, batch=batch, clip=0.01, optimizer="rmsprop", lr=5e-4))
     x = np.linspace(-4, 4, 801)  # both supports, +-4 std
     f_gp, f_clip, d_x = d_logit(C, x), d_logit(Cc, x), d_prob(D, x)
 
