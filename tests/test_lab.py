@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from gwtest import cli, one_line_error, run_cli
+from gwtest import cli, one_line_error
 
 from ganworks.data import load_dataset
 from ganworks.data.toy import MOG1D, NORMAL1D, RING8, UNIFORM1D, GaussianMixture, Uniform
@@ -196,12 +196,14 @@ def test_cli_lab_list_and_errors(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_cli_lab_writes_json_and_figure(tmp_path):
-    """The real command, in a subprocess, on the cheapest experiment (a second of training; the
-    experiments themselves are checked above)."""
+def test_cli_lab_writes_json_and_figure(tmp_path, capsys, monkeypatch):
+    """The command through the CLI's own entry point (in this process: a subprocess would only add the
+    start-up), on the cheapest experiment (a second of training; the experiments themselves are checked
+    above), with paths relative to the working directory."""
     keep = tmp_path / "old.png"
     keep.write_bytes(b"the user's file")
-    r = run_cli("lab", "mode-collapse", "--quick", "--seed", "1", "--json", "r.json", "--out", "f.png", cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    r = cli(capsys, "lab", "mode-collapse", "--quick", "--seed", "1", "--json", "r.json", "--out", "f.png")
     assert r.returncode == 0, r.stderr
     res = json.loads((tmp_path / "r.json").read_text())
     assert res["experiment"] == "mode-collapse" and res["seed"] == 1 and res["quick"] is True
