@@ -17,14 +17,33 @@ from .state import TrainState
 from .tracking import Tracker
 
 
+#: Iterations between two scans of every weight (the per-step check reads only the loss and the gradient norm).
+WEIGHT_SCAN_EVERY = 64
+
+
 @torch.no_grad()
-def nonfinite(name: str, loss: Tensor | None, module: nn.Module) -> str | None:
-    """What is non-finite after a step of ``module`` (its loss, else its weights), or None."""
+def nonfinite(name: str, loss: Tensor | None, grad_norm: Tensor | None) -> str | None:
+    """What is non-finite after a step (its loss, else its gradient norm), or None. One host sync.
+
+    Finite gradients keep finite weights finite: Adam's and RMSProp's steps are bounded by the learning
+    rate times a ratio of moments (a gradient whose square overflows makes its step 0, not inf), and
+    clipping only shrinks weights. So the weights themselves are scanned only every
+    ``WEIGHT_SCAN_EVERY`` iterations (:func:`nonfinite_weights`), as a safety net."""
+    parts = [t.reshape(-1) for t in (loss, grad_norm) if t is not None]
+    if not parts or bool(torch.isfinite(torch.cat(parts).float()).all()):
+        return None
     if loss is not None and not torch.isfinite(loss).all():
         return f"non-finite loss_{name[0].upper()} ({float(loss)}) in the {name} step"
-    total = torch.stack([p.detach().float().sum() for p in module.parameters()]).sum()
-    if not torch.isfinite(total):  # any NaN/inf weight makes the sum non-finite
-        return f"non-finite weights in the {name} after its step"
+    return f"non-finite gradients ({float(grad_norm)}) in the {name} step"
+
+
+@torch.no_grad()
+def nonfinite_weights(modules: dict[str, nn.Module]) -> str | None:
+    """Which network holds a non-finite weight, or None (one reduction per network)."""
+    for name, module in modules.items():
+        params = [p.detach() for p in module.parameters()]
+        if params and not torch.isfinite(torch.stack([p.float().sum() for p in params]).sum()):
+            return f"non-finite weights in the {name} after its step"  # any NaN/inf weight makes the sum non-finite
     return None
 
 
@@ -36,10 +55,15 @@ class Guard:
         self.on_nan, self.max_rollbacks, self.factor = cfg.on_nan, cfg.max_rollbacks, cfg.nan_lr_factor
         self.run_dir, self.state, self.tracker = run_dir, state, tracker
         self.schedules, self.rates = schedules, rates
+        self.iterations = 0
 
     def tripped(self, problem: str | None) -> bool:
         """True when this or another process found a problem; then the run has been rolled back
-        (or this raises GanworksError: --on-nan stop, or no rollback left)."""
+        (or this raises GanworksError: --on-nan stop, or no rollback left). Every WEIGHT_SCAN_EVERY
+        iterations the weights of both networks are scanned too."""
+        self.iterations += 1
+        if problem is None and self.iterations % WEIGHT_SCAN_EVERY == 0:
+            problem = nonfinite_weights({"generator": self.state.G, "discriminator": self.state.D})
         if not distributed.any_across(problem is not None, self.tracker.dist, self.state.device):
             return False
         self.diverged(problem or "non-finite values in another process")

@@ -147,7 +147,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
                 d_setup.r1_weight, d_setup.r2_weight = schedules.penalty_weights(progress.d_step_count)
                 step_stats.update(discriminator_step(G_train, D_train, objective, real, z, opt_d, autocast,
                                                      y_real=y_real, y_fake=y_real, opt=d_setup))
-                problem = nonfinite("discriminator", step_stats["loss_D"], D)
+                problem = nonfinite("discriminator", step_stats["loss_D"], step_stats["grad_D"])
                 if problem:
                     break
             if problem is None:
@@ -156,7 +156,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
                 real_g, y_real_g = feed.real() if objective.g_needs_real else (None, None)
                 step_stats.update(generator_step(G_train, D_train, objective, z, opt_g, autocast, y=feed.classes(),
                                                  real=real_g, y_real=y_real_g, sees=sees))
-                problem = nonfinite("generator", step_stats["loss_G"], G)
+                problem = nonfinite("generator", step_stats["loss_G"], step_stats["grad_G"])
             # Divergence guard: every process takes the same decision (stop, or roll back and go on).
             if guard.tripped(problem):
                 continue

@@ -138,8 +138,11 @@ def generator_step(G: nn.Module, D: nn.Module, objective: Objective, z: Tensor, 
 
 @torch.no_grad()
 def _grad_norm(m: nn.Module) -> Tensor:
-    grads = [p.grad.detach().float().norm() for p in m.parameters() if p.grad is not None]
-    return torch.linalg.vector_norm(torch.stack(grads)) if grads else torch.zeros(())
+    grads = [p.grad.detach() for p in m.parameters() if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    # One fused call for every tensor's norm (the loop calls this on every step).
+    return torch.linalg.vector_norm(torch.stack([n.float() for n in torch._foreach_norm(grads)]))
 
 
 @torch.no_grad()
