@@ -51,11 +51,14 @@ RECIPES: dict[str, tuple[list[str], str]] = {
     "dcgan-ns": ("--model dcgan --objective ns --batch-size 64 --ema-kimg 10".split(),
                  "DCGAN (widths 64), non-saturating loss, EMA: the documented flags"),
     "dcgan32-b128": ("--model dcgan --objective ns --g-channels 32 --d-channels 32 --batch-size 128 "
-                     "--ema-kimg 10".split(), "DCGAN at half width, batch 128, EMA"),
-    "dcgan48-b128": ("--model dcgan --objective ns --g-channels 48 --d-channels 48 --batch-size 128 "
-                     "--ema-kimg 10".split(), "DCGAN at 48 channels, batch 128, EMA"),
-    "dcgan32-b64-lr4": ("--model dcgan --objective ns --g-channels 32 --d-channels 32 --batch-size 64 --lr 4e-4 "
-                        "--ema-kimg 5".split(), "DCGAN at half width, batch 64, lr 4e-4, EMA 5 kimg"),
+                     "--ema-kimg 10 --ema-rampup 0.05".split(), "DCGAN at half width, batch 128, EMA with ramp-up"),
+    "dcgan64-rampup": ("--model dcgan --objective ns --batch-size 64 --ema-kimg 10 --ema-rampup 0.05".split(),
+                       "DCGAN (widths 64), batch 64, EMA with ramp-up"),
+    "dcgan32-hinge": ("--model dcgan --objective hinge --g-channels 32 --d-channels 32 --batch-size 64 "
+                      "--ema-kimg 10 --ema-rampup 0.05".split(), "DCGAN at half width, hinge loss, EMA with ramp-up"),
+    "dcgan32-lr4": ("--model dcgan --objective ns --g-channels 32 --d-channels 32 --batch-size 64 --lr 4e-4 "
+                    "--ema-kimg 10 --ema-rampup 0.05".split(), "DCGAN at half width, lr 4e-4, EMA with ramp-up"),
+    "default-fp32": (["--precision", "fp32"], "the default recipe in fp32 (against bf16 where auto picks it)"),
     "r3gan": ("--model r3 --objective rpgan --r1-gamma 0.1 --r2-gamma 0.1 --batch-size 64 --ema-kimg 10".split(),
               "R3GAN: relativistic loss, R1 + R2, the modern ResNet (Huang et al. 2024)"),
 }
@@ -140,7 +143,7 @@ def train_cmd(recipe: str, data: str, run: Path, minutes: float, resume: bool) -
 
 
 def run_recipe(recipe: str, data: str, budgets: list[float], mode: str, runs: Path, workdir: Path,
-               prefix: Path, log: Path) -> list[dict]:
+               prefix: Path, log: Path, n: int) -> list[dict]:
     spec = DATASETS[data]
     rows = []
     for i, minutes in enumerate(budgets):
@@ -154,8 +157,11 @@ def run_recipe(recipe: str, data: str, budgets: list[float], mode: str, runs: Pa
         config = json.loads((run / "config.json").read_text())
         ticks = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
         ips = float(np.median([t["img_per_s"] for t in ticks[1:]])) if len(ticks) > 1 else ticks[0]["img_per_s"]
-        ev = evaluate(run, data, spec["n"], spec["metrics"], workdir, log)
-        row = {"recipe": recipe, "minutes": minutes, "command": shlex.join(["ganworks", *cmd]),
+        ev = evaluate(run, data, n, spec["metrics"], workdir, log)
+        shown = shlex.join(["ganworks", *cmd])
+        if run_ref(run) is None:  # a temporary folder: say RUN, not a path nobody can follow
+            shown = shown.replace(str(run), "RUN")
+        row = {"recipe": recipe, "minutes": minutes, "command": shown,
                "kimg": config["reached"]["kimg"], "trained_minutes": config["reached"]["minutes"],
                "wall_s": round(wall, 1), "img_per_s": round(ips, 1),
                "precision": config.get("environment", {}).get("precision", config["train"]["precision"]),
@@ -163,7 +169,7 @@ def run_recipe(recipe: str, data: str, budgets: list[float], mode: str, runs: Pa
                "scores": scores(ev), "run": run_ref(run)}
         if data == "mnist-5k":
             npy = workdir / "samples.npy"
-            ganworks("sample", str(run), "--n", "10000", "--seed", "0", "--npy", str(npy), "--force", log=log)
+            ganworks("sample", str(run), "--n", str(n), "--seed", "0", "--npy", str(npy), "--force", log=log)
             row["memorisation"] = memorisation(np.load(npy), data)
         grid = prefix.parent / f"{prefix.name}-{recipe}-{minutes:g}min.png"
         ganworks("sample", str(run), "--n", "64", "--seed", "0", "--out", str(grid), "--force", log=log)
@@ -191,7 +197,9 @@ def markdown(res: dict, prov: dict) -> str:
     if data == "mnist-5k":
         head += ["near copies", "NN ratio"]
     lines = [f"# Quality per CPU-minute: {data}", "",
-             f"Samples: {DATASETS[data]['n']:,} per row, against {res['reference']}. Mode: {res['mode']}.", "",
+             f"Samples: {res['n']:,} per row, against {res['reference']}. Mode: {res['mode']} "
+             f"({'each budget resumes the run of the one before' if res['mode'] == 'extend' else 'a run per budget'}).",
+             "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def cell(row, key):
@@ -250,6 +258,7 @@ def main() -> int:
     ap.add_argument("--out", help="output prefix (default benchmarks/results/quality_budget-DATA)")
     ap.add_argument("--keep-runs", help="train the runs in this folder (default: a temporary one, deleted)")
     ap.add_argument("--no-floor", action="store_true", help="skip scoring real images (smoke tests)")
+    ap.add_argument("--n", type=int, help="samples per evaluation (default: 10,000; 26,000 on stacked-mnist)")
     a = ap.parse_args()
     try:
         budgets = [float(m) for m in a.minutes.split(",")]
@@ -272,15 +281,16 @@ def main() -> int:
         log = prefix.parent / f"{prefix.name}.log"
         log.write_text("")
         spec = DATASETS[a.data]
-        res = {"benchmark": "quality_budget", "data": a.data, "mode": a.mode, "budgets_minutes": budgets,
+        n = a.n or spec["n"]
+        res = {"benchmark": "quality_budget", "data": a.data, "mode": a.mode, "budgets_minutes": budgets, "n": n,
                "recipes": recipes, "threads": torch.get_num_threads(),
                "reference": ev_reference(a.data), "rows": []}
         if not a.no_floor:
-            fl = floor(a.data, spec["n"], spec["metrics"], workdir, log)
+            fl = floor(a.data, n, spec["metrics"], workdir, log)
             res["floor"] = {"scores": scores(fl)}
             print(f"floor (real training images): {res['floor']['scores']}", flush=True)
         for recipe in recipes:
-            res["rows"] += run_recipe(recipe, a.data, budgets, a.mode, runs, workdir, prefix, log)
+            res["rows"] += run_recipe(recipe, a.data, budgets, a.mode, runs, workdir, prefix, log, n)
             for r in res["rows"]:
                 add_ratios(r, res.get("floor"))
             _write(res, prefix)  # after each recipe: a long benchmark keeps what it has

