@@ -336,15 +336,15 @@ def critic_vs_discriminator(seed: int = 0, quick: bool = False, out: Path | None
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     p_data, p_g = _normal(2.0, 0.5), _normal(-2.0, 0.5)
-    steps, batch = (300, 256) if quick else (2000, 512)
+    steps = 300 if quick else 2000
     D = mlp_discriminator(1)
-    fit_discriminator(D, sampler(p_data, rng), sampler(p_g, rng), Fit(steps=steps, batch=batch))
+    fit_discriminator(D, sampler(p_data, rng), sampler(p_g, rng), Fit(steps=steps, batch=512))
     C = mlp_discriminator(1)
     fit_discriminator(C, sampler(p_data, rng), sampler(p_g, rng),
-                      Fit(objective="wgan", steps=steps, batch=batch, gp_weight=10.0, betas=(0.5, 0.9)))
+                      Fit(objective="wgan", steps=steps, batch=512, gp_weight=10.0, betas=(0.5, 0.9)))
     Cc = mlp_discriminator(1)  # the WGAN paper's own critic: weight clipping and RMSProp
     fit_discriminator(Cc, sampler(p_data, rng), sampler(p_g, rng),
-                      Fit(objective="wgan", steps=steps, batch=batch, clip=0.01, optimizer="rmsprop", lr=5e-4))
+                      Fit(objective="wgan", steps=steps, batch=512, clip=0.01, optimizer="rmsprop", lr=5e-4))
     x = np.linspace(-4, 4, 801)  # both supports, +-4 std
     f_gp, f_clip, d_x = d_logit(C, x), d_logit(Cc, x), d_prob(D, x)
 
