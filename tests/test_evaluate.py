@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from gwtest import one_line_error as _one_line_error, TINY, needs_mnist5k, run_cli
+from gwtest import cli, one_line_error as _one_line_error, TINY, needs_mnist5k, run_cli
 
 from ganworks.errors import GanworksError
 from ganworks.metrics.classifier import sha256_file
@@ -299,13 +299,15 @@ def test_cli_evaluate_npy_writes_json_with_provenance(npys, tmp_path, digits):
 
 @needs_mnist5k
 @pytest.mark.slow
-def test_cli_evaluate_a_trained_run(tmp_path):
+def test_cli_evaluate_a_trained_run(tmp_path, capsys):
+    """Through the CLI's main() in this process (the real process is test_cli_evaluate_npy_...'s); the
+    ganworks home is tmp_path / "home" (the _home fixture)."""
     from ganworks import train
 
     run = train(run_dir=str(tmp_path / "run"), **{**TINY, "kimg": 0.5})
     out = tmp_path / "run.json"
-    r = run_cli("evaluate", str(run), "--data", "mnist-5k", "--n", "1000", "--metrics", "fd,score,modes,parzen",
-                "--json", str(out), env={"GANWORKS_HOME": str(tmp_path / "home")})
+    r = cli(capsys, "evaluate", str(run), "--data", "mnist-5k", "--n", "1000", "--metrics", "fd,score,modes,parzen",
+            "--json", str(out))
     assert r.returncode == 0, r.stderr
     res = json.loads(out.read_text())
     assert res["source"] == {**res["source"], "kind": "run", "path": str(run), "count": 1000, "sample_seed": 0}
@@ -318,8 +320,8 @@ def test_cli_evaluate_a_trained_run(tmp_path):
     assert np.isfinite(pz["log_likelihood"]) and pz["standard_error"] > 0 and pz["sigma"] in pz["sigmas"]
     assert pz["extractor"] is None and pz["fake_count"] == 1000
     # Same seed -> same samples -> same numbers (and the reference now comes from the cache).
-    r2 = run_cli("evaluate", str(run), "--data", "mnist-5k", "--n", "1000", "--metrics", "fd",
-                 "--json", str(tmp_path / "again.json"), env={"GANWORKS_HOME": str(tmp_path / "home")})
+    r2 = cli(capsys, "evaluate", str(run), "--data", "mnist-5k", "--n", "1000", "--metrics", "fd",
+             "--json", str(tmp_path / "again.json"))
     again = json.loads((tmp_path / "again.json").read_text())
     assert r2.returncode == 0 and again["reference"]["cache"] == "hit"
     assert again["metrics"]["fd"]["value"] == fd["value"]
@@ -327,20 +329,20 @@ def test_cli_evaluate_a_trained_run(tmp_path):
 
 @needs_mnist5k
 @pytest.mark.slow
-def test_cli_evaluate_errors_are_one_line(npys, tmp_path):
-    _one_line_error(run_cli("evaluate", str(npys["a"]), "--data", "mnist-5k", "--metrics", "fd,fid"),
+def test_cli_evaluate_errors_are_one_line(npys, tmp_path, capsys):
+    _one_line_error(cli(capsys, "evaluate", str(npys["a"]), "--data", "mnist-5k", "--metrics", "fd,fid"),
                     "unknown metric 'fid'", "valid: dc, fd, kid, mixture, modes, parzen, pr, score")
     bad = tmp_path / "bad.npy"
     bad.write_bytes(b"\x93NUMPY garbage")
-    _one_line_error(run_cli("evaluate", str(bad), "--data", "mnist-5k"), f"cannot read samples file {bad}")
-    _one_line_error(run_cli("evaluate", str(npys["a"]), "--data", "mnist-5k", "--extractor", "vgg"),
+    _one_line_error(cli(capsys, "evaluate", str(bad), "--data", "mnist-5k"), f"cannot read samples file {bad}")
+    _one_line_error(cli(capsys, "evaluate", str(npys["a"]), "--data", "mnist-5k", "--extractor", "vgg"),
                     "unknown feature extractor 'vgg'", "valid: inception, lenet-fashion, lenet-mnist")
 
 
 @needs_mnist5k
 @pytest.mark.slow
-def test_cli_classifier_train(tmp_path):
-    r = run_cli("classifier", "train", "--data", "mnist-5k", "--epochs", "1", "--out", str(tmp_path))
+def test_cli_classifier_train(tmp_path, capsys):
+    r = cli(capsys, "classifier", "train", "--data", "mnist-5k", "--epochs", "1", "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == [str(tmp_path / "lenet-mnist.safetensors"), str(tmp_path / "lenet-mnist.json")]
     info = json.loads((tmp_path / "lenet-mnist.json").read_text())
@@ -349,7 +351,7 @@ def test_cli_classifier_train(tmp_path):
     assert info["test_accuracy"] > 0.8  # one epoch on 4,500 digits
     ex = get_extractor("lenet-mnist", weights=tmp_path / "lenet-mnist.safetensors")  # usable as an extractor
     assert ex.weights_sha256 == info["sha256"]
-    _one_line_error(run_cli("classifier", "train", "--data", "cifar10"), "unknown classifier training dataset",
+    _one_line_error(cli(capsys, "classifier", "train", "--data", "cifar10"), "unknown classifier training dataset",
                     "fashion-mnist")
 
 
