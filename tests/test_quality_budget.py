@@ -40,12 +40,26 @@ def test_quality_budget_extends_one_run_per_recipe(tmp_path):
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_bad_budgets_exit_2_and_write_nothing(tmp_path):
-    for minutes in ("5,2", "0,1", "x"):
-        r = bench("quality_budget", "--data", "mnist-5k", "--minutes", minutes, "--out", tmp_path / "qb")
-        assert r.returncode == 2 and "--minutes" in r.stderr, r.stderr
-    r = bench("quality_budget", "--data", "mnist-5k", "--recipes", "best-typo", "--out", tmp_path / "qb")
-    assert r.returncode == 2 and "'best-typo'" in r.stderr
+def _main(capsys, monkeypatch, *args) -> tuple[int, str]:
+    """quality_budget.py's main() in this process, as if run with ``args``: (exit status, stderr)."""
+    monkeypatch.setattr(sys, "argv", [str(BENCH_DIR / "quality_budget.py"), *map(str, args)])
+    capsys.readouterr()
+    try:
+        rc = quality_budget.main()
+    except SystemExit as e:
+        rc = e.code
+    return rc, capsys.readouterr().err
+
+
+def test_bad_budgets_exit_2_and_write_nothing(tmp_path, capsys, monkeypatch):
+    # One real process shows the user's view; the other cases go through the same main() in this one.
+    r = bench("quality_budget", "--data", "mnist-5k", "--minutes", "5,2", "--out", tmp_path / "qb")
+    assert r.returncode == 2 and "--minutes" in r.stderr, r.stderr
+    for minutes in ("0,1", "x"):
+        rc, err = _main(capsys, monkeypatch, "--data", "mnist-5k", "--minutes", minutes, "--out", tmp_path / "qb")
+        assert rc == 2 and "--minutes" in err, err
+    rc, err = _main(capsys, monkeypatch, "--data", "mnist-5k", "--recipes", "best-typo", "--out", tmp_path / "qb")
+    assert rc == 2 and "'best-typo'" in err, err
     assert list(tmp_path.iterdir()) == []
 
 
