@@ -138,10 +138,12 @@ def test_evaluate_speed(tmp_path):
 @pytest.mark.slow
 def test_train_speed(tmp_path):
     out = tmp_path / "ts.json"
-    r = bench("train_speed", "--kimg", "0.192", "--batch-sizes", "64", "--precisions", "fp32", "--json", out)
+    r = bench("train_speed", "--kimg", "0.192", "--models", "mlp", "--precisions", "fp32", "--json", out)
     res = results(r, out, "train_speed", tmp_path)
-    assert [(row["batch_size"], row["precision"]) for row in res["rows"]] == [(64, "fp32")]
-    assert res["rows"][0]["img_per_s"] > 0 and res["kimg_per_setting"] == 0.192
+    assert [(row["model"], row["batch_size"], row["precision"]) for row in res["rows"]] == [("mlp", 64, "fp32")]
+    row = res["rows"][0]
+    assert row["loop"] > 0 and row["bare"] > 0 and res["kimg_per_measurement"] == 0.192
+    assert row["loop_over_bare"] == pytest.approx(row["loop"] / row["bare"], abs=0.01)
 
 
 @needs_mnist5k
