@@ -58,6 +58,12 @@ RECIPES: dict[str, tuple[list[str], str]] = {
                       "--ema-kimg 10 --ema-rampup 0.05".split(), "DCGAN at half width, hinge loss, EMA with ramp-up"),
     "dcgan32-lr4": ("--model dcgan --objective ns --g-channels 32 --d-channels 32 --batch-size 64 --lr 4e-4 "
                     "--ema-kimg 10 --ema-rampup 0.05".split(), "DCGAN at half width, lr 4e-4, EMA with ramp-up"),
+    "dcgan64-bn": ("--model dcgan --objective ns --batch-size 64 --d-batchnorm --ema-kimg 10 "
+                   "--ema-rampup 0.05".split(), "DCGAN (widths 64), BatchNorm in D, EMA with ramp-up"),
+    "dcgan48-bn": ("--model dcgan --objective ns --g-channels 48 --d-channels 48 --batch-size 64 --d-batchnorm "
+                   "--ema-kimg 10 --ema-rampup 0.05".split(), "DCGAN (widths 48), BatchNorm in D, EMA with ramp-up"),
+    "dcgan32-bn": ("--model dcgan --objective ns --g-channels 32 --d-channels 32 --batch-size 64 --d-batchnorm "
+                   "--ema-kimg 10 --ema-rampup 0.05".split(), "DCGAN (widths 32), BatchNorm in D, EMA with ramp-up"),
     "default-fp32": (["--precision", "fp32"], "the default recipe in fp32 (against bf16 where auto picks it)"),
     "r3gan": ("--model r3 --objective rpgan --r1-gamma 0.1 --r2-gamma 0.1 --batch-size 64 --ema-kimg 10".split(),
               "R3GAN: relativistic loss, R1 + R2, the modern ResNet (Huang et al. 2024)"),

@@ -38,6 +38,20 @@ def test_what_the_user_sets_wins_over_the_recipe():
     assert (mlp.model, mlp.recipe, mlp.batch_size) == ("mlp", "mlp-options", 64)
 
 
+def test_the_recipe_keeps_d_plain_under_a_per_sample_gradient_penalty():
+    assert TrainConfig(data="fashion-mnist").model_options.get("d_batchnorm") is True
+    width = RECIPES["images"]["model_options"]["g_channels"]
+    for kw in ({"objective": "wgan-gp"}, {"gp_weight": 1.0}, {"r1_gamma": 1.0},
+               {"objective": "rpgan", "r1_gamma": 0.1, "r2_gamma": 0.1}):
+        cfg = TrainConfig(data="fashion-mnist", **kw)
+        assert "d_batchnorm" not in cfg.model_options and cfg.model_options["g_channels"] == width, kw
+        assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    # Without a penalty BatchNorm stays, and a user who asks for it with a penalty gets it.
+    assert TrainConfig(data="fashion-mnist", objective="hinge").model_options["d_batchnorm"] is True
+    asked = TrainConfig(data="fashion-mnist", r1_gamma=1.0, model_options={"d_batchnorm": True})
+    assert asked.model_options["d_batchnorm"] is True
+
+
 def test_an_option_of_no_model_names_what_auto_chose():
     with pytest.raises(GanworksError, match=r"no option 'depth'.*--model auto chose dcgan for fashion-mnist"):
         TrainConfig(data="fashion-mnist", model_options={"depth": 3})

@@ -49,8 +49,8 @@ class Resolved:
 #: the 2014 paper's MLP pair, which auto also picks on images when an option only the MLP has is given
 #: (``--g-hidden``, ...). A flag the user gives always wins over the recipe.
 RECIPES: dict[str, dict[str, Any]] = {
-    "images": {"model": "dcgan", "model_options": {"g_channels": 32, "d_channels": 32}, "batch_size": 64,
-               "ema_kimg": 10.0, "ema_rampup": 0.05},
+    "images": {"model": "dcgan", "model_options": {"g_channels": 48, "d_channels": 48, "d_batchnorm": True},
+               "batch_size": 64, "ema_kimg": 10.0, "ema_rampup": 0.05},
     "points": {"model": "mlp"},
 }
 #: The value of each recipe setting when neither the user nor a recipe sets it (a named --model).
@@ -243,11 +243,24 @@ class TrainConfig:
             else:
                 self.recipe = "images"
                 self.model = RECIPES["images"]["model"]
-                self.model_options = {**RECIPES["images"].get("model_options", {}), **self.model_options}
+                self.model_options = {**self._recipe_model_options(), **self.model_options}
         recipe = RECIPES.get(self.recipe, {})
         for name, plain in UNSET_DEFAULTS.items():
             if getattr(self, name) is None:
                 setattr(self, name, recipe.get(name, plain))
+
+    def _recipe_model_options(self) -> dict[str, Any]:
+        """The image recipe's model options for this run. BatchNorm in D ties each image's logit to the rest
+        of its batch, so a per-sample gradient penalty (WGAN-GP, R1, R2) would penalise the wrong function:
+        with one on, D keeps its plain layers (unless the user asks for --d-batchnorm)."""
+        opts = dict(RECIPES["images"].get("model_options", {}))
+        from .objectives import OBJECTIVES
+
+        gp = self.gp_weight if self.gp_weight is not None else \
+            float(OBJECTIVES[self.objective].defaults.get("gp_weight", 0.0)) if self.objective in OBJECTIVES else 0.0
+        if gp > 0 or self.r1_gamma > 0 or self.r2_gamma > 0:
+            opts.pop("d_batchnorm", None)
+        return opts
 
     def instance_noise_at(self, nimg: int) -> float:
         """The instance noise std after ``nimg`` images (the training loop's schedule, ``Schedules.noise_std``)."""
