@@ -22,7 +22,7 @@ from ganworks.models import ARCH_CONFIGS, make_model_config, model_options
 from ganworks.options import (Bool, Choice, Custom, Float, Int, Registered, Text, Widths, options_of)
 
 ROOT = Path(__file__).resolve().parents[1]
-INTERNAL_MODEL_FIELDS = {"image_shape", "num_classes", "output"}  # filled in from the data, no flag
+INTERNAL_MODEL_FIELDS = {"image_shape", "num_classes", "output", "vocab_size", "seq_len", "eos"}  # from the data, no flag
 
 
 def train_help() -> str:

@@ -32,7 +32,7 @@ def _labels(n=4):
 
 
 def test_registry_lists_every_arch():
-    assert list_models() == ["dcgan", "mlp", "r3", "resnet"]
+    assert list_models() == ["dcgan", "mlp", "r3", "resnet", "seq"]
 
 
 @pytest.mark.parametrize("sn", [False, True], ids=["plain", "sn"])

@@ -209,7 +209,13 @@ def _cmd_sample(a: argparse.Namespace) -> int:
     from .checkpoint import load_generator
     from .images import make_grid, save_image_dir, save_npy, save_png
     from .sampling import sample
+    from .sequences.run import is_sequence_run
 
+    if is_sequence_run(a.run):
+        return _sample_text(a)
+    if a.txt is not None or a.temperature is not None:
+        raise GanworksError(f"--txt and --temperature apply to sequence runs; {a.run} is not one (use --out, --npy "
+                            "or --dir for images)")
     if a.out is None and a.npy is None and a.dir is None:
         a.out = "samples.png"
     _check_out(a.out, (".png",), "--out")
@@ -248,6 +254,24 @@ def _cmd_sample(a: argparse.Namespace) -> int:
         written.append(Path(a.dir))
     for w in written:
         print(w)
+    return 0
+
+
+def _sample_text(a: argparse.Namespace) -> int:
+    """A sequence run: ``--n`` sequences as text, one a line, to ``--txt`` (default samples.txt)."""
+    from .sequences.run import sample_text
+
+    for flag, value in (("--out", a.out), ("--npy", a.npy), ("--dir", a.dir), ("--class", a.cls), ("--nrow", a.nrow)):
+        if value is not None:
+            raise GanworksError(f"{flag} applies to images; {a.run} generates token sequences (use --txt FILE.txt)")
+    out = a.txt or "samples.txt"
+    _check_out(out, (".txt",), "--txt")
+    lines = sample_text(a.run, a.n, a.seed, a.temperature if a.temperature is not None else 1.0)
+    from .images import atomic_path
+
+    with atomic_path(out) as tmp:
+        tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    print(out)
     return 0
 
 
@@ -293,6 +317,10 @@ def _add_sample(sub) -> None:
                    help="conditional generators: sample only class C (default: one class per grid row)")
     p.add_argument("--nrow", type=_positive_int, help="images per grid row (default: square)")
     p.add_argument("--scale", type=_positive_int, default=2, help="pixel scale of the grid PNG (default 2)")
+    p.add_argument("--txt", metavar="FILE.txt", help="sequence runs: write the samples as text, one a line "
+                                                   "(default samples.txt)")
+    p.add_argument("--temperature", type=_positive_float, metavar="T",
+                   help="sequence runs: draw from softmax(logits / T) (default 1; below 1: likelier, less diverse)")
     _add_force(p, "with --dir, or two of --out/--npy/--dir: replace existing files (default: refuse, naming one)")
     p.set_defaults(func=_cmd_sample)
 
@@ -304,6 +332,11 @@ def _cmd_interpolate(a: argparse.Namespace) -> int:
     from .sampling import interpolate
 
     _check_out(a.out, (".png", ".gif"), "--out")
+    from .sequences.run import is_sequence_run
+
+    if is_sequence_run(a.run):
+        raise GanworksError(f"{a.run} generates token sequences from no latent code; interpolate draws images "
+                            "(use ganworks sample RUN --txt FILE.txt)")
     G = load_generator(a.run)
     from .sampling import is_points
     if is_points(G):
@@ -401,7 +434,17 @@ def _add_report(sub) -> None:
 def _cmd_evaluate(a: argparse.Namespace) -> int:
     from .images import atomic_path
     from .metrics.evaluate import evaluate, format_table, parse_metrics
+    from .metrics.registry import DEFAULT_METRICS
+    from .sequences.run import is_sequence_run
 
+    if is_sequence_run(a.source):
+        return _evaluate_sequences(a)
+    if a.temperature is not None:
+        raise GanworksError(f"--temperature applies to sequence runs; {a.source} is not one")
+    if a.data is None:
+        raise GanworksError("--data is required: the dataset the samples imitate, e.g. mnist-5k (a sequence run "
+                            "is scored against its own data)")
+    a.metrics = a.metrics or ",".join(DEFAULT_METRICS)
     parse_metrics(a.metrics)  # an unknown metric fails before any work
     if a.n is not None and a.n > 10**6:  # the same bound as train --eval-n: FD/KID settle long before
         raise GanworksError(f"--n must be at most 1000000 samples, got {a.n}")
@@ -411,12 +454,33 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
                       split=a.split, batch_size=a.batch_size, reference=a.reference,
                       extractor_weights=a.extractor_weights,
                       log=lambda s: print(f"evaluate: {s}", file=sys.stderr, flush=True))
-    if a.json is not None:
-        with atomic_path(a.json) as tmp:
+    return _report_evaluation(result, a.json, format_table)
+
+
+def _report_evaluation(result: dict, json_path: str | None, table) -> int:
+    """--json: every value with its provenance; the table on stdout."""
+    from .images import atomic_path
+
+    if json_path is not None:
+        with atomic_path(json_path) as tmp:
             tmp.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"evaluate: wrote {a.json}", file=sys.stderr)
-    print(format_table(result))
+        print(f"evaluate: wrote {json_path}", file=sys.stderr)
+    print(table(result))
     return 0
+
+
+def _evaluate_sequences(a: argparse.Namespace) -> int:
+    from .sequences.metrics import parse_metrics
+    from .sequences.run import evaluate_run, format_table
+
+    if a.metrics:
+        parse_metrics(a.metrics)  # an unknown metric fails before any work
+    if a.json is not None:
+        _check_out(a.json, (".json",), "--json")
+    result = evaluate_run(a.source, a.metrics, n=a.n, seed=a.seed, data=a.data,
+                          temperature=a.temperature if a.temperature is not None else 1.0,
+                          log=lambda s: print(f"evaluate: {s}", file=sys.stderr, flush=True))
+    return _report_evaluation(result, a.json, format_table)
 
 
 def _add_evaluate(sub) -> None:
@@ -428,10 +492,14 @@ def _add_evaluate(sub) -> None:
                                    "--json writes every value with its provenance. Progress goes to stderr.")
     p.add_argument("source", metavar="RUN_OR_SAMPLES.npy",
                    help="run or snapshot directory, or a .npy of uint8 images (N, H, W) or (N, C, H, W)")
-    p.add_argument("--data", required=True, help="dataset the samples imitate, e.g. mnist-5k, fashion-mnist, stacked-mnist")
-    p.add_argument("--metrics", default=",".join(DEFAULT_METRICS),
+    p.add_argument("--data", help="dataset the samples imitate, e.g. mnist-5k, fashion-mnist, stacked-mnist "
+                                  "(required, but for a sequence run: its own data)")
+    p.add_argument("--metrics",
                    help=f"comma-separated: fd, kid, pr, dc, score, modes, parzen (mixture for ring8/grid25); "
-                        f"default {','.join(DEFAULT_METRICS)}")
+                        f"default {','.join(DEFAULT_METRICS)}; sequence runs: nll-oracle, nll-gen, bleu, self-bleu, "
+                        "validity, unique, novel (default: those that fit the data)")
+    p.add_argument("--temperature", type=_positive_float, metavar="T",
+                   help="sequence runs: sample from softmax(logits / T) (default 1)")
     p.add_argument("--n", type=_positive_int,
                    help="number of samples (run: default 10000, 26000 for stacked-mnist; .npy: default all)")
     p.add_argument("--seed", type=_seed, default=0, help="sampling noise and reference subsets (default 0)")

@@ -23,11 +23,15 @@ OPTIMIZERS = ("adam", "rmsprop")
 PRECISIONS = ("auto", "fp32", "bf16")
 LR_SCHEDULES = ("constant", "linear", "cosine")
 ON_NAN = ("stop", "rollback")
+ESTIMATORS = ("gumbel", "reinforce")  # how G's gradient passes a discrete token (ganworks.sequences.estimators)
+GUMBEL_SCHEDULES = ("exp", "linear", "constant")
+TOKENS = ("char", "word")
 SMOOTHABLE = ("minimax", "ns")  # the objectives whose D loss is the binary cross-entropy
 
 # argparse groups of ``ganworks train --help``, in this order.
 WHAT, HOW, OUTPUT, CKPT = "what to train", "how long and how", "output", "checkpoints, resume and divergence"
-GROUPS = (WHAT, HOW, OUTPUT, CKPT)
+SEQ = "token sequences (docs/sequences.md)"
+GROUPS = (WHAT, HOW, OUTPUT, CKPT, SEQ)
 
 
 @dataclass(frozen=True)
@@ -73,8 +77,8 @@ class TrainConfig:
                         check=Registered("ganworks.models:check_model_choice", "NAME",
                                          "ganworks.models:list_model_choices"), group=WHAT)
     objective: str = option("ns", help="the game's loss (unset settings take its paper's defaults)",
-                            check=Registered("ganworks.objectives:get_objective", "NAME",
-                                             "ganworks.objectives:list_objectives"), group=WHAT)
+                            check=Registered("ganworks.objectives:check_objective_choice", "NAME",
+                                             "ganworks.objectives:list_objective_choices"), group=WHAT)
     # Architecture options (z_dim, widths, sn, ...): their flags come from ganworks.models.configs.
     model_options: dict[str, Any] = option(help="architecture options; each has its own flag (--z-dim, ...)",
                                            check=Custom(Text(), lambda v: isinstance(v, dict),
@@ -195,6 +199,33 @@ class TrainConfig:
     max_rollbacks: int = option(3, help="--on-nan rollback: give up after this many rollbacks", check=Int(1),
                                 resume=True, group=CKPT)
 
+    # ---- token sequences: --data oracle, oracle40, brackets, names, text:PATH (ganworks.sequences)
+    estimator: str = option("gumbel", help="how G's gradient passes its discrete tokens: gumbel (Gumbel-softmax, "
+                                           "RelGAN) or reinforce (policy gradient, D's output as the reward, SeqGAN)",
+                            check=Choice(ESTIMATORS, noun="estimator"), group=SEQ)
+    # RelGAN (Nie et al. 2019) raises the inverse temperature beta from 1 to beta_max (100 or 1000): tau = 1 / beta.
+    gumbel_temperature: float = option(0.01, help="gumbel: the temperature falls from 1 to this over adversarial "
+                                                  "training (RelGAN's beta_max = 1 / this)",
+                                       check=Float(0, 1, lo_open=True), group=SEQ, metavar="TAU")
+    gumbel_schedule: str = option("exp", help="gumbel: how beta = 1 / temperature rises: exp (RelGAN: "
+                                              "beta_max^t), linear, or constant (the final temperature throughout)",
+                                  check=Choice(GUMBEL_SCHEDULES), group=SEQ)
+    straight_through: bool = option(False, help="gumbel: D sees hard one-hot tokens, G gets the soft gradient",
+                                    check=Bool(), group=SEQ)
+    rollouts: int = option(0, help="reinforce: Monte-Carlo rollouts per prefix for per-token rewards (SeqGAN: "
+                                   "16; 0: the whole sequence's reward for every token)", check=Int(0), group=SEQ)
+    pretrain_kimg: float = option(0.0, help="maximum-likelihood pre-training of G for the first this many thousand "
+                                            "sequences of --kimg (then the game)", check=NONNEGATIVE, group=SEQ)
+    pretrain_lr: float = option(1e-2, help="learning rate of G's maximum-likelihood steps (--pretrain-kimg, "
+                                           "--objective mle; SeqGAN: 0.01)", check=POSITIVE, group=SEQ)
+    tokens: str = option("char", help="text:PATH: one token per character or per whitespace-separated word",
+                         check=Choice(TOKENS), group=SEQ)
+    max_len: int | None = option(None, help="names, text:PATH: leave out sequences longer than this many tokens "
+                                            "(default: keep all; text longer than 256 tokens needs it)",
+                                 check=Int(1), group=SEQ)
+    max_vocab: int = option(10_000, help="text:PATH: refuse a larger vocabulary (e.g. word tokens of a big file)",
+                            check=Int(2, max=10**6), group=SEQ)
+
     # What --model auto chose: "images" or "points" (a key of RECIPES), "mlp-options" (images, but an MLP-only
     # option was given); "" when a model was named.
     recipe: str = option("", help="the recipe --model auto chose (set by ganworks)", check=Text(), cli=False)
@@ -202,6 +233,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         validate_fields(self)  # each field's own check, worded from its flag
         self._apply_recipe()
+        self._check_sequences()
         if self.label_smoothing > 0 and self.objective not in SMOOTHABLE:
             raise GanworksError(f"--label-smoothing applies to the objectives {', '.join(SMOOTHABLE)} "
                                 f"(binary cross-entropy D), not {self.objective!r}")
@@ -230,6 +262,8 @@ class TrainConfig:
     def _apply_recipe(self) -> None:
         """--model auto: the recipe for the data's kind; then every setting left unset takes the recipe's
         value, else its plain default. Everything the user set wins."""
+        if self.model == "auto" and _sequence_data(self.data):
+            self.model = "seq"  # token sequences have one architecture
         if self.model == "auto":
             from .data import holds_points
             from .models import ARCH_CONFIGS
@@ -262,6 +296,45 @@ class TrainConfig:
             opts.pop("d_batchnorm", None)
         return opts
 
+    def _check_sequences(self) -> None:
+        """Sequence data goes with --model seq and the sequence options; image data with neither."""
+        from .objectives import MLE
+
+        if not _sequence_data(self.data):
+            if self.model == "seq" or self.objective == MLE:
+                what = "--model seq" if self.model == "seq" else "--objective mle"
+                raise GanworksError(f"{what} trains on token sequences (oracle, oracle40, brackets, names, "
+                                    f"text:PATH), not dataset {self.data!r}")
+            for name in SEQ_ONLY:
+                if getattr(self, name) != default_of(name):
+                    raise GanworksError(f"{flag_of(name)} applies to token sequences (oracle, brackets, names, "
+                                        f"text:PATH), not dataset {self.data!r}")
+            return
+        if self.model != "seq":
+            raise GanworksError(f"dataset {self.data!r} holds token sequences; use --model seq (or auto), "
+                                f"not {self.model!r}")
+        for name in IMAGE_ONLY:
+            if getattr(self, name) not in (default_of(name), None, 0, 0.0):
+                raise GanworksError(f"{flag_of(name)} is not supported for token sequences ({self.data}); "
+                                    "see docs/sequences.md for what a sequence run supports")
+        if self.precision == "bf16":
+            raise GanworksError("--precision bf16 is not supported for token sequences; use fp32 or auto")
+        if self.on_nan != "stop":
+            raise GanworksError(f"--on-nan {self.on_nan} is not supported for token sequences; use stop")
+        if self.tokens != "char" and not self.data.startswith("text:"):
+            raise GanworksError(f"--tokens {self.tokens} applies to text:PATH, not {self.data!r}")
+        if self.max_len is not None and not (self.data == "names" or self.data.startswith("text:")):
+            raise GanworksError(f"--max-len applies to names and text:PATH; dataset {self.data!r} has a fixed length")
+        if self.estimator == "gumbel" and self.rollouts:
+            raise GanworksError(f"--rollouts {self.rollouts} applies to --estimator reinforce, not gumbel")
+        if self.estimator == "reinforce" and (self.straight_through or self.gumbel_temperature !=
+                                              default_of("gumbel_temperature")):
+            raise GanworksError("--straight-through and --gumbel-temperature apply to --estimator gumbel, "
+                                "not reinforce")
+        if self.objective != MLE and self.pretrain_kimg >= self.kimg:
+            raise GanworksError(f"--pretrain-kimg {self.pretrain_kimg:g} leaves no adversarial training within "
+                                f"--kimg {self.kimg:g}; lower it, or use --objective mle for maximum likelihood alone")
+
     def instance_noise_at(self, nimg: int) -> float:
         """The instance noise std after ``nimg`` images (the training loop's schedule, ``Schedules.noise_std``)."""
         from .training.schedule import Schedules
@@ -285,7 +358,7 @@ class TrainConfig:
         """Fill every None with the objective's default (its paper's settings), else the global one."""
         from .objectives import get_objective
 
-        d = get_objective(self.objective).defaults
+        d = get_objective(self.objective).defaults if self.objective != "mle" else {}
         betas = tuple(d.get("betas", (0.5, 0.999)))
         lr = d.get("lr", 2e-4)
         return Resolved(
@@ -330,6 +403,20 @@ class TrainConfig:
             raise GanworksError(f"unknown config key {bad[0]!r}; valid: {', '.join(sorted(valid))}")
         return cls(**d)
 
+
+def _sequence_data(name: str) -> bool:
+    from .sequences.data import is_sequence_data
+
+    return is_sequence_data(name)
+
+
+#: What a sequence run refuses: image techniques its loop does not have (``_check_sequences``).
+IMAGE_ONLY = ("conditional", "gp_weight", "r1_gamma", "r2_gamma", "label_smoothing", "replay_size",
+              "instance_noise", "augment", "ema_kimg", "ema_rampup", "init_discriminator", "freeze_discriminator",
+              "eval_every", "sync_bn")
+#: The sequence options, which an image run refuses when they are set.
+SEQ_ONLY = ("estimator", "gumbel_temperature", "gumbel_schedule", "straight_through", "rollouts", "pretrain_kimg",
+            "pretrain_lr", "tokens", "max_len", "max_vocab")
 
 #: Every TrainConfig field with its command-line option, in declaration order.
 OPTIONS: dict[str, Option] = options_of(TrainConfig)

@@ -320,6 +320,22 @@ def list_objectives() -> list[str]:
     return sorted(OBJECTIVES)
 
 
+#: Not a game: ``--objective mle`` trains a sequence generator by maximum likelihood alone, with no D
+#: (the baseline that language GANs must beat; Caccia et al. 2020). The sequence loop
+#: (``ganworks.sequences.loop``) runs it, so it is a name ``--objective`` accepts, not an Objective.
+MLE = "mle"
+
+
+def list_objective_choices() -> list[str]:
+    """What ``--objective`` accepts: every objective, and ``mle`` (sequence data only)."""
+    return [*list_objectives(), MLE]
+
+
+def check_objective_choice(name: str) -> None:
+    if name != MLE and name not in OBJECTIVES:
+        raise unknown_name("objective", name, list_objective_choices())
+
+
 @torch.no_grad()
 def discriminator_stats(real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
     """D(x), D(G(z)) and D's accuracy (real classified real, fake classified fake), as 0-d tensors.

@@ -385,15 +385,22 @@ def render_report(run: str | Path, log: Callable[[str], None] | None = None) -> 
     parts += _summary_html(run, config, records, notes)
     log("report: drawing the training curves")
     parts += _curves_html(records, evals)
-    log("report: embedding the sample grids")
-    parts += _samples_html(run)
-    log("report: drawing the interpolation strip")
-    parts.append('<h2 id="interpolation">Latent interpolation</h2>')
-    strip, why = _interpolation(run)
-    if strip is not None:
-        parts.append(f"<p>{_e(why)}.</p>" + _img(png_data_uri(strip), "latent interpolation strip", "strip"))
+    from .sequences.run import is_sequence_run
+
+    if is_sequence_run(run):  # token sequences: sample text, and no latent space to walk
+        from .sequences.report import samples_html
+
+        parts += samples_html(run)
     else:
-        parts.append(f'<p class="note">{_e(why)}</p>')
+        log("report: embedding the sample grids")
+        parts += _samples_html(run)
+        log("report: drawing the interpolation strip")
+        parts.append('<h2 id="interpolation">Latent interpolation</h2>')
+        strip, why = _interpolation(run)
+        if strip is not None:
+            parts.append(f"<p>{_e(why)}.</p>" + _img(png_data_uri(strip), "latent interpolation strip", "strip"))
+        else:
+            parts.append(f'<p class="note">{_e(why)}</p>')
     parts += _provenance_html(run, config)
     parts.append("</body></html>\n")
     return "\n".join(parts)

@@ -45,6 +45,11 @@ from .stacked import STACKED_MNIST  # noqa: E402  (three MNIST digits as R, G, B
 
 DATASETS.setdefault(STACKED_MNIST.name, STACKED_MNIST)
 
+from ..sequences.data import SEQUENCE_DATASETS, TEXT_PREFIX  # noqa: E402  (token sequences: oracle, brackets, names)
+
+for _seq in SEQUENCE_DATASETS.values():
+    DATASETS.setdefault(_seq.name, _seq)
+
 __all__ = [
     "DATASETS",
     "DatasetSpec",
@@ -81,6 +86,10 @@ def load_dataset(name: str, split: str = "train", *, download: bool = True, home
     ``folder:PATH`` reads your own images (see :mod:`ganworks.data.folder`); only it uses
     ``resolution``, ``channels`` and ``strict``, and its only split is ``train``.
     """
+    if name.startswith(TEXT_PREFIX):
+        from ..sequences.data import load_sequences
+
+        return load_sequences(name, split)  # type: ignore[return-value]  (token sequences, not images)
     if name.startswith(FOLDER_PREFIX):
         if split != "train":
             raise GanworksError(f"dataset {name!r} has no split {split!r}; an image folder has only 'train'")
@@ -89,18 +98,22 @@ def load_dataset(name: str, split: str = "train", *, download: bool = True, home
 
 
 def check_dataset_name(name: str) -> None:
-    """Raise the unknown-dataset error unless ``name`` is registered or is ``folder:PATH``."""
+    """Raise the unknown-dataset error unless ``name`` is registered or is ``folder:PATH`` / ``text:PATH``."""
+    if name.startswith(TEXT_PREFIX):
+        if not name[len(TEXT_PREFIX):]:
+            raise GanworksError(f"dataset {name!r} names no file; use text:PATH (a UTF-8 file, one sequence a line)")
+        return
     if name.startswith(FOLDER_PREFIX):
         if not name[len(FOLDER_PREFIX):]:
             raise GanworksError(f"dataset {name!r} names no folder; use folder:PATH")
         return
     if name not in DATASETS:
-        raise unknown_name("dataset", name, [*DATASETS, FOLDER_PREFIX + "PATH"])
+        raise unknown_name("dataset", name, [*DATASETS, FOLDER_PREFIX + "PATH", TEXT_PREFIX + "PATH"])
 
 
 def holds_points(name: str) -> bool:
     """True for the 1-D and 2-D point sets (toy data), False for images (registered or ``folder:PATH``)."""
-    return not name.startswith(FOLDER_PREFIX) and isinstance(get_spec(name), ToySpec)
+    return not name.startswith((FOLDER_PREFIX, TEXT_PREFIX)) and isinstance(get_spec(name), ToySpec)
 
 
 def list_datasets() -> list[str]:
@@ -116,6 +129,12 @@ def dataset_info(name: str, *, home: Path | None = None) -> dict[str, Any]:
     sizes, checksums) and, for downloadable datasets, mirror_env. For ``folder:PATH`` the
     shape is None (it is chosen when loading) and splits counts the image files found.
     """
+    if name.startswith(TEXT_PREFIX):
+        from ..sequences.data import load_sequences
+
+        data = load_sequences(name)
+        return {"name": name, "kind": "sequences", "seq_len": data.seq_len, "vocab_size": data.vocab_size,
+                "splits": {"train": len(data), "test": len(load_sequences(name, "test"))}, "source": data.source}
     if name.startswith(FOLDER_PREFIX):
         return folder_info(name[len(FOLDER_PREFIX):])
     return get_spec(name).info(home)
@@ -123,6 +142,8 @@ def dataset_info(name: str, *, home: Path | None = None) -> dict[str, Any]:
 
 def fetch_dataset(name: str, *, home: Path | None = None) -> list[Path]:
     """Download (or locate) every file of dataset ``name``, verified; return their paths."""
+    if name.startswith(TEXT_PREFIX):
+        return [Path(name[len(TEXT_PREFIX):])]
     if name.startswith(FOLDER_PREFIX):
         return list_images(name[len(FOLDER_PREFIX):])[0]
     return get_spec(name).fetch(home)
@@ -130,6 +151,8 @@ def fetch_dataset(name: str, *, home: Path | None = None) -> list[Path]:
 
 def is_cached(name: str, *, home: Path | None = None) -> bool:
     """True when every split of ``name`` can be loaded without the network."""
+    if name.startswith(TEXT_PREFIX):
+        return Path(name[len(TEXT_PREFIX):]).expanduser().is_file()
     if name.startswith(FOLDER_PREFIX):
         return Path(name[len(FOLDER_PREFIX):]).expanduser().is_dir()
     return get_spec(name).is_cached(home)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import GanworksError, unknown_name
 from ..options import Option, options_of, validate_fields
-from .configs import ARCH_CONFIGS, DCGANConfig, MLPConfig, R3Config, ResNetConfig
+from .configs import ARCH_CONFIGS, DCGANConfig, MLPConfig, R3Config, ResNetConfig, SeqConfig
 
 if TYPE_CHECKING:
     from torch import nn
@@ -26,9 +26,10 @@ if TYPE_CHECKING:
 NETWORKS = {"mlp": ("mlp", "MLPGenerator", "MLPDiscriminator"),
             "dcgan": ("dcgan", "DCGANGenerator", "DCGANDiscriminator"),
             "resnet": ("resnet", "ResNetGenerator", "ResNetDiscriminator"),
-            "r3": ("r3", "R3Generator", "R3Discriminator")}
+            "r3": ("r3", "R3Generator", "R3Discriminator"),
+            "seq": ("seq", "SeqGenerator", "SeqDiscriminator")}
 
-__all__ = ["ARCH_CONFIGS", "MLPConfig", "DCGANConfig", "ResNetConfig", "R3Config", "list_models", "check_model",
+__all__ = ["ARCH_CONFIGS", "MLPConfig", "DCGANConfig", "ResNetConfig", "R3Config", "SeqConfig", "list_models", "check_model",
            "make_model_config", "validate_model_config", "build_generator", "build_discriminator",
            "config_to_dict", "config_from_dict", "model_options"]
 
@@ -108,6 +109,13 @@ def validate_model_config(arch: str, cfg) -> None:
         if group and (ch * cfg.expansion) % group:
             raise GanworksError(f"--group-size {group} must divide the widened channels: {flag} {ch} x --expansion "
                                 f"{cfg.expansion} = {ch * cfg.expansion}")
+    if isinstance(cfg, SeqConfig):  # token sequences: the shape is a vocabulary and a length, set from the data
+        for name, least in (("vocab_size", 2), ("seq_len", 1)):
+            if not _is_int(getattr(cfg, name)) or getattr(cfg, name) < least:
+                raise GanworksError(f"model 'seq': {name} must be an integer of at least {least}, "
+                                    f"got {getattr(cfg, name)!r}")
+        check_model_size(arch, cfg)
+        return
     shape = cfg.image_shape
     if len(shape) != 3 or any(not _is_int(s) or s <= 0 for s in shape):
         raise GanworksError(f"model {arch!r}: image_shape must be three positive integers (C, H, W), got {shape!r}")
@@ -130,8 +138,13 @@ def _mlp_parameters(n_in: int, hidden, n_out: int) -> int:
 def parameter_count(arch: str, cfg) -> int:
     """G's and D's parameters together, counted without allocating them: the MLP from its widths (the
     sum of products of consecutive widths), the convolutional models built on the meta device."""
-    c, h, w = cfg.image_shape
+    if arch == "seq":  # embeddings, the LSTM's four gates (two biases), read-out; D's embedding, convolutions, logit
+        V, E, H, F = cfg.vocab_size, cfg.emb_dim, cfg.hidden_dim, cfg.d_filters
+        widths = {min(k, cfg.seq_len) for k in (2, 3, 4, 5)}
+        return ((V + 1) * E + 4 * H * (E + H + 2) + (H + 1) * V
+                + V * E + sum(E * F * k + F for k in widths) + F * len(widths) + 1)
     if arch == "mlp":
+        c, h, w = cfg.image_shape
         n_in = cfg.z_dim * (2 if cfg.num_classes else 1) + (cfg.z_categories - 1 if cfg.z_categories else 0)
         g = _mlp_parameters(n_in, cfg.g_hidden, c * h * w) + cfg.num_classes * cfg.z_dim
         d = _mlp_parameters(c * h * w * cfg.pack, cfg.d_hidden, 1) + cfg.num_classes * cfg.d_hidden[-1]
@@ -144,7 +157,7 @@ def parameter_count(arch: str, cfg) -> int:
 
 
 #: The flags that make each architecture big, for the message when it cannot fit.
-_SIZE_FLAGS = {"mlp": "--g-hidden, --d-hidden or --z-dim"}
+_SIZE_FLAGS = {"mlp": "--g-hidden, --d-hidden or --z-dim", "seq": "--emb-dim, --hidden-dim, --d-filters or the vocabulary"}
 
 
 def check_model_size(arch: str, cfg) -> None:

@@ -5,7 +5,7 @@ Each field that a user may set is declared with :func:`ganworks.options.option`,
 collects the flags of every architecture (``ganworks train --help``). ``image_shape``,
 ``num_classes`` and ``output`` are filled in from the data, so they have no flag.
 
-The networks themselves live in ``mlp.py``, ``dcgan.py``, ``resnet.py`` and ``r3.py``.
+The networks themselves live in ``mlp.py``, ``dcgan.py``, ``resnet.py``, ``r3.py`` and ``seq.py``.
 """
 
 from __future__ import annotations
@@ -135,5 +135,24 @@ class R3Config:
     image_sizes: ClassVar[tuple[int, ...]] = tuple(BASE_SIZE)
 
 
+@dataclass(frozen=True)
+class SeqConfig:
+    """The sequence pair of ``seq.py``: an LSTM generator of tokens and a CNN discriminator over their
+    embeddings (SeqGAN, Yu et al. 2017; RelGAN, Nie et al. 2019). ``vocab_size``, ``seq_len`` and ``eos``
+    come from the data: token 0 ends a sequence when ``eos`` is true (every later position is 0 too)."""
+
+    vocab_size: int = 2
+    seq_len: int = 1
+    eos: bool = False
+    emb_dim: int = option(32, help="seq: token embedding width of G and of D (SeqGAN's oracle: 32)", check=Int(1),
+                          group=GROUP)
+    hidden_dim: int = option(32, help="seq: G's LSTM hidden units (SeqGAN's oracle: 32)", check=Int(1), group=GROUP)
+    d_filters: int = option(64, help="seq: D's convolution filters per kernel width (widths 2, 3, 4, 5)",
+                            check=Int(1), group=GROUP)
+    sn: bool = _sn()
+    num_classes: int = 0
+
+
 #: Architecture name -> its config class (the networks are looked up in ``ganworks.models``).
-ARCH_CONFIGS: dict[str, type] = {"mlp": MLPConfig, "dcgan": DCGANConfig, "resnet": ResNetConfig, "r3": R3Config}
+ARCH_CONFIGS: dict[str, type] = {"mlp": MLPConfig, "dcgan": DCGANConfig, "resnet": ResNetConfig, "r3": R3Config,
+                                 "seq": SeqConfig}

@@ -62,6 +62,10 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
     the wall clock is in :class:`.schedule.Budget`). Under ``torchrun`` each process trains on its share.
     """
     cfg, resume_dir, ckpt, skipped = _plan(config, resume, overrides)
+    if cfg.model == "seq":  # token sequences: their own loop, in the same run directory (ganworks.sequences)
+        from ..sequences.loop import train_sequences
+
+        return train_sequences(cfg, resume_dir, ckpt, skipped)
     resolved = cfg.resolved()  # objective defaults applied (e.g. WGAN: RMSProp, lr 5e-5, 5 critic steps, clip 0.01)
     dist, device = _join(cfg)  # torchrun: join the process group (one process: no-op)
     torch.manual_seed(cfg.seed)
@@ -104,12 +108,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
                        info={"model": model_info, "train": cfg.to_dict(), "world_size": dist.world})
 
     # ---- resume: every piece of state above continues from the checkpoint
-    if ckpt is not None:
-        state.load(ckpt, run_dir / "config.json")
-        tracker.rewind(progress.nimg)
-        clock.carry(progress.elapsed_s)
-    elif resume_dir is not None and (run_dir / "config.json").is_file():
-        tracker.rewind(-1)  # --resume auto restarting a run with no checkpoint
+    state.continue_run(ckpt, resume_dir, run_dir, tracker)
     if dist.main:  # after the checkpoint was read and accepted: a rejected resume leaves config.json as it was
         write_run_config(run_dir, cfg, resolved, model_info, data, _environment(device, dist, precision, precision_why),
                          {"generator": _count(G), "discriminator": _count(D)})
@@ -260,9 +259,11 @@ def _model_config(cfg: TrainConfig, data, dist: distributed.Dist):
 
 
 def _make_optimizer(name: str, params, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
+    # foreach: one multi-tensor kernel per operation instead of a Python loop over the parameters (torch picks
+    # it by itself only on CUDA). The same arithmetic, bitwise (tests/test_speed_levers.py).
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)  # Arjovsky et al. 2017: momentum-free for the critic
-    return torch.optim.Adam(params, lr=lr, betas=betas)
+        return torch.optim.RMSprop(params, lr=lr, foreach=True)  # Arjovsky et al. 2017: momentum-free for the critic
+    return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
 
 
 def _init_discriminator(D: nn.Module, path: str, arch: str, model_cfg) -> None:

@@ -168,6 +168,16 @@ class TrainState:
                                     f"tensor 'replay.images' {got}) does not fit this run's capacity "
                                     f"{self.replay.capacity}; the file is damaged or was edited")
 
+    def continue_run(self, ckpt: Path | None, resume_dir: Path | None, run_dir: Path, tracker) -> None:
+        """Resume: every piece of state continues from ``ckpt``, and the logs are cut back to it (``--resume
+        auto`` restarting a run that never checkpointed: cut back to nothing)."""
+        if ckpt is not None:
+            self.load(ckpt, run_dir / "config.json")
+            tracker.rewind(self.progress.nimg)
+            self.clock.carry(self.progress.elapsed_s)
+        elif resume_dir is not None and (run_dir / "config.json").is_file():
+            tracker.rewind(-1)
+
     def load(self, path: Path, config_path: Path) -> None:
         """Continue from the checkpoint directory ``path``, refusing one of another model
         (``config_path``: where this run's model comes from, for the message)."""
