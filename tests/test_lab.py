@@ -186,7 +186,7 @@ def test_cli_lab_list_and_errors(tmp_path, capsys):
     r = cli(capsys, "lab", "list")
     assert r.returncode == 0
     assert [line.split()[0] for line in r.stdout.splitlines()] == list(EXPERIMENTS)
-    assert len(EXPERIMENTS) == 7
+    assert len(EXPERIMENTS) == 8
     one_line_error(cli(capsys, "lab", "nope"), "invalid choice", "optimal-d")
     one_line_error(cli(capsys, "lab", "optimal-d", "--out", str(tmp_path / "x.jpg")), "--out", ".png")
     one_line_error(cli(capsys, "lab", "optimal-d", "--html", str(tmp_path / "x.html")), "--html", "training-movie")

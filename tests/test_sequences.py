@@ -146,3 +146,14 @@ def test_text_runs_save_their_vocabulary_and_a_real_process_refuses_a_bad_run(tm
     assert vocab["vocab"][0] == "<eos>" and {"the", "cat", "ran"} <= set(vocab["vocab"]) and vocab["join"] == " "
     p = run_cli("sample", str(tmp_path / "run"), "--out", str(tmp_path / "x.png"))
     one_line_error(p, "--out applies to images", "--txt")
+
+
+@pytest.mark.slow
+def test_lab_discrete_gradient_reproduces_every_claim(tmp_path):
+    from ganworks.lab import run_experiment
+
+    res = run_experiment("discrete-gradient", seed=1, quick=True, out=tmp_path / "g.png")
+    assert res["all_ok"], [c for c in res["checks"] if not c["ok"]]
+    assert res["argmax_gradient"] == [0.0] * 5 and (tmp_path / "g.png").stat().st_size > 10_000
+    bias = [r["bias"] for r in res["gumbel"]]
+    assert bias[-2] < bias[1] and res["gumbel"][-1]["std"] > res["gumbel"][1]["std"]

@@ -45,6 +45,12 @@ def _modes(**kw):
     return mode_collapse(**kw)
 
 
+def _discrete(**kw):
+    from .discrete import discrete_gradient
+
+    return discrete_gradient(**kw)
+
+
 def _movie(**kw):
     from .movie import training_movie
 
@@ -67,6 +73,9 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
                "samples over time", "Lin et al. 2018 (PacGAN), Sec. 5.1; Srivastava et al. 2017 (VEEGAN)", _modes),
     Experiment("training-movie", "a 2-D run as a GIF and an HTML page: D's decision surface, real and fake "
                "points, G's gradient arrows", "after GAN Lab (Kahng et al. 2018)", _movie, ".gif"),
+    Experiment("discrete-gradient", "no gradient through argmax; Gumbel-softmax bias falls and variance grows as the "
+               "temperature falls; REINFORCE is unbiased (measured against an exact gradient)",
+               "Jang et al. 2017; Maddison et al. 2017; Williams 1992; Yu et al. 2017 (SeqGAN)", _discrete),
 )}
 
 
