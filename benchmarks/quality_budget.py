@@ -112,7 +112,7 @@ def floor(data: str, n: int, metrics: str, workdir: Path, log: Path) -> dict:
     idx = np.random.default_rng(0).choice(len(images), size=min(n, len(images)), replace=False)
     path = workdir / "real-train.npy"
     np.save(path, images[np.sort(idx)])
-    return evaluate(path, data, n, metrics, workdir, log)
+    return evaluate(path, data, len(idx), metrics, workdir, log)  # mnist-5k holds 5,000: all of them
 
 
 def memorisation(samples: np.ndarray, data: str) -> dict:
