@@ -117,3 +117,40 @@ def test_foreach_optimizers_take_the_plain_loops_steps_bit_for_bit(name):
     slow = train(plain)
     assert all(torch.equal(a, b) for a, b in zip(fast, slow))
     assert not all(torch.equal(a, b) for a, b in zip(fast, train(lambda m: torch.optim.SGD(m.parameters(), lr=0.1))))
+
+
+def test_channels_last_under_bf16_for_convolutional_nets_only_with_the_same_values(tmp_path):
+    from ganworks.release import load_generator
+    from ganworks.training.loop import use_channels_last
+
+    def convs(net):
+        return [m.weight for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+
+    G, D = pair(g_channels=8, d_channels=8)
+    plain_G, plain_D = pair(g_channels=8, d_channels=8)
+    assert use_channels_last(G, "fp32") is G and all(w.is_contiguous() for w in convs(G))  # fp32: as it was
+    for net in (use_channels_last(G, "bf16"), use_channels_last(D, "bf16")):
+        assert all(w.is_contiguous(memory_format=torch.channels_last) for w in convs(net))
+        assert any(not w.is_contiguous() for w in convs(net))  # (a weight with one channel is both layouts)
+    mlp_G, _ = pair("mlp", g_hidden=(16,), d_hidden=(16,))
+    assert all(p.is_contiguous() for p in use_channels_last(mlp_G, "bf16").parameters())
+    for a, b in ((G, plain_G), (D, plain_D)):  # the same weights, another layout
+        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    # One bf16 forward/backward in both layouts: equal within bf16 rounding.
+    z = torch.randn(16, 100, generator=torch.Generator().manual_seed(0))
+    outs = []
+    for g, d in ((G, D), (plain_G, plain_D)):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = d(g(z)).float()
+        out.mean().backward()
+        outs.append((out.detach(), convs(g)[0].grad.clone()))
+    assert torch.allclose(outs[0][0], outs[1][0], rtol=0.05, atol=0.05)
+    assert torch.allclose(outs[0][1], outs[1][1], rtol=0.1, atol=1e-3 * outs[1][1].abs().max().item())
+    # A bf16 run writes its generator in the plain layout, which loads back to the same samples.
+    import ganworks
+
+    run = ganworks.train(data="mnist-5k", model="dcgan", model_options={"g_channels": 8, "d_channels": 8},
+                         kimg=0.064, batch_size=32, precision="bf16", tick_kimg=0.064, snapshot_kimg=0,
+                         progress=False, run_dir=str(tmp_path / "r"))
+    loaded = load_generator(run)
+    assert all(w.is_contiguous() for w in convs(loaded))

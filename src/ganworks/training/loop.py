@@ -71,15 +71,15 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
     torch.manual_seed(cfg.seed)
     data = load_dataset(cfg.data, "train", resolution=cfg.resolution, channels=cfg.channels, strict=cfg.strict_data)
     model_cfg, num_classes = _model_config(cfg, data, dist)
-    G = build_generator(cfg.model, model_cfg).to(device)
-    D = build_discriminator(cfg.model, model_cfg).to(device)
+    precision, precision_why = _precision(cfg, device, data, resume_dir if ckpt is not None else None)
+    G = use_channels_last(build_generator(cfg.model, model_cfg).to(device), precision)
+    D = use_channels_last(build_discriminator(cfg.model, model_cfg).to(device), precision)
     if cfg.init_discriminator and ckpt is None:
         _init_discriminator(D, cfg.init_discriminator, cfg.model, model_cfg)
     objective = get_objective(cfg.objective)
     opt_g = _make_optimizer(resolved.optimizer, G.parameters(), resolved.lr_g, resolved.betas)
     opt_d = _make_optimizer(resolved.optimizer, D.parameters(), resolved.lr_d, resolved.betas)
     base_rates = [(opt_g, resolved.lr_g), (opt_d, resolved.lr_d)]
-    precision, precision_why = _precision(cfg, device, data, resume_dir if ckpt is not None else None)
     autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")  # noqa: E731
     # What D sees, the same in both steps: augmentation (this module's diff_augment, so that it is
     # the one name to replace) and instance noise, whose std the loop sets at each iteration.
@@ -303,6 +303,16 @@ def _precision(cfg: TrainConfig, device: torch.device, data, resumed: Path | Non
         except (OSError, TypeError, KeyError, ValueError):
             previous = None
     return choose_precision(cfg.precision, device, data.images.dtype.is_floating_point, previous)
+
+
+def use_channels_last(net: nn.Module, precision: str) -> nn.Module:
+    """Convolutional networks under bf16 keep their 4-D weights channels_last (NHWC), the layout oneDNN's bf16
+    convolutions run fastest in (benchmarks/train_speed.py: +13% for the default recipe at 28x28, +50% for
+    DCGAN at 64x64 on a CPU with AMX); in fp32 at 28x28 it was slower, so fp32 keeps the default layout.
+    The same values either way; files are written contiguous (release.py, resume.py)."""
+    if precision == "bf16" and any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in net.modules()):
+        net.to(memory_format=torch.channels_last)
+    return net
 
 
 def _start_line(cfg: TrainConfig, resolved, run_dir: Path, data, device, dist, G: nn.Module, D: nn.Module,
