@@ -29,6 +29,33 @@ def bench(script: str, *args: str, timeout: float = 300) -> subprocess.Completed
                           timeout=timeout)
 
 
+def bench_here(script: str, *args: str) -> subprocess.CompletedProcess:
+    """benchmarks/SCRIPT.py's main() in this process, as if run with ARGS from the repository root: the same
+    code, argument parsing and files as :func:`bench` without a second or two of importing torch again. For
+    scripts that change no process-wide state (threads, environment); the others run in :func:`bench`."""
+    import contextlib
+    import importlib.util
+    import io
+
+    spec = importlib.util.spec_from_file_location(f"bench_{script}", BENCH_DIR / f"{script}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out, err = io.StringIO(), io.StringIO()
+    argv, cwd = sys.argv, os.getcwd()
+    sys.argv = [str(BENCH_DIR / f"{script}.py"), *map(str, args)]
+    try:
+        os.chdir(BENCH_DIR.parent)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = module.main()
+            except SystemExit as e:
+                code = e.code
+    finally:
+        sys.argv = argv
+        os.chdir(cwd)
+    return subprocess.CompletedProcess(sys.argv, code or 0, out.getvalue(), err.getvalue())
+
+
 def results(r: subprocess.CompletedProcess, path: Path, script: str, tmp: Path) -> dict:
     """The JSON a benchmark wrote, after checking it ran, carries its provenance and names no run in ``tmp``."""
     assert r.returncode == 0, r.stderr[-3000:]
@@ -105,7 +132,7 @@ def grid25_cut_run(tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_digits_judge(tmp_path):
     out = tmp_path / "digits.json"
-    res = results(bench("digits", "--epochs", "0.2", "--out", out), out, "digits", tmp_path)
+    res = results(bench_here("digits", "--epochs", "0.2", "--out", out), out, "digits", tmp_path)
     assert res["epochs"] == 0.2 and 0.1 < res["val_accuracy"] <= 1  # 14 steps already beat chance
     assert res["fd_cnn_floor"] >= 0 and sum(res["real"]["histogram"]) == 5000
 
@@ -114,7 +141,7 @@ def test_digits_judge(tmp_path):
 @pytest.mark.slow
 def test_digit_classes(tiny_run, tmp_path):
     out = tmp_path / "dc.json"
-    r = bench("digit_classes", tiny_run, "--n", "100", "--classifier-epochs", "0.2", "--json", out)
+    r = bench_here("digit_classes", tiny_run, "--n", "100", "--classifier-epochs", "0.2", "--json", out)
     res = results(r, out, "digit_classes", tmp_path)
     assert res["run"] == provenance.RUNS_NOT_KEPT  # the run lives in a temporary folder
     assert res["n"] == 100 and sum(res["histogram"]) == 100 and len(res["histogram"]) == 10
@@ -138,7 +165,7 @@ def test_evaluate_speed(tmp_path):
 @pytest.mark.slow
 def test_train_speed(tmp_path):
     out = tmp_path / "ts.json"
-    r = bench("train_speed", "--kimg", "0.192", "--models", "mlp", "--precisions", "fp32", "--json", out)
+    r = bench_here("train_speed", "--kimg", "0.192", "--models", "mlp", "--precisions", "fp32", "--json", out)
     res = results(r, out, "train_speed", tmp_path)
     assert [(row["model"], row["batch_size"], row["precision"]) for row in res["rows"]] == [("mlp", 64, "fp32")]
     row = res["rows"][0]
@@ -149,7 +176,7 @@ def test_train_speed(tmp_path):
 @needs_mnist5k
 @pytest.mark.slow
 def test_objectives_dcgan(tmp_path):
-    r = bench("objectives_dcgan", "--kimg", "0.128", "--objectives", "ns,hinge", "--batch-size", "32", "--n", "200",
+    r = bench_here("objectives_dcgan", "--kimg", "0.128", "--objectives", "ns,hinge", "--batch-size", "32", "--n", "200",
               "--classifier-epochs", "0.2", "--device", "cpu", "--out", tmp_path, "--runs", tmp_path / "runs")
     res = results(r, tmp_path / "objectives_dcgan.json", "objectives_dcgan", tmp_path)
     assert [row["objective"] for row in res["rows"]] == ["ns", "hinge"]
@@ -165,7 +192,7 @@ def test_objectives_dcgan(tmp_path):
 @needs_mnist5k
 @pytest.mark.slow
 def test_pretrained_d(demo_like_run, tmp_path):
-    r = bench("pretrained_d", demo_like_run, "--kimg", "0.128", "--n", "200", "--classifier-epochs", "0.2",
+    r = bench_here("pretrained_d", demo_like_run, "--kimg", "0.128", "--n", "200", "--classifier-epochs", "0.2",
               "--out", tmp_path, "--runs", tmp_path / "runs")
     res = results(r, tmp_path / "pretrained_d.json", "pretrained_d", tmp_path)
     assert res["source"] == provenance.RUNS_NOT_KEPT and res["n"] == 200
