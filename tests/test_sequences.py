@@ -65,6 +65,27 @@ def test_reinforce_is_unbiased_on_a_problem_with_an_exact_gradient():
     assert z.max() < 4.5, (theta.grad, exact, se)
 
 
+def test_a_sampling_temperature_is_scored_as_the_model_it_samples_from():
+    # nll-gen at temperature T scores softmax(logits / T), the distribution sample(temperature=T) draws from
+    # (the MLE temperature sweep moves on both axes): over all 27 sequences of 3 tokens of 3, it sums to 1 and
+    # matches 30,000 draws.
+    import itertools
+
+    from ganworks.models import build_generator, make_model_config
+
+    torch.manual_seed(0)
+    G = build_generator("seq", make_model_config("seq", vocab_size=3, seq_len=3, eos=False, emb_dim=4, hidden_dim=4))
+    with torch.no_grad():
+        G.out.weight.mul_(8)  # peaked enough that T = 0.5 and T = 1 differ clearly
+        every = torch.tensor(list(itertools.product(range(3), repeat=3)))
+        p = {T: torch.exp(-3 * G.nll(every, T)) for T in (1.0, 0.5)}
+        draws = G.sample(30_000, temperature=0.5, generator=torch.Generator().manual_seed(1))
+    assert abs(p[1.0].sum() - 1) < 1e-5 and abs(p[0.5].sum() - 1) < 1e-5
+    assert (p[0.5] - p[1.0]).abs().max() > 0.05
+    freq = torch.stack([(draws == row).all(1).float().mean() for row in every])
+    assert (freq - p[0.5]).abs().max() < 0.015, (freq - p[0.5]).abs().max()
+
+
 def test_bleu_and_the_brackets_language_are_exact():
     refs = [tuple("hello world"), tuple("good morning")]
     assert bleu_scores(refs, refs) == [1.0, 1.0] and bleu_scores([tuple("xyz")], refs) == [0.0]
@@ -84,17 +105,19 @@ def _validity(run) -> float:
 def test_a_short_run_on_brackets_learns_the_language(tmp_path, capsys):
     random_g = cli(capsys, "train", "--data", "brackets", "--kimg", "0.032", *TINY, "--objective", "mle",
                    "--run-dir", str(tmp_path / "random"))
-    r = cli(capsys, "train", "--data", "brackets", "--kimg", "4", "--pretrain-kimg", "3", *TINY,
+    r = cli(capsys, "train", "--data", "brackets", "--kimg", "2", "--pretrain-kimg", "1.5", *TINY,
             "--run-dir", str(tmp_path / "gan"))
     assert random_g.returncode == 0 and r.returncode == 0, r.stderr
     before, after = _validity(tmp_path / "random"), _validity(tmp_path / "gan")
-    assert before < 0.2 and after > 0.6, (before, after)
+    # Measured (500 samples, this CPU, seeds 0 / 1 / 2): one step from random 0.028 / 0.022 / 0.028; after
+    # 1.5 kimg of MLE and 0.5 of the game 0.664 / 0.668 / 0.614 (4 kimg, 3 of MLE: 0.812 / 0.864 / 0.722).
+    assert before < 0.1 and after > 0.45, (before, after)
     s = cli(capsys, "sample", str(tmp_path / "gan"), "--n", "20", "--txt", str(tmp_path / "s.txt"), "--temperature", "0.5")
     lines = (tmp_path / "s.txt").read_text().splitlines()
-    assert s.returncode == 0 and len(lines) == 20 and sum(map(is_balanced, lines)) >= 12
+    assert s.returncode == 0 and len(lines) == 20 and sum(map(is_balanced, lines)) >= 10
     stats = [json.loads(line) for line in (tmp_path / "gan" / "stats.jsonl").read_text().splitlines()]
     assert "loss_mle" in stats[0] and "loss_G" in stats[-1] and stats[-1]["beta"] > 1
-    assert (tmp_path / "gan" / "samples" / "fakes000004.txt").is_file() and (tmp_path / "gan" / "vocab.json").is_file()
+    assert (tmp_path / "gan" / "samples" / "fakes000002.txt").is_file() and (tmp_path / "gan" / "vocab.json").is_file()
     rep = cli(capsys, "report", str(tmp_path / "gan"))
     assert rep.returncode == 0 and "real data" in (tmp_path / "gan" / "report.html").read_text()
 
@@ -105,11 +128,12 @@ def test_resume_of_a_sequence_run_is_bitwise_exact(tmp_path, capsys, estimator):
 
     # The temperature schedule follows --kimg (as --lr-schedule does): a constant one keeps the two runs equal.
     extra = ["--rollouts", "2"] if estimator == "reinforce" else ["--straight-through", "--gumbel-schedule", "constant"]
-    common = ["--data", "brackets", "--pretrain-kimg", "0.128", "--estimator", estimator, *extra, *TINY,
-              "--checkpoint-kimg", "0.256"]
-    assert cli(capsys, "train", *common, "--kimg", "0.512", "--run-dir", str(tmp_path / "whole")).returncode == 0
-    assert cli(capsys, "train", *common, "--kimg", "0.256", "--run-dir", str(tmp_path / "part")).returncode == 0
-    r = cli(capsys, "train", "--resume", str(tmp_path / "part"), "--kimg", "0.512")
+    # 2 MLE steps, 2 rounds of the game, the checkpoint, 4 more rounds after the resume.
+    common = ["--data", "brackets", "--pretrain-kimg", "0.064", "--estimator", estimator, *extra, *TINY,
+              "--checkpoint-kimg", "0.128"]
+    assert cli(capsys, "train", *common, "--kimg", "0.256", "--run-dir", str(tmp_path / "whole")).returncode == 0
+    assert cli(capsys, "train", *common, "--kimg", "0.128", "--run-dir", str(tmp_path / "part")).returncode == 0
+    r = cli(capsys, "train", "--resume", str(tmp_path / "part"), "--kimg", "0.256")
     assert r.returncode == 0, r.stderr
     for kind in ("generator", "discriminator"):
         a, b = (load_file(str(tmp_path / run / f"{kind}.safetensors")) for run in ("whole", "part"))

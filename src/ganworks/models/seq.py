@@ -61,15 +61,20 @@ class SeqGenerator(nn.Module):
         h, _ = self.lstm(self.embed(torch.cat([start, tokens[:, :-1]], dim=1)))  # (B, L, H)
         return self.out(h)
 
-    def token_logp(self, tokens: Tensor) -> Tensor:
-        """(B, L) log p(x_t | x_<t), 0 at the positions not counted (after the end token)."""
-        logp = torch.log_softmax(self.logits(tokens), dim=-1).gather(2, tokens[..., None]).squeeze(2)
+    def token_logp(self, tokens: Tensor, temperature: float = 1.0) -> Tensor:
+        """(B, L) log p(x_t | x_<t), 0 at the positions not counted (after the end token). ``temperature``:
+        of the model that :meth:`sample` draws from at that temperature, softmax(logits / T)."""
+        logits = self.logits(tokens)
+        if temperature != 1.0:
+            logits = logits / temperature
+        logp = torch.log_softmax(logits, dim=-1).gather(2, tokens[..., None]).squeeze(2)
         return logp * counted(tokens, self.cfg.eos)
 
-    def nll(self, tokens: Tensor) -> Tensor:
-        """(B,) negative log-likelihood per counted token, in nats (SeqGAN's NLL is this, averaged)."""
+    def nll(self, tokens: Tensor, temperature: float = 1.0) -> Tensor:
+        """(B,) negative log-likelihood per counted token, in nats (SeqGAN's NLL is this, averaged), under
+        softmax(logits / ``temperature``)."""
         mask = counted(tokens, self.cfg.eos)
-        return -(self.token_logp(tokens)).sum(1) / mask.sum(1)
+        return -(self.token_logp(tokens, temperature)).sum(1) / mask.sum(1)
 
     # ------------------------------------------------------------------------------------ sampling
     def _step(self, inp: Tensor, state):

@@ -11,6 +11,7 @@ sample grids (``samples/fakesNNNNNN.txt``) and ``vocab.json`` says how tokens ar
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import torch
@@ -89,7 +90,7 @@ def train_sequences(cfg: TrainConfig, resume_dir: Path | None, ckpt: Path | None
                    f"vocabulary {data.vocab_size}) on {device}; seq G {_count(G):,} params, D {_count(D):,}; "
                    f"{_plan_words(cfg, resolved)}")
 
-    with tracker.open(total, progress.nimg, ckpt is not None, cfg.progress, desc):
+    with tracker.open(total, progress.nimg, ckpt is not None, cfg.progress, desc), flush_denormals():
         for line in opening:
             tracker.log(line)
         if ckpt is None:
@@ -161,6 +162,20 @@ def train_sequences(cfg: TrainConfig, resume_dir: Path | None, ckpt: Path | None
         save_network(run_dir, "discriminator", D, "seq", model_cfg)
         tracker.log(f"done: {progress.nimg / 1000:.1f} kimg in {clock.elapsed():.1f}s; networks saved in {run_dir}")
     return run_dir
+
+
+@contextlib.contextmanager
+def flush_denormals():
+    """Treat subnormal floats as 0 while a sequence run trains. A Gumbel-softmax over 5,000 tokens at
+    beta around 10 puts most of its mass far below 1e-38: every matmul over those subnormal values ran
+    about 7 times slower (1.8 s instead of 0.25 s a G step on the oracle, one thread). Values that small
+    change nothing a float32 sum can hold. torch's default (off) is restored afterwards."""
+    supported = torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        if supported:
+            torch.set_flush_denormal(False)
 
 
 def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:

@@ -5,7 +5,8 @@ Quality and diversity pull apart for language models, so both sides are reported
 
 - ``nll-oracle`` (oracle data): the oracle's NLL of G's samples, nats per token (SeqGAN's NLL;
   lower = samples the true model finds likely: quality).
-- ``nll-gen``: G's NLL of the held-out real sequences (lower = G covers the data: diversity).
+- ``nll-gen``: G's NLL of the held-out real sequences (lower = G covers the data: diversity), under
+  the model the samples came from (softmax(logits / T) at sampling temperature T).
 - ``bleu``: BLEU-4 of the samples against the held-out sequences as references (quality);
   ``self-bleu``: of each sample against the other samples (higher = less diverse; Zhu et al. 2018).
 - ``validity`` (brackets): share of samples in the language; ``unique``: share of distinct samples;
@@ -38,6 +39,7 @@ class SequenceInputs:
     G: torch.nn.Module | None
     train: TokenDataset
     test: TokenDataset
+    temperature: float = 1.0  # the samples' sampling temperature: nll-gen scores the same tempered model
 
     def keys(self) -> list[tuple[int, ...]]:
         return [sequence_key(r, self.train.eos) for r in self.samples.tolist()]
@@ -109,9 +111,12 @@ def _nll_gen(x: SequenceInputs) -> tuple[dict, dict]:
         raise GanworksError(f"metric nll-gen needs held-out sequences; dataset {x.train.name!r} has none")
     device = next(x.G.parameters()).device
     with torch.no_grad():
-        nll = torch.cat([x.G.nll(b.to(device)).cpu() for b in x.test.tokens.split(1000)]).mean().item()
+        nll = torch.cat([x.G.nll(b.to(device), x.temperature).cpu()
+                         for b in x.test.tokens.split(1000)]).mean().item()
+    # At T != 1 the model scored is the one the samples came from, softmax(logits / T): a temperature sweep
+    # then moves along the quality / diversity curve of Caccia et al. 2020 on both axes.
     return {"nll_gen": nll}, {"reference": f"{x.test.name} test split", "reference_count": len(x.test),
-                              "unit": "nats per token"}
+                              "temperature": x.temperature, "unit": "nats per token"}
 
 
 def _texts(x: SequenceInputs) -> tuple[list[tuple], list[tuple]]:

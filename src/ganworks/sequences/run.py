@@ -90,7 +90,7 @@ def evaluate_run(run: str | Path, metrics: str | None = None, *, n: int | None =
     n = n or 2000
     log(f"sampling {n} sequences at temperature {temperature:g}")
     samples = _draw(G, n, seed, temperature)
-    results = compute(names, SequenceInputs(samples, G, train, test), seed)
+    results = compute(names, SequenceInputs(samples, G, train, test, temperature), seed)
     return {"ganworks_version": __version__, "data": train_cfg["data"], "seed": seed,
             "source": {"kind": "run", "path": str(run.resolve()), "temperature": temperature,
                        "sample_count": n},
