@@ -23,10 +23,20 @@ MAX_SAMPLES = 10**6
 
 
 def _json(path: Path) -> dict[str, Any] | None:
+    """The JSON object in a regular file, else None: a named pipe is never opened (it could block), and a
+    missing, unreadable or garbled file, or JSON that is not an object, is left to the loaders to explain."""
     try:
-        return json.loads(path.read_text())
+        if not path.is_file():
+            return None
+        value = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    return value if isinstance(value, dict) else None
+
+
+def _arch(record: dict[str, Any]) -> Any:
+    model = record.get("model")
+    return model.get("arch") if isinstance(model, dict) else None
 
 
 def is_sequence_run(path: str | Path) -> bool:
@@ -34,7 +44,7 @@ def is_sequence_run(path: str | Path) -> bool:
     p = Path(path)
     d = p.parent if p.is_file() else p
     gen, cfg = _json(d / "generator.json") or {}, _json(d / "config.json") or {}
-    return (gen.get("model") or {}).get("arch") == "seq" or (cfg.get("model") or {}).get("arch") == "seq"
+    return _arch(gen) == "seq" or _arch(cfg) == "seq"
 
 
 def _vocab(run: Path) -> dict[str, Any]:
