@@ -83,12 +83,7 @@ def train_sequences(cfg: TrainConfig, resume_dir: Path | None, ckpt: Path | None
     write_vocab(run_dir, data)
     snapshot = _Snapshots(G, data, run_dir, device)
 
-    opening = [f"WARNING: skipped checkpoint: {why}" for why in skipped]
-    opening.append(f"resumed {run_dir} from {ckpt.name} at kimg {progress.nimg / 1000:.3f}; training to {cfg.kimg:g} "
-                   "kimg" if ckpt is not None else
-                   f"run {run_dir}: {cfg.kimg:g} kimg of {cfg.data} ({len(data)} sequences of {data.seq_len} tokens, "
-                   f"vocabulary {data.vocab_size}) on {device}; seq G {_count(G):,} params, D {_count(D):,}; "
-                   f"{_plan_words(cfg, resolved)}")
+    opening = _opening(cfg, resolved, skipped, ckpt, run_dir, progress, data, device, G, D)
 
     with tracker.open(total, progress.nimg, ckpt is not None, cfg.progress, desc), flush_denormals():
         for line in opening:
@@ -107,28 +102,8 @@ def train_sequences(cfg: TrainConfig, resume_dir: Path | None, ckpt: Path | None
                 problem = nonfinite("generator", step_stats["loss_mle"], step_stats["grad_G"])
                 shown = cfg.batch_size
             else:
-                if progress.nimg < pretrain + cfg.batch_size * resolved.d_steps and cfg.lr_schedule == "constant":
-                    _set_lr(opt_g, resolved.lr_g)  # the game's rate from its first step (also after a resume)
-                step_stats, problem = {}, None
-                # D phase: k steps on real ids against G's hard samples.
-                for _ in range(resolved.d_steps):
-                    progress.d_step_count += 1
-                    step_stats.update(discriminator_step(G, D, objective, tokens[next(order)], opt_d, resolved.clip))
-                    problem = nonfinite("discriminator", step_stats["loss_D"], step_stats["grad_D"])
-                    if problem:
-                        break
-                if problem is None:
-                    # G phase: one step through the discrete tokens, D frozen (its gradients are discarded).
-                    real = tokens[next(order)] if objective.g_needs_real else None
-                    if cfg.estimator == "gumbel":
-                        t = (progress.nimg - pretrain) / max(total - pretrain, 1)
-                        beta = beta_at(1.0 / cfg.gumbel_temperature, t, cfg.gumbel_schedule)
-                        step_stats.update(gumbel_generator_step(G, D, objective, cfg.batch_size, beta, opt_g,
-                                                                cfg.straight_through, real))
-                    else:
-                        step_stats.update(reinforce_generator_step(G, D, objective, cfg.batch_size, opt_g,
-                                                                   cfg.rollouts))
-                    problem = nonfinite("generator", step_stats["loss_G"], step_stats["grad_G"])
+                step_stats, problem = _game_step(G, D, objective, cfg, resolved, progress, order, tokens, opt_g,
+                                                 opt_d, pretrain, total)
                 shown = cfg.batch_size * resolved.d_steps
             if problem:
                 raise GanworksError(f"{problem} at kimg {progress.nimg / 1000:.3f}; the last checkpoint in "
@@ -154,12 +129,7 @@ def train_sequences(cfg: TrainConfig, resume_dir: Path | None, ckpt: Path | None
                 ckpts.advance(progress.nimg)
                 _save_state(run_dir, state, cfg.keep_checkpoints)
 
-        _save_state(run_dir, state, cfg.keep_checkpoints)
-        snapshot(progress.nimg // 1000)
-        record_reached(run_dir, progress.nimg, clock.elapsed())
-        extra = {"ema": False, "tokens": data.vocab_record()}
-        save_network(run_dir, "generator", G, "seq", model_cfg, extra)
-        save_network(run_dir, "discriminator", D, "seq", model_cfg)
+        _finish(run_dir, state, cfg, snapshot, progress, clock, data, G, D, model_cfg)
         tracker.log(f"done: {progress.nimg / 1000:.1f} kimg in {clock.elapsed():.1f}s; networks saved in {run_dir}")
     return run_dir
 
@@ -212,3 +182,56 @@ class _Snapshots:
         self.G.train(was)
         with atomic_path(self.dir / f"fakes{kimg:06d}.txt") as tmp:
             tmp.write_text("\n".join(self.data.decode(rows)) + "\n", encoding="utf-8")
+
+
+def _game_step(G, D, objective, cfg: TrainConfig, resolved, progress, order, tokens, opt_g, opt_d, pretrain: int,
+               total: int) -> tuple[dict, str | None]:
+    """One round of the game after pre-training: k D steps on real ids against G's hard samples, then one G
+    step through the discrete tokens. Returns the step's statistics and the first non-finite problem (or None)."""
+    if progress.nimg < pretrain + cfg.batch_size * resolved.d_steps and cfg.lr_schedule == "constant":
+        _set_lr(opt_g, resolved.lr_g)  # the game's rate from its first step (also after a resume)
+    step_stats, problem = {}, None
+    # D phase: k steps on real ids against G's hard samples.
+    for _ in range(resolved.d_steps):
+        progress.d_step_count += 1
+        step_stats.update(discriminator_step(G, D, objective, tokens[next(order)], opt_d, resolved.clip))
+        problem = nonfinite("discriminator", step_stats["loss_D"], step_stats["grad_D"])
+        if problem:
+            break
+    if problem is None:
+        # G phase: one step through the discrete tokens, D frozen (its gradients are discarded).
+        real = tokens[next(order)] if objective.g_needs_real else None
+        if cfg.estimator == "gumbel":
+            t = (progress.nimg - pretrain) / max(total - pretrain, 1)
+            beta = beta_at(1.0 / cfg.gumbel_temperature, t, cfg.gumbel_schedule)
+            step_stats.update(gumbel_generator_step(G, D, objective, cfg.batch_size, beta, opt_g,
+                                                    cfg.straight_through, real))
+        else:
+            step_stats.update(reinforce_generator_step(G, D, objective, cfg.batch_size, opt_g,
+                                                       cfg.rollouts))
+        problem = nonfinite("generator", step_stats["loss_G"], step_stats["grad_G"])
+    return step_stats, problem
+
+
+def _opening(cfg: TrainConfig, resolved, skipped, ckpt, run_dir, progress, data, device, G, D) -> list[str]:
+    """The lines a run starts with: skipped checkpoints, then what resumed or what trains."""
+    from ..training.loop import _count
+
+    opening = [f"WARNING: skipped checkpoint: {why}" for why in skipped]
+    opening.append(f"resumed {run_dir} from {ckpt.name} at kimg {progress.nimg / 1000:.3f}; training to {cfg.kimg:g} "
+                   "kimg" if ckpt is not None else
+                   f"run {run_dir}: {cfg.kimg:g} kimg of {cfg.data} ({len(data)} sequences of {data.seq_len} tokens, "
+                   f"vocabulary {data.vocab_size}) on {device}; seq G {_count(G):,} params, D {_count(D):,}; "
+                   f"{_plan_words(cfg, resolved)}")
+    return opening
+
+
+def _finish(run_dir, state, cfg: TrainConfig, snapshot, progress, clock, data, G, D, model_cfg) -> None:
+    """The last checkpoint, sample file and record of the run, then both networks."""
+    from ..training.loop import _save_state
+
+    _save_state(run_dir, state, cfg.keep_checkpoints)
+    snapshot(progress.nimg // 1000)
+    record_reached(run_dir, progress.nimg, clock.elapsed())
+    save_network(run_dir, "generator", G, "seq", model_cfg, {"ema": False, "tokens": data.vocab_record()})
+    save_network(run_dir, "discriminator", D, "seq", model_cfg)
