@@ -73,7 +73,7 @@ METHODS = {
 COMMON = ["--batch-size", "64", "--tick-kimg", "1", "--snapshot-kimg", "0", "--no-progress"]
 TEMPERATURES = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2)
 #: Published NLL_oracle at L = 20 on each paper's own oracle (other weights: compare shapes and the gap
-#: to the same paper's MLE, not the values): SeqGAN Table 1 (Yu et al. 2017), RelGAN Table 1 (Nie et al. 2019).
+#: to the same paper's MLE, not the values), as SeqGAN (Yu et al. 2017) and RelGAN (Nie et al. 2019) report them.
 LITERATURE_L20 = {"MLE": 9.038, "SeqGAN": 8.736, "RankGAN": 8.247, "LeakGAN": 7.038, "RelGAN": 6.680}
 
 
@@ -183,7 +183,7 @@ def run_unit(data: str, seed: int, kimg: float | None, n: int, temperatures: lis
                    "adversarial_kimg": 0 if method.startswith("mle") else A, "command": shown(args, run),
                    "eval_command": eval_cmd, "scores": scores, "train_s": round(train_s, 1),
                    "eval_s": round(eval_s, 1), "wall_s": round(train_s + eval_s, 1),
-                   "cpu_s": round((train_cpu if T == temps[0] else 0.0) + eval_cpu, 1), "run": run_ref(run)}
+                   "cpu_s": round((train_cpu if T == 1.0 else 0.0) + eval_cpu, 1), "run": run_ref(run)}
             rows.append(row)
         if data == "names":
             txt = workdir / f"{run.name}.txt"
