@@ -33,6 +33,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shlex
 import statistics
 import sys
@@ -177,6 +178,7 @@ def run_unit(data: str, seed: int, kimg: float | None, n: int, temperatures: lis
         for T in temps:
             t, c = time.perf_counter(), time.process_time()
             scores, eval_cmd = evaluate(run, data, n, T, workdir, log)
+            eval_cmd = re.sub(r"--json \S+", "--json EVAL.json", eval_cmd)  # a scratch file, deleted after
             eval_s, eval_cpu = time.perf_counter() - t, time.process_time() - c
             row = {"data": data, "seed": seed, "method": method, "temperature": T,
                    "kimg": P if method == "mle" else P + A, "pretrain_kimg": P if method != "mle-long" else P + A,
