@@ -288,11 +288,7 @@ class TrainConfig:
         of its batch, so a per-sample gradient penalty (WGAN-GP, R1, R2) would penalise the wrong function:
         with one on, D keeps its plain layers (unless the user asks for --d-batchnorm)."""
         opts = dict(RECIPES["images"].get("model_options", {}))
-        from .objectives import OBJECTIVES
-
-        gp = self.gp_weight if self.gp_weight is not None else \
-            float(OBJECTIVES[self.objective].defaults.get("gp_weight", 0.0)) if self.objective in OBJECTIVES else 0.0
-        if gp > 0 or self.r1_gamma > 0 or self.r2_gamma > 0:
+        if self.resolved().gp_weight > 0 or self.r1_gamma > 0 or self.r2_gamma > 0:
             opts.pop("d_batchnorm", None)
         return opts
 
