@@ -112,7 +112,10 @@ def _normalise(obj, tmp: str, drop=VOLATILE):
 
 
 def _assert_same(got, want, where="result"):
-    """Equal structure, key order and values; floats to 1e-9 relative (another BLAS may round differently)."""
+    """Equal structure, key order and values; floats to 1e-5 relative. The file was recorded on one CPU; another
+    CPU's matrix kernels (AVX-512 without AMX, say) round differently, and the Fréchet distance's matrix square
+    root turns that into relative differences of about 1e-6 (measured on an AMD EPYC against the Intel
+    recording: 1.0e-6 at most). A metric that changed on purpose moves by far more than 1e-5."""
     if isinstance(want, dict):
         assert isinstance(got, dict) and list(got) == list(want), (where, list(got), list(want))
         for k in want:
@@ -122,7 +125,7 @@ def _assert_same(got, want, where="result"):
         for i, (g, w) in enumerate(zip(got, want)):
             _assert_same(g, w, f"{where}[{i}]")
     elif isinstance(want, float) and not isinstance(got, bool):
-        assert isinstance(got, (int, float)) and math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12), \
+        assert isinstance(got, (int, float)) and math.isclose(got, want, rel_tol=1e-5, abs_tol=1e-9), \
             (where, got, want)
     else:
         assert got == want and type(got) is type(want), (where, got, want)
