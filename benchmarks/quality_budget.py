@@ -140,6 +140,16 @@ def memorisation(samples: np.ndarray, data: str) -> dict:
             "near_copies": round((fake_d < cut).float().mean().item(), 4), "near_copies_real": 0.01}
 
 
+def save_grid(samples: np.ndarray, path: Path) -> None:
+    """``samples`` as ``ganworks sample --out`` draws them: a square grid, pixels scaled by 2."""
+    import torch
+
+    from ganworks.images import make_grid, save_png
+
+    x = torch.from_numpy(samples if samples.ndim == 4 else samples[:, None])
+    save_png(make_grid(x), path, scale=2)
+
+
 def train_cmd(recipe: str, data: str, run: Path, minutes: float, resume: bool) -> list[str]:
     if resume:
         return ["train", "--resume", str(run), "--minutes", f"{minutes:g}", "--no-progress"]
@@ -173,12 +183,15 @@ def run_recipe(recipe: str, data: str, budgets: list[float], mode: str, runs: Pa
                "precision": config.get("environment", {}).get("precision", config["train"]["precision"]),
                "model": config["train"]["model"], "objective": config["train"]["objective"],
                "scores": scores(ev), "run": run_ref(run)}
-        if data == "mnist-5k":
+        grid = prefix.parent / f"{prefix.name}-{recipe}-{minutes:g}min.png"
+        if data == "mnist-5k":  # one sampling process: the memorisation check's samples, the grid their first 64
             npy = workdir / "samples.npy"
             ganworks("sample", str(run), "--n", str(n), "--seed", "0", "--npy", str(npy), "--force", log=log)
-            row["memorisation"] = memorisation(np.load(npy), data)
-        grid = prefix.parent / f"{prefix.name}-{recipe}-{minutes:g}min.png"
-        ganworks("sample", str(run), "--n", "64", "--seed", "0", "--out", str(grid), "--force", log=log)
+            samples = np.load(npy)
+            row["memorisation"] = memorisation(samples, data)
+            save_grid(samples[:64], grid)
+        else:
+            ganworks("sample", str(run), "--n", "64", "--seed", "0", "--out", str(grid), "--force", log=log)
         row["grid"] = grid.name
         rows.append(row)
         fd = row["scores"].get("fd")
