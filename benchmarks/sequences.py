@@ -47,16 +47,23 @@ RESULTS = Path(__file__).parent / "results"
 
 #: Per data set: kimg of maximum likelihood (the ``mle`` row, and the GANs' pre-training), kimg of the
 #: game after it, and the metrics ``ganworks evaluate`` computes. Chosen so that the default invocation
-#: (3 seeds, two runs at a time) takes under 25 minutes on a 2-core CPU; ``--kimg K`` sets the MLE
-#: budget of every data set and keeps each one's share of adversarial training.
+#: (3 seeds, two runs at a time) takes under 30 minutes on a 2-core CPU; ``--kimg K`` sets the MLE
+#: budget of every data set and keeps each one's share of adversarial training. Optional: ``model``, G's
+#: size (``--hidden-dim``; the ``random`` row is built alike), ``flags`` added to every trained row, and
+#: ``method_flags``, a method's own values for flags of METHODS on this data set.
+#: brackets (docs/research/brackets.md): validity >= 0.99 at T = 1 needs more than SeqGAN's hidden 32 and
+#: 100 kimg at a constant rate (0.984): hidden 64, 300 kimg, the rate's cosine decay reach 0.997 - 0.999
+#: for 22 CPU s; REINFORCE at lr 1e-3 then loses 0.02 of it (D, a width-5 CNN, cannot see most invalid
+#: strings and rewards length and novelty), at 3e-5 none.
 BUDGETS = {
     "oracle": {"mle": 20.0, "adv": 4.0, "metrics": "nll-oracle,nll-gen,unique"},
     "oracle40": {"mle": 15.0, "adv": 3.0, "metrics": "nll-oracle,nll-gen,unique"},
-    "brackets": {"mle": 100.0, "adv": 20.0, "metrics": "validity,unique,novel,nll-gen"},
+    "brackets": {"mle": 300.0, "adv": 20.0, "metrics": "validity,unique,novel,nll-gen", "model": {"hidden_dim": 64},
+                 "flags": ["--lr-schedule", "cosine"], "method_flags": {"reinforce": {"--lr-g": "3e-5"}}},
     "names": {"mle": 50.0, "adv": 10.0, "metrics": "bleu,self-bleu,novel,unique,nll-gen"},
 }
 ORACLES = ("oracle", "oracle40")
-COST = {"oracle40": 3, "oracle": 2, "names": 1, "brackets": 1}  # roughly, per (data set, seed)
+COST = {"oracle40": 3, "oracle": 2, "names": 1, "brackets": 2}  # roughly, per (data set, seed)
 #: The flags of each method after ``ganworks train --data D --seed S``: P = MLE kimg, A = adversarial kimg.
 METHODS = {
     "mle": ("--objective mle --kimg {P}", "maximum likelihood alone (teacher forcing, Adam lr 0.01)"),
@@ -141,10 +148,24 @@ def random_g(data: str, seed: int, n: int) -> dict:
     torch.manual_seed(seed)
     train, test = load_sequences(data, "train"), load_sequences(data, "test")
     G = build_generator("seq", make_model_config("seq", vocab_size=train.vocab_size, seq_len=train.seq_len,
-                                                 eos=train.eos)).eval()
+                                                 eos=train.eos, **BUDGETS[data].get("model", {}))).eval()
     samples = _draw(G, n, 0, 1.0)
     res = compute(parse_metrics(BUDGETS[data]["metrics"]), SequenceInputs(samples, G, train, test), 0)
     return {name: round(m["value"], 4) for name, m in res.items()}
+
+
+def model_flags(data: str) -> list[str]:
+    """The model size of ``data``'s rows as flags: ``{"hidden_dim": 64}`` -> ``--hidden-dim 64``."""
+    return [x for k, v in BUDGETS[data].get("model", {}).items() for x in (f"--{k.replace('_', '-')}", str(v))]
+
+
+def train_flags(method: str, data: str, P: float, A: float) -> list[str]:
+    """The flags of ``method`` on ``data`` after ``--data D --seed S``: METHODS' template with this data set's
+    own values (``method_flags``), then its model size and ``flags``."""
+    flags = METHODS[method][0].format(P=f"{P:g}", PA=f"{P + A:g}").split()
+    for flag, value in BUDGETS[data].get("method_flags", {}).get(method, {}).items():
+        flags[flags.index(flag) + 1] = value
+    return [*flags, *model_flags(data), *BUDGETS[data].get("flags", [])]
 
 
 def budget(data: str, kimg: float | None) -> tuple[float, float]:
@@ -167,10 +188,10 @@ def run_unit(data: str, seed: int, kimg: float | None, n: int, temperatures: lis
                  "command": f"none: G as initialised after torch.manual_seed({seed})",
                  "scores": random_g(data, seed, n), "train_s": 0.0, "eval_s": round(time.perf_counter() - t0, 1),
                  "wall_s": round(time.perf_counter() - t0, 1), "cpu_s": round(time.process_time() - c0, 1)})
-    for method, (flags, _) in METHODS.items():
+    for method in METHODS:
         run = workdir / f"{data}-{method}-s{seed}"
-        args = ["train", "--data", data, "--seed", str(seed),
-                *flags.format(P=f"{P:g}", PA=f"{P + A:g}").split(), *COMMON, "--run-dir", str(run)]
+        args = ["train", "--data", data, "--seed", str(seed), *train_flags(method, data, P, A), *COMMON,
+                "--run-dir", str(run)]
         t, c = time.perf_counter(), time.process_time()
         ganworks(*args, log=log)
         train_s, train_cpu = time.perf_counter() - t, time.process_time() - c
@@ -293,8 +314,13 @@ def markdown(res: dict, prov: dict) -> str:
              "alone); CPU s is the run's own process time, which other load on the machine does not inflate.", ""]
     for data in res["datasets"]:
         P, A = res["budgets"][data]
+        own = [*model_flags(data), *BUDGETS[data].get("flags", [])]
+        changed = "; ".join(f"{m}: `{' '.join(f'{k} {v}' for k, v in fl.items())}`"
+                            for m, fl in BUDGETS[data].get("method_flags", {}).items())
         lines += [f"## {data}", "",
-                  f"MLE: {P:g} kimg; each GAN: the same {P:g} kimg of MLE, then {A:g} kimg of the game.", "",
+                  f"MLE: {P:g} kimg; each GAN: the same {P:g} kimg of MLE, then {A:g} kimg of the game." +
+                  (f" Every trained row adds `{' '.join(own)}`." if own else "") +
+                  (f" On this data set {changed} (in place of the value below)." if changed else ""), "",
                   *table(res, data), ""]
         g = res["gaps"].get(data)
         if g:
@@ -446,6 +472,8 @@ def main(argv: list[str] | None = None) -> int:
            "jobs": numbers["--jobs"], "temperatures": temps,
            "budgets": {d: budget(d, numbers["--kimg"]) for d in datasets},
            "methods": {m: {"flags": f, "what": w} for m, (f, w) in METHODS.items()}, "common_flags": COMMON,
+           "data_flags": {d: {k: BUDGETS[d][k] for k in ("model", "flags", "method_flags") if k in BUDGETS[d]}
+                          for d in datasets},
            "threads": 1, "literature_l20": LITERATURE_L20,
            "reference": {d: reference(d) for d in datasets if d in ORACLES}, "rows": []}
     t0 = time.perf_counter()

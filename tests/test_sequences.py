@@ -181,3 +181,28 @@ def test_lab_discrete_gradient_reproduces_every_claim(tmp_path):
     assert res["argmax_gradient"] == [0.0] * 5 and (tmp_path / "g.png").stat().st_size > 10_000
     bias = [r["bias"] for r in res["gumbel"]]
     assert bias[-2] < bias[1] and res["gumbel"][-1]["std"] > res["gumbel"][1]["std"]
+
+
+def test_the_lr_schedule_follows_each_phase_of_a_sequence_run(tmp_path, capsys):
+    # --lr-schedule used to reach no maximum-likelihood step: the loop set --pretrain-lr again before each one, so
+    # `--objective mle --lr-schedule cosine` trained at 0.01 throughout. Now each phase follows the schedule over its
+    # own length: MLE from --pretrain-lr to 0 at the end of pre-training, the game from its full rates to 0 at --kimg.
+    def lrs(run) -> list[tuple[float, float, float]]:
+        rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+        return [(r["kimg"], r["lr_G"], r["lr_D"]) for r in rows if "lr_G" in r]
+
+    tick = ["--tick-kimg", "0.064"]  # batch 32: a tick every 2 steps; lr_G is the rate of the tick's last step
+    r = cli(capsys, "train", "--data", "brackets", "--objective", "mle", "--kimg", "0.256", "--lr-schedule", "linear",
+            *TINY, *tick, "--run-dir", str(tmp_path / "mle"))
+    assert r.returncode == 0, r.stderr
+    got = lrs(tmp_path / "mle")
+    assert [k for k, _, _ in got] == pytest.approx([0.064, 0.128, 0.192, 0.256])
+    assert [g for _, g, _ in got] == pytest.approx([0.01 * (1 - n / 256) for n in (32, 96, 160, 224)])
+
+    r = cli(capsys, "train", "--data", "brackets", "--pretrain-kimg", "0.128", "--kimg", "0.256", "--objective", "ns",
+            "--d-steps", "1", "--lr", "1e-3", "--estimator", "reinforce", "--lr-schedule", "linear", *TINY, *tick,
+            "--run-dir", str(tmp_path / "gan"))
+    assert r.returncode == 0, r.stderr
+    got = lrs(tmp_path / "gan")
+    assert [g for _, g, _ in got] == pytest.approx([0.01 * 0.75, 0.01 * 0.25, 1e-3 * 0.75, 1e-3 * 0.25])
+    assert [d for _, _, d in got[2:]] == pytest.approx([1e-3 * 0.75, 1e-3 * 0.25])

@@ -29,17 +29,26 @@ def test_sequences_benchmark_trains_and_scores_every_method(tmp_path, capsys):
     res = results(subprocess.CompletedProcess([], rc, "", err), out.with_suffix(".json"), "sequences", tmp_path)
     assert [r["method"] for r in res["rows"]] == ["random", "mle", "mle-long", "reinforce", "gumbel"]
     rows = {r["method"]: r for r in res["rows"]}
+    _, A = bench_sequences.budget("brackets", 0.064)  # --kimg sets the MLE budget; the game keeps its share
+    b = bench_sequences.BUDGETS["brackets"]
+    assert A == pytest.approx(0.064 * b["adv"] / b["mle"], abs=1e-6)  # rounded to 6 decimals
     assert rows["mle"]["command"].startswith("ganworks train --data brackets --seed 0 --objective mle --kimg 0.064 ")
-    assert rows["gumbel"]["command"].endswith("--run-dir RUN") and "--kimg 0.0768" in rows["gumbel"]["command"]
-    assert rows["reinforce"]["adversarial_kimg"] == pytest.approx(0.0128) and rows["mle"]["adversarial_kimg"] == 0
-    assert rows["mle-long"]["pretrain_kimg"] == pytest.approx(0.0768)
+    assert rows["gumbel"]["command"].endswith("--run-dir RUN") and f"--kimg {0.064 + A:g}" in rows["gumbel"]["command"]
+    assert rows["reinforce"]["adversarial_kimg"] == pytest.approx(A) and rows["mle"]["adversarial_kimg"] == 0
+    assert rows["mle-long"]["pretrain_kimg"] == pytest.approx(0.064 + A)
+    # brackets' own settings reach every trained row, and REINFORCE's learning rate is replaced, not repeated
+    own = " ".join(bench_sequences.train_flags("mle", "brackets", 0.064, A)[4:])
+    assert own and all(own in rows[m]["command"] for m in ("mle", "mle-long", "reinforce", "gumbel"))
+    for method, flags in b.get("method_flags", {}).items():
+        for flag, value in flags.items():
+            assert rows[method]["command"].count(flag + " ") == 1 and f"{flag} {value} " in rows[method]["command"]
     for r in res["rows"]:
         assert set(r["scores"]) == {"validity", "unique", "novel", "nll-gen"}
         assert 0 <= r["scores"]["validity"] <= 1 and r["scores"]["nll-gen"] > 0 and r["wall_s"] >= 0
     # A different G from the random one: trained rows moved away from it (one MLE step at lr 0.01).
     assert rows["mle"]["scores"]["nll-gen"] < rows["random"]["scores"]["nll-gen"]
     md = out.with_suffix(".md").read_text()
-    assert "## brackets" in md and "| mle | 1 | 0.064 |" in md and "| gumbel | 1 | 0.064 + 0.0128 |" in md
+    assert "## brackets" in md and "| mle | 1 | 0.064 |" in md and f"| gumbel | 1 | 0.064 + {A:g} |" in md
     assert_md_footer(md)
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -26,7 +26,7 @@ from ..training import lock
 from ..training.data import IndexBatches
 from ..training.guard import nonfinite
 from ..training.rundir import choose_run_dir, record_reached, write_run_config
-from ..training.schedule import Schedules
+from ..training.schedule import Schedules, lr_factor
 from ..training.state import EVENTS, Progress, TrainState
 from ..training.tracking import Clock, Tracker
 from .data import load_sequences, write_vocab
@@ -94,10 +94,10 @@ def train_sequences(cfg: TrainConfig, resume_dir: Path | None, ckpt: Path | None
         D.train()
         while progress.nimg < total and not schedules.budget.spent and lock.running():
             if cfg.lr_schedule != "constant":
-                schedules.set_learning_rates([(opt_g, resolved.lr_g), (opt_d, resolved.lr_d)], progress.nimg, 0)
+                _schedule_rates(cfg, resolved, schedules, progress.nimg, pretrain, total, opt_g, opt_d)
             if progress.nimg < pretrain:
                 # Maximum likelihood: G alone, teacher-forced on a real batch.
-                _set_lr(opt_g, cfg.pretrain_lr)
+                _set_lr(opt_g, cfg.pretrain_lr * lr_factor(cfg.lr_schedule, progress.nimg / pretrain))
                 step_stats = mle_step(G, tokens[next(order)], opt_g)
                 problem = nonfinite("generator", step_stats["loss_mle"], step_stats["grad_G"])
                 shown = cfg.batch_size
@@ -151,6 +151,26 @@ def flush_denormals():
 def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
     for group in opt.param_groups:
         group["lr"] = lr
+
+
+def _schedule_rates(cfg: TrainConfig, resolved, schedules: Schedules, nimg: int, pretrain: int, total: int,
+                    opt_g, opt_d) -> None:
+    """``--lr-schedule`` in a sequence run: each phase follows it over its own length, as the Gumbel
+    temperature does. The maximum-likelihood steps (``--objective mle``, or the first ``--pretrain-kimg``)
+    run at ``--pretrain-lr`` times f(images / pre-training images), set by the loop; the game at its rates
+    times f(share of the game done), so that it starts at its full rates whatever came before. Without
+    pre-training the game's share is the run's, as for images (``--minutes`` included)."""
+    if nimg < pretrain:
+        return
+    if pretrain == 0:
+        schedules.set_learning_rates([(opt_g, resolved.lr_g), (opt_d, resolved.lr_d)], nimg, 0)
+        return
+    t = (nimg - pretrain) / max(total - pretrain, 1)
+    if schedules.budget.seconds is not None:
+        t = max(t, schedules.budget.fraction())
+    f = lr_factor(cfg.lr_schedule, t)
+    _set_lr(opt_g, resolved.lr_g * f)
+    _set_lr(opt_d, resolved.lr_d * f)
 
 
 def _plan_words(cfg: TrainConfig, resolved) -> str:
