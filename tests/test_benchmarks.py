@@ -165,11 +165,14 @@ def test_evaluate_speed(tmp_path):
 @pytest.mark.slow
 def test_train_speed(tmp_path):
     out = tmp_path / "ts.json"
-    r = bench_here("train_speed", "--kimg", "0.192", "--models", "mlp", "--precisions", "fp32", "--json", out)
+    r = bench_here("train_speed", "--kimg", "0.192", "--models", "mlp", "--precisions", "fp32", "--repeats", "2",
+                   "--json", out)
     res = results(r, out, "train_speed", tmp_path)
     assert [(row["model"], row["batch_size"], row["precision"]) for row in res["rows"]] == [("mlp", 64, "fp32")]
     row = res["rows"][0]
-    assert row["loop"] > 0 and row["bare"] > 0 and res["kimg_per_measurement"] == 0.192
+    assert row["loop"] > 0 and row["bare"] > 0 and res["kimg_per_measurement"] == 0.192 and res["repeats"] == 2
+    assert len(row["loop_runs"]) == len(row["bare_runs"]) == 2  # alternated; each keeps its best
+    assert row["loop"] == max(row["loop_runs"]) and row["bare"] == max(row["bare_runs"])
     assert row["loop_over_bare"] == pytest.approx(row["loop"] / row["bare"], abs=0.01)
 
 
