@@ -65,6 +65,8 @@ RECIPES: dict[str, tuple[list[str], str]] = {
     "dcgan32-bn": ("--model dcgan --objective ns --g-channels 32 --d-channels 32 --batch-size 64 --d-batchnorm "
                    "--ema-kimg 10 --ema-rampup 0.05".split(), "DCGAN (widths 32), BatchNorm in D, EMA with ramp-up"),
     "default-fp32": (["--precision", "fp32"], "the default recipe in fp32 (against bf16 where auto picks it)"),
+    "default-diffaug": (["--augment", "translation,cutout"], "the default recipe with DiffAugment (translation, "
+                                                             "cutout) on D's inputs, for small data"),
     "default-linear": (["--lr-schedule", "linear"], "the default recipe, both learning rates decayed linearly to 0 "
                                                     "over the budget (use --mode separate: each budget its own decay)"),
     "r3gan": ("--model r3 --objective rpgan --r1-gamma 0.1 --r2-gamma 0.1 --batch-size 64 --ema-kimg 10".split(),
