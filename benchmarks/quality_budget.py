@@ -67,6 +67,8 @@ RECIPES: dict[str, tuple[list[str], str]] = {
     "default-fp32": (["--precision", "fp32"], "the default recipe in fp32 (against bf16 where auto picks it)"),
     "default-diffaug": (["--augment", "translation,cutout"], "the default recipe with DiffAugment (translation, "
                                                              "cutout) on D's inputs, for small data"),
+    "default-pack2": (["--pack", "2"], "the default recipe with PacGAN packing: D judges 2 samples at once "
+                                         "(Lin et al. 2018), against mode imbalance"),
     "default-linear": (["--lr-schedule", "linear"], "the default recipe, both learning rates decayed linearly to 0 "
                                                     "over the budget (use --mode separate: each budget its own decay)"),
     "r3gan": ("--model r3 --objective rpgan --r1-gamma 0.1 --r2-gamma 0.1 --batch-size 64 --ema-kimg 10".split(),
