@@ -41,3 +41,21 @@ def test_event_files_equal_stats_jsonl_and_metrics_jsonl(tmp_path):
         want = [(int(round(e["kimg"] * 1000)), e["metrics"][name]["value"]) for e in evals]
         assert [s for s, _ in got] == [s for s, _ in want]
         assert all(math.isclose(v, w, rel_tol=1e-6, abs_tol=1e-7) for (_, v), (_, w) in zip(got, want))
+
+
+def test_a_new_event_file_sorts_after_the_existing_ones(tmp_path):
+    """TensorBoard reads event files in name order, and a resume's purge step applies only to what was read
+    before it. Within one second the names sort by pid and a counter, as text ("...10" before "...9"). A file
+    from this second whose counter sorts after any new one's must still come first."""
+    import time
+
+    from ganworks.training.logs import TB_DIR, TensorBoardLog
+
+    tb = tmp_path / TB_DIR
+    tb.mkdir()
+    older = tb / f"events.out.tfevents.{int(time.time()):010d}.~.9"  # "~" sorts after any host name
+    older.write_bytes(b"")
+    with TensorBoardLog(tmp_path, purge_step=1):
+        pass
+    names = sorted(p.name for p in tb.iterdir())
+    assert len(names) == 2 and names[0] == older.name, names  # the new file is read last

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from pathlib import Path
 
 TB_DIR = "tensorboard"
@@ -46,6 +47,24 @@ def metric_tag(name: str) -> str:
     return "metrics/" + re.sub(r"[^\w./()-]", "_", name)
 
 
+def _after_existing_files(directory: Path) -> None:
+    """Wait, if needed, until a new event file will sort after those already in ``directory``.
+
+    TensorBoard reads a run's event files in name order, and a resume's purge_step hides only the points
+    read *before* it. The names are ``events.out.tfevents.SECONDS.HOST.PID.N``. Within one second they
+    sort by PID and a per-process counter N, as text, so "…10" sorts before "…9". A resume started in
+    the same second as the file it continues could then be read first, and the purged points would come
+    back. A new file whose SECONDS is larger than every existing one always sorts last. At most one
+    second is spent, and only when a file was created within that second."""
+    newest = -1
+    for f in directory.glob("events.out.tfevents.*"):
+        field = f.name.split(".")[3]
+        if field.isdigit():
+            newest = max(newest, int(field))
+    while newest >= int(time.time()):
+        time.sleep(0.05)
+
+
 class TensorBoardLog:
     """Writes one run's scalars to ``run_dir/tensorboard/``; a context manager that closes the file."""
 
@@ -56,6 +75,8 @@ class TensorBoardLog:
         # Under torchrun only rank 0 writes (enabled=False elsewhere: every call is a no-op).
         # purge_step (on resume): TensorBoard hides the killed run's points from this step on, as
         # stats.jsonl is cut back to the checkpoint, so a resumed curve has no doubled stretch.
+        if enabled:
+            _after_existing_files(self.dir)
         self._w = (SummaryWriter(log_dir=str(self.dir), flush_secs=3600, purge_step=purge_step)  # flushed per tick
                    if enabled else None)
 
