@@ -25,6 +25,8 @@ from ..release import save_network
 from ..training import lock
 from ..training.data import IndexBatches
 from ..training.guard import nonfinite
+# The image loop's set-up parts; it imports this module only inside train(), so there is no cycle.
+from ..training.loop import _count, _environment, _join, _make_optimizer, _save_state
 from ..training.rundir import choose_run_dir, record_reached, write_run_config
 from ..training.schedule import Schedules, lr_factor
 from ..training.state import EVENTS, Progress, TrainState
@@ -38,8 +40,6 @@ SAMPLE_SEED, SAMPLE_ROWS = 1234, 32  # the fixed samples written at each snapsho
 
 def train_sequences(cfg: TrainConfig, resume_dir: Path | None, ckpt: Path | None, skipped: list[str]) -> Path:
     """Train the ``seq`` pair on ``cfg.data``; returns the run directory (see :func:`ganworks.training.train`)."""
-    from ..training.loop import _count, _environment, _join, _make_optimizer, _save_state
-
     resolved = cfg.resolved()
     dist, device = _join(cfg)
     if dist.active:
@@ -103,7 +103,7 @@ def train_sequences(cfg: TrainConfig, resume_dir: Path | None, ckpt: Path | None
                 shown = cfg.batch_size
             else:
                 step_stats, problem = _game_step(G, D, objective, cfg, resolved, progress, order, tokens, opt_g,
-                                                 opt_d, pretrain, total)
+                                                 opt_d, schedules, pretrain, total)
                 shown = cfg.batch_size * resolved.d_steps
             if problem:
                 raise GanworksError(f"{problem} at kimg {progress.nimg / 1000:.3f}; the last checkpoint in "
@@ -165,12 +165,15 @@ def _schedule_rates(cfg: TrainConfig, resolved, schedules: Schedules, nimg: int,
     if pretrain == 0:
         schedules.set_learning_rates([(opt_g, resolved.lr_g), (opt_d, resolved.lr_d)], nimg, 0)
         return
-    t = (nimg - pretrain) / max(total - pretrain, 1)
-    if schedules.budget.seconds is not None:
-        t = max(t, schedules.budget.fraction())
-    f = lr_factor(cfg.lr_schedule, t)
+    f = lr_factor(cfg.lr_schedule, _game_share(schedules, nimg, pretrain, total))
     _set_lr(opt_g, resolved.lr_g * f)
     _set_lr(opt_d, resolved.lr_d * f)
+
+
+def _game_share(schedules: Schedules, nimg: int, pretrain: int, total: int) -> float:
+    """How far the game (the images after pre-training) has gone, in [0, 1]; under ``--minutes`` the larger of
+    that and the budget's share used (:meth:`Schedules.fraction`), so its schedules end with the run."""
+    return min(schedules.fraction(nimg - pretrain, max(total - pretrain, 1)), 1.0)
 
 
 def _plan_words(cfg: TrainConfig, resolved) -> str:
@@ -204,8 +207,8 @@ class _Snapshots:
             tmp.write_text("\n".join(self.data.decode(rows)) + "\n", encoding="utf-8")
 
 
-def _game_step(G, D, objective, cfg: TrainConfig, resolved, progress, order, tokens, opt_g, opt_d, pretrain: int,
-               total: int) -> tuple[dict, str | None]:
+def _game_step(G, D, objective, cfg: TrainConfig, resolved, progress, order, tokens, opt_g, opt_d,
+               schedules: Schedules, pretrain: int, total: int) -> tuple[dict, str | None]:
     """One round of the game after pre-training: k D steps on real ids against G's hard samples, then one G
     step through the discrete tokens. Returns the step's statistics and the first non-finite problem (or None)."""
     if progress.nimg < pretrain + cfg.batch_size * resolved.d_steps and cfg.lr_schedule == "constant":
@@ -222,8 +225,8 @@ def _game_step(G, D, objective, cfg: TrainConfig, resolved, progress, order, tok
         # G phase: one step through the discrete tokens, D frozen (its gradients are discarded).
         real = tokens[next(order)] if objective.g_needs_real else None
         if cfg.estimator == "gumbel":
-            t = (progress.nimg - pretrain) / max(total - pretrain, 1)
-            beta = beta_at(1.0 / cfg.gumbel_temperature, t, cfg.gumbel_schedule)
+            beta = beta_at(1.0 / cfg.gumbel_temperature, _game_share(schedules, progress.nimg, pretrain, total),
+                           cfg.gumbel_schedule)
             step_stats.update(gumbel_generator_step(G, D, objective, cfg.batch_size, beta, opt_g,
                                                     cfg.straight_through, real))
         else:
@@ -235,8 +238,6 @@ def _game_step(G, D, objective, cfg: TrainConfig, resolved, progress, order, tok
 
 def _opening(cfg: TrainConfig, resolved, skipped, ckpt, run_dir, progress, data, device, G, D) -> list[str]:
     """The lines a run starts with: skipped checkpoints, then what resumed or what trains."""
-    from ..training.loop import _count
-
     opening = [f"WARNING: skipped checkpoint: {why}" for why in skipped]
     opening.append(f"resumed {run_dir} from {ckpt.name} at kimg {progress.nimg / 1000:.3f}; training to {cfg.kimg:g} "
                    "kimg" if ckpt is not None else
@@ -248,8 +249,6 @@ def _opening(cfg: TrainConfig, resolved, skipped, ckpt, run_dir, progress, data,
 
 def _finish(run_dir, state, cfg: TrainConfig, snapshot, progress, clock, data, G, D, model_cfg) -> None:
     """The last checkpoint, sample file and record of the run, then both networks."""
-    from ..training.loop import _save_state
-
     _save_state(run_dir, state, cfg.keep_checkpoints)
     snapshot(progress.nimg // 1000)
     record_reached(run_dir, progress.nimg, clock.elapsed())
