@@ -1,4 +1,4 @@
-"""--z-categories K: the MLP generator's last latent coordinate cut into K equally likely bins."""
+"""--z-categories K: the generator's last latent coordinate cut into K equally likely bins (mlp, dcgan)."""
 
 import json
 
@@ -76,7 +76,7 @@ def test_cli_trains_saves_and_samples_with_categories(tmp_path, capsys):
 def test_cli_errors_are_one_line_and_create_nothing(tmp_path, capsys):
     for args, fragments in (
         ([*RING, "--z-categories", "1"], ["--z-categories", "integer >= 2", "got 1"]),
-        (["--data", "ring8", "--model", "dcgan", "--z-categories", "4"], ["'dcgan'", "'z_categories'"]),
+        (["--data", "ring8", "--model", "resnet", "--z-categories", "4"], ["'resnet'", "'z_categories'"]),
     ):
         run = tmp_path / "never"
         r = cli(capsys, "train", *args, "--kimg", "1", "--run-dir", str(run))
@@ -94,3 +94,33 @@ def test_cut_combines_with_a_class_embedding():
     z = torch.randn(1, 4).expand(3, 4)
     out = G(z, torch.arange(3)).flatten(1)
     assert not torch.equal(out[0], out[1]) and not torch.equal(out[1], out[2])
+
+
+def test_dcgan_cuts_the_same_way():
+    """The DCGAN generator sees the same cut as the MLP: z_dim - 1 + K inputs, smooth inside a bin, a jump at
+    its edge; with K = 0 it is the plain DCGAN (same layers, same output for the same weights)."""
+    torch.manual_seed(0)
+    cfg = make_model_config("dcgan", z_dim=8, g_channels=4, d_channels=4, z_categories=2)
+    G = build_generator("dcgan", cfg).eval()
+    assert G.net[0].in_channels == 8 - 1 + 2
+    z = torch.randn(1, 8)
+    lo, hi = z.clone(), z.clone()
+    lo[0, -1], hi[0, -1] = -1e-6, 1e-6
+    assert (G(hi) - G(lo)).abs().max() > 1e-4
+    far = hi.clone()
+    far[0, -1] = 2.0
+    assert torch.equal(G(far), G(hi))  # the bin, not the coordinate, reaches G
+    plain = build_generator("dcgan", make_model_config("dcgan", z_dim=8, g_channels=4, d_channels=4)).eval()
+    assert plain.net[0].in_channels == 8
+    assert [k for k in plain.state_dict()] == [k for k in G.state_dict()]
+
+
+def test_dcgan_cli_trains_and_samples_with_categories(tmp_path, capsys):
+    run = tmp_path / "r"
+    r = cli(capsys, "train", "--data", "mnist-5k", "--model", "dcgan", "--g-channels", "8", "--d-channels", "8",
+            "--kimg", "0.5", "--z-categories", "10", "--run-dir", str(run))
+    assert r.returncode == 0, r.stderr
+    G = ganworks.load_generator(run)
+    assert G.cfg.z_categories == 10 and G.net[0].in_channels == 100 - 1 + 10
+    a = ganworks.sample(G, 16, seed=3)
+    assert a.shape == (16, 1, 28, 28) and torch.equal(a, ganworks.sample(G, 16, seed=3))

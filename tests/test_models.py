@@ -108,6 +108,24 @@ def test_batchnorm_placement():
     assert len(G.blocks) == 3 and len(D.blocks) == 3 and not any(isinstance(m, nn.BatchNorm2d) for m in D.modules())
 
 
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (3, 64, 64)])
+def test_g_extra_adds_shape_preserving_convolutions_at_each_inner_resolution(shape):
+    """--g-extra N: N 3x3 convolutions (+ BatchNorm) at each resolution G passes through before the output,
+    none at the output; the plain layers keep their order, so N = 0 is the plain DCGAN."""
+    _, G0, _ = _pair("dcgan", shape)
+    _, G2, _ = _pair("dcgan", shape, g_extra=2)
+    inner = len([m for m in G0.modules() if isinstance(m, nn.ConvTranspose2d)])  # resolutions before the output
+    extra = [m for m in G2.modules() if isinstance(m, nn.Conv2d) and not isinstance(m, nn.ConvTranspose2d)]
+    assert len(extra) == 2 * inner
+    assert all(m.kernel_size == (3, 3) and m.stride == (1, 1) and m.in_channels == m.out_channels for m in extra)
+    assert not any(isinstance(m, nn.Conv2d) and not isinstance(m, nn.ConvTranspose2d) for m in G0.modules())
+    sizes = [m.in_channels for m in G2.net if type(m) is nn.Conv2d]
+    widths = [m.out_channels for m in G0.net if isinstance(m, nn.ConvTranspose2d)][:-1]
+    assert sizes == [w for w in widths for _ in range(2)]  # the width of the resolution they sit at
+    z = torch.randn(3, G2.cfg.z_dim)
+    assert G2.eval()(z).shape == (3, *shape)
+
+
 def test_mlp_unconditional_weights_keep_their_names():
     # Runs saved before conditioning existed must still load.
     _, G, D = _pair("mlp", g_batchnorm=False, d_dropout=0.0)
@@ -118,6 +136,7 @@ def test_mlp_unconditional_weights_keep_their_names():
 @pytest.mark.parametrize("arch,options", [
     ("mlp", dict(image_shape=(3, 8, 8), g_hidden=(16, 8), num_classes=2, sn=True, g_batchnorm=True)),
     ("dcgan", dict(image_shape=(3, 32, 32), g_channels=3, d_channels=5, num_classes=2, sn=True, d_batchnorm=True)),
+    ("dcgan", dict(image_shape=(1, 28, 28), g_channels=3, d_channels=5, g_extra=2, z_categories=4)),
     ("resnet", dict(image_shape=(1, 28, 28), g_channels=3, d_channels=5, num_classes=2, sn=True)),
 ])
 def test_config_json_round_trip_rebuilds_the_same_networks(arch, options):

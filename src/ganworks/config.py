@@ -53,7 +53,7 @@ class Resolved:
 #: the 2014 paper's MLP pair, which auto also picks on images when an option only the MLP has is given
 #: (``--g-hidden``, ...). A flag the user gives always wins over the recipe.
 RECIPES: dict[str, dict[str, Any]] = {
-    "images": {"model": "dcgan", "model_options": {"g_channels": 48, "d_channels": 48, "d_batchnorm": True},
+    "images": {"model": "dcgan", "model_options": {"g_channels": 48, "d_channels": 48, "sn": True, "g_extra": 1},
                "batch_size": 64, "ema_kimg": 10.0, "ema_rampup": 0.05},
     "points": {"model": "mlp"},
 }
@@ -284,13 +284,10 @@ class TrainConfig:
                 setattr(self, name, recipe.get(name, plain))
 
     def _recipe_model_options(self) -> dict[str, Any]:
-        """The image recipe's model options for this run. BatchNorm in D ties each image's logit to the rest
-        of its batch, so a per-sample gradient penalty (WGAN-GP, R1, R2) would penalise the wrong function:
-        with one on, D keeps its plain layers (unless the user asks for --d-batchnorm)."""
-        opts = dict(RECIPES["images"].get("model_options", {}))
-        if self.resolved().gp_weight > 0 or self.r1_gamma > 0 or self.r2_gamma > 0:
-            opts.pop("d_batchnorm", None)
-        return opts
+        """The image recipe's model options for this run. Its D has no BatchNorm (spectral normalization
+        instead), so every logit is a function of its own image and a per-sample gradient penalty (WGAN-GP,
+        R1, R2) penalises the function it means to."""
+        return dict(RECIPES["images"].get("model_options", {}))
 
     def _check_sequences(self) -> None:
         """Sequence data goes with --model seq and the sequence options; image data with neither."""

@@ -38,6 +38,16 @@ def with_class(z: torch.Tensor, y: torch.Tensor | None, embed: nn.Embedding | No
     return z if embed is None else torch.cat([z, embed(y)], dim=1)
 
 
+def cut_latent(z: torch.Tensor, k: int) -> torch.Tensor:
+    """(B, z_dim) -> (B, z_dim - 1 + k): the last coordinate replaced by its bin of k equally likely ones
+    (by its normal CDF), one-hot; z itself when k is 0 (``--z-categories``, Khayatkhoei et al. 2018)."""
+    if not k:
+        return z
+    u = torch.special.ndtr(z[:, -1].float())  # uniform on (0, 1)
+    bins = (u * k).long().clamp_(0, k - 1)
+    return torch.cat([z[:, :-1], nn.functional.one_hot(bins, k).to(z.dtype)], dim=1)
+
+
 def projection_embedding(num_classes: int, features: int) -> nn.Embedding | None:
     """The class embedding of a projection discriminator (Miyato & Koyama 2018), None if unconditional."""
     if not num_classes:

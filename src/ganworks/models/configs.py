@@ -37,6 +37,24 @@ def _pack():
                   check=Int(1, describe="must be a positive integer (1: no packing)"), group=GROUP, metavar="M")
 
 
+def _z_categories():
+    # z_categories K > 1: the last latent coordinate is cut into K equally likely bins (by its normal CDF)
+    # and G sees the bin one-hot in its place, so the latent space falls into K disconnected pieces. A
+    # continuous G maps a connected latent space to a connected set, so on data with separated modes it
+    # must lay some samples on bridges between them; with pieces it need not (Khayatkhoei et al. 2018,
+    # "Disconnected Manifold Learning for Generative Adversarial Networks"). z stays standard normal, so
+    # sampling and seeds are unchanged; z_dim counts the cut coordinate.
+    return option(0, help="cut the last latent coordinate into K equally likely bins, seen one-hot by G: a "
+                          "disconnected latent space for data with separated modes (0: off)",
+                  check=Custom(Int(0), lambda k: isinstance(k, int) and not isinstance(k, bool) and (k == 0 or k >= 2),
+                               "must be 0 (off) or an integer >= 2"), group=GROUP, metavar="K")
+
+
+def latent_width(z_dim: int, z_categories: int) -> int:
+    """G's input width for ``z_dim`` latents of which the last is cut into ``z_categories`` bins (0: no cut)."""
+    return z_dim + (z_categories - 1 if z_categories else 0)
+
+
 _WIDTH_RULE = {"generator": "dcgan: its last hidden layer, each layer towards the noise twice as wide",
                "discriminator": "dcgan: its first layer, each later layer twice as wide"}
 
@@ -68,17 +86,7 @@ class MLPConfig:
     pack: int = _pack()
     output: str = "tanh"
     """G's output activation: tanh for images in [-1, 1]; linear for unbounded data (2-D points)."""
-    # z_categories K > 1: the last latent coordinate is cut into K equally likely bins (by its normal CDF)
-    # and G sees the bin one-hot in its place, so the latent space falls into K disconnected pieces. A
-    # continuous G maps a connected latent space to a connected set, so on data with separated modes it
-    # must lay some samples on bridges between them; with pieces it need not (Khayatkhoei et al. 2018,
-    # "Disconnected Manifold Learning for Generative Adversarial Networks"). z stays standard normal, so
-    # sampling and seeds are unchanged; z_dim counts the cut coordinate.
-    z_categories: int = option(
-        0, help="cut the last latent coordinate into K equally likely bins, seen one-hot by G: a "
-                "disconnected latent space for data with separated modes (0: off)",
-        check=Custom(Int(0), lambda k: isinstance(k, int) and not isinstance(k, bool) and (k == 0 or k >= 2),
-                     "must be 0 (off) or an integer >= 2"), group=GROUP, metavar="K")
+    z_categories: int = _z_categories()
 
 
 @dataclass(frozen=True)
@@ -92,9 +100,14 @@ class DCGANConfig:
     # Off by default: BatchNorm makes each image's logit depend on the rest of its batch (see dcgan.py).
     d_batchnorm: bool = option(False, help="BatchNorm in D after every convolution but the first",
                                check=Bool(), group=GROUP)
+    # Extra capacity where G lays out the whole digit: a 3x3 convolution (+ BatchNorm + ReLU) at each
+    # resolution below the output, after that resolution's upsampling (0: the plain DCGAN of Radford et al.).
+    g_extra: int = option(0, help="extra 3x3 convolutions in G at each resolution below the output "
+                                  "(0: the plain DCGAN)", check=Int(0), group=GROUP, metavar="N")
     sn: bool = _sn()
     num_classes: int = 0
     pack: int = _pack()
+    z_categories: int = _z_categories()
 
     image_sizes: ClassVar[tuple[int, ...]] = tuple(BASE_SIZE)
 

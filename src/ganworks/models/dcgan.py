@@ -19,9 +19,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .common import (add_spectral_norm, generator_embedding, labels_for, num_upsamplings, pack_samples,
+from .common import (add_spectral_norm, cut_latent, generator_embedding, labels_for, num_upsamplings, pack_samples,
                      project, projection_embedding, with_class)
-from .configs import BASE_SIZE, DCGANConfig
+from .configs import BASE_SIZE, DCGANConfig, latent_width
 
 
 class DCGANGenerator(nn.Module):
@@ -34,18 +34,27 @@ class DCGANGenerator(nn.Module):
         n = num_upsamplings(side)
         widths = [cfg.g_channels * 2 ** i for i in reversed(range(n))]  # e.g. 256, 128, 64 for 32 px
         self.embed = generator_embedding(cfg.num_classes, cfg.z_dim)
-        n_in = cfg.z_dim * (2 if cfg.num_classes else 1)
+        n_in = latent_width(cfg.z_dim, cfg.z_categories) + (cfg.z_dim if cfg.num_classes else 0)
         # (B, n_in, 1, 1) -> (B, widths[0], base, base): a linear projection written as a convolution.
         layers: list[nn.Module] = [nn.ConvTranspose2d(n_in, widths[0], BASE_SIZE[side], bias=False),
-                                   nn.BatchNorm2d(widths[0]), nn.ReLU()]
+                                   nn.BatchNorm2d(widths[0]), nn.ReLU(), *_refine(widths[0], cfg.g_extra)]
         for w_in, w_out in zip(widths[:-1], widths[1:]):
-            layers += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1, bias=False), nn.BatchNorm2d(w_out), nn.ReLU()]
+            layers += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1, bias=False), nn.BatchNorm2d(w_out), nn.ReLU(),
+                       *_refine(w_out, cfg.g_extra)]
         layers += [nn.ConvTranspose2d(widths[-1], c, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        z = with_class(z, labels_for(y, self.cfg.num_classes), self.embed)
+        z = with_class(cut_latent(z, self.cfg.z_categories), labels_for(y, self.cfg.num_classes), self.embed)
         return self.net(z[:, :, None, None])
+
+
+def _refine(width: int, n: int) -> list[nn.Module]:
+    """``n`` shape-preserving 3x3 convolutions, each followed by BatchNorm and ReLU (``--g-extra``)."""
+    out: list[nn.Module] = []
+    for _ in range(n):
+        out += [nn.Conv2d(width, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+    return out
 
 
 class DCGANDiscriminator(nn.Module):

@@ -16,9 +16,9 @@ import math
 import torch
 from torch import nn
 
-from .common import (add_spectral_norm, generator_embedding, labels_for, pack_samples, project, projection_embedding,
-                     with_class)
-from .configs import MLPConfig
+from .common import (add_spectral_norm, cut_latent, generator_embedding, labels_for, pack_samples, project,
+                     projection_embedding, with_class)
+from .configs import MLPConfig, latent_width
 
 
 def _stack(widths: list[int], dropout: float = 0.0, batchnorm: bool = False) -> list[nn.Module]:
@@ -41,7 +41,7 @@ class MLPGenerator(nn.Module):
         self.cfg = cfg
         n_out = math.prod(cfg.image_shape)
         self.embed = generator_embedding(cfg.num_classes, cfg.z_dim)
-        n_in = cfg.z_dim * (2 if cfg.num_classes else 1) + (cfg.z_categories - 1 if cfg.z_categories else 0)
+        n_in = latent_width(cfg.z_dim, cfg.z_categories) + (cfg.z_dim if cfg.num_classes else 0)
         self.net = nn.Sequential(
             *_stack([n_in, *cfg.g_hidden], batchnorm=cfg.g_batchnorm),
             nn.Linear(cfg.g_hidden[-1], n_out),
@@ -54,12 +54,7 @@ class MLPGenerator(nn.Module):
 
     def cut_latent(self, z: torch.Tensor) -> torch.Tensor:
         """(B, z_dim) -> (B, z_dim - 1 + K): the last coordinate replaced by its bin, one-hot."""
-        k = self.cfg.z_categories
-        if not k:
-            return z
-        u = torch.special.ndtr(z[:, -1].float())  # uniform on (0, 1)
-        bins = (u * k).long().clamp_(0, k - 1)
-        return torch.cat([z[:, :-1], nn.functional.one_hot(bins, k).to(z.dtype)], dim=1)
+        return cut_latent(z, self.cfg.z_categories)
 
 
 class MLPDiscriminator(nn.Module):
