@@ -64,6 +64,8 @@ RECIPES: dict[str, tuple[list[str], str]] = {
                    "--ema-kimg 10 --ema-rampup 0.05".split(), "DCGAN (widths 48), BatchNorm in D, EMA with ramp-up"),
     "dcgan32-bn": ("--model dcgan --objective ns --g-channels 32 --d-channels 32 --batch-size 64 --d-batchnorm "
                    "--ema-kimg 10 --ema-rampup 0.05".split(), "DCGAN (widths 32), BatchNorm in D, EMA with ramp-up"),
+    "previous-default": (["--no-sn", "--d-batchnorm", "--g-extra", "0"], "the default recipe until commit 4fe1fc8: "
+                                                                        "BatchNorm in D instead of spectral norm, plain G"),
     "default-fp32": (["--precision", "fp32"], "the default recipe in fp32 (against bf16 where auto picks it)"),
     "default-diffaug": (["--augment", "translation,cutout"], "the default recipe with DiffAugment (translation, "
                                                              "cutout) on D's inputs, for small data"),
