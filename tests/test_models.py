@@ -114,7 +114,7 @@ def test_g_extra_adds_shape_preserving_convolutions_at_each_inner_resolution(sha
     none at the output; the plain layers keep their order, so N = 0 is the plain DCGAN."""
     _, G0, _ = _pair("dcgan", shape)
     _, G2, _ = _pair("dcgan", shape, g_extra=2)
-    inner = len([m for m in G0.modules() if isinstance(m, nn.ConvTranspose2d)])  # resolutions before the output
+    inner = len([m for m in G0.modules() if isinstance(m, nn.ConvTranspose2d)]) - 1  # resolutions before the output
     extra = [m for m in G2.modules() if isinstance(m, nn.Conv2d) and not isinstance(m, nn.ConvTranspose2d)]
     assert len(extra) == 2 * inner
     assert all(m.kernel_size == (3, 3) and m.stride == (1, 1) and m.in_channels == m.out_channels for m in extra)
