@@ -277,17 +277,13 @@ class TrainConfig:
             else:
                 self.recipe = "images"
                 self.model = RECIPES["images"]["model"]
-                self.model_options = {**self._recipe_model_options(), **self.model_options}
+                # The recipe's D has no BatchNorm (spectral normalization instead): each logit is a function of its
+                # own image, so a per-sample gradient penalty (WGAN-GP, R1, R2) penalises what it means to.
+                self.model_options = {**RECIPES["images"].get("model_options", {}), **self.model_options}
         recipe = RECIPES.get(self.recipe, {})
         for name, plain in UNSET_DEFAULTS.items():
             if getattr(self, name) is None:
                 setattr(self, name, recipe.get(name, plain))
-
-    def _recipe_model_options(self) -> dict[str, Any]:
-        """The image recipe's model options for this run. Its D has no BatchNorm (spectral normalization
-        instead), so every logit is a function of its own image and a per-sample gradient penalty (WGAN-GP,
-        R1, R2) penalises the function it means to."""
-        return dict(RECIPES["images"].get("model_options", {}))
 
     def _check_sequences(self) -> None:
         """Sequence data goes with --model seq and the sequence options; image data with neither."""

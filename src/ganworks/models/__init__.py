@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import GanworksError, unknown_name
 from ..options import Option, options_of, validate_fields
-from .configs import ARCH_CONFIGS, DCGANConfig, MLPConfig, R3Config, ResNetConfig, SeqConfig, latent_width
+from .configs import ARCH_CONFIGS, DCGANConfig, MLPConfig, R3Config, ResNetConfig, SeqConfig, generator_input_width
 
 if TYPE_CHECKING:
     from torch import nn
@@ -145,7 +145,7 @@ def parameter_count(arch: str, cfg) -> int:
                 + V * E + sum(E * F * k + F for k in widths) + F * len(widths) + 1)
     if arch == "mlp":
         c, h, w = cfg.image_shape
-        n_in = latent_width(cfg.z_dim, cfg.z_categories) + (cfg.z_dim if cfg.num_classes else 0)
+        n_in = generator_input_width(cfg)
         g = _mlp_parameters(n_in, cfg.g_hidden, c * h * w) + cfg.num_classes * cfg.z_dim
         d = _mlp_parameters(c * h * w * cfg.pack, cfg.d_hidden, 1) + cfg.num_classes * cfg.d_hidden[-1]
         return g + d

@@ -50,9 +50,11 @@ def _z_categories():
                                "must be 0 (off) or an integer >= 2"), group=GROUP, metavar="K")
 
 
-def latent_width(z_dim: int, z_categories: int) -> int:
-    """G's input width for ``z_dim`` latents of which the last is cut into ``z_categories`` bins (0: no cut)."""
-    return z_dim + (z_categories - 1 if z_categories else 0)
+def generator_input_width(cfg) -> int:
+    """The width of what G's first layer sees: z (its last coordinate cut into ``z_categories`` one-hot bins
+    when the architecture has that option and it is on), then the class embedding (z_dim wide) if conditional."""
+    k = getattr(cfg, "z_categories", 0)
+    return cfg.z_dim + (k - 1 if k else 0) + (cfg.z_dim if cfg.num_classes else 0)
 
 
 _WIDTH_RULE = {"generator": "dcgan: its last hidden layer, each layer towards the noise twice as wide",

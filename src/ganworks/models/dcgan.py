@@ -21,7 +21,7 @@ from torch import nn
 
 from .common import (add_spectral_norm, cut_latent, generator_embedding, labels_for, num_upsamplings, pack_samples,
                      project, projection_embedding, with_class)
-from .configs import BASE_SIZE, DCGANConfig, latent_width
+from .configs import BASE_SIZE, DCGANConfig, generator_input_width
 
 
 class DCGANGenerator(nn.Module):
@@ -34,7 +34,7 @@ class DCGANGenerator(nn.Module):
         n = num_upsamplings(side)
         widths = [cfg.g_channels * 2 ** i for i in reversed(range(n))]  # e.g. 256, 128, 64 for 32 px
         self.embed = generator_embedding(cfg.num_classes, cfg.z_dim)
-        n_in = latent_width(cfg.z_dim, cfg.z_categories) + (cfg.z_dim if cfg.num_classes else 0)
+        n_in = generator_input_width(cfg)
         # (B, n_in, 1, 1) -> (B, widths[0], base, base): a linear projection written as a convolution.
         layers: list[nn.Module] = [nn.ConvTranspose2d(n_in, widths[0], BASE_SIZE[side], bias=False),
                                    nn.BatchNorm2d(widths[0]), nn.ReLU(), *_refine(widths[0], cfg.g_extra)]

@@ -18,7 +18,7 @@ from torch import nn
 
 from .common import (add_spectral_norm, cut_latent, generator_embedding, labels_for, pack_samples, project,
                      projection_embedding, with_class)
-from .configs import MLPConfig, latent_width
+from .configs import MLPConfig, generator_input_width
 
 
 def _stack(widths: list[int], dropout: float = 0.0, batchnorm: bool = False) -> list[nn.Module]:
@@ -41,7 +41,7 @@ class MLPGenerator(nn.Module):
         self.cfg = cfg
         n_out = math.prod(cfg.image_shape)
         self.embed = generator_embedding(cfg.num_classes, cfg.z_dim)
-        n_in = latent_width(cfg.z_dim, cfg.z_categories) + (cfg.z_dim if cfg.num_classes else 0)
+        n_in = generator_input_width(cfg)
         self.net = nn.Sequential(
             *_stack([n_in, *cfg.g_hidden], batchnorm=cfg.g_batchnorm),
             nn.Linear(cfg.g_hidden[-1], n_out),

@@ -27,7 +27,7 @@ from torch import nn
 
 from .common import (add_spectral_norm, generator_embedding, labels_for, num_upsamplings, pack_samples, project,
                      projection_embedding, with_class)
-from .configs import BASE_SIZE, R3Config
+from .configs import BASE_SIZE, R3Config, generator_input_width
 
 SLOPE = 0.2  # leaky ReLU's negative slope
 
@@ -68,7 +68,7 @@ class R3Generator(nn.Module):
         c, side = cfg.image_shape[0], cfg.image_shape[1]
         ch, self.base = cfg.g_channels, BASE_SIZE[side]
         self.embed = generator_embedding(cfg.num_classes, cfg.z_dim)
-        z_in = cfg.z_dim * (2 if cfg.num_classes else 1)
+        z_in = generator_input_width(cfg)
         self.basis = nn.Parameter(torch.randn(1, ch, self.base, self.base))
         self.fc = nn.Linear(z_in, ch)
         self.stages = _stages(cfg, ch, side)
