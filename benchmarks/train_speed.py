@@ -7,6 +7,8 @@ For each model and precision, side by side in one process:
 - ``bare``: the least code that trains the same pair: one D step (real + fake, non-saturating loss,
   Adam) and one G step on fresh noise, no statistics, checks, EMA or logging, timed over the same
   number of images;
+- ``loop_reuse_fakes``: the same loop with ``--reuse-fakes`` (G's step on the D step's noise and fakes:
+  one forward of G per iteration instead of two, the loop order of both peers below);
 - ``bare_channels_last`` (convolutional models): the bare step with channels_last tensors;
 - ``peer`` (two models): the timed step of a canonical public script, its architecture and step
   reimplemented here from its published description, labelled as such (nothing is fetched):
@@ -24,11 +26,12 @@ For each model and precision, side by side in one process:
   peak measured in the same run (2048x2048 matrices).
 
 The ratio loop / bare says what the loop's bookkeeping costs; loop / peer what a user gains over the
-canonical script. Models: ``mlp`` (the 2014 paper's pair, BatchNorm in G), ``mlp-gan.py``, ``dcgan28``
-(the default image recipe: DCGAN widths 64, BatchNorm in D, 28x28), ``dcgan32`` (widths 32, 28x28),
+canonical script. Models: ``mlp`` (the 2014 paper's pair, BatchNorm in G), ``mlp-gan.py``, ``default``
+(the image recipe a user gets with no flag, ``RECIPES["images"]``), ``dcgan28`` (the image recipe before
+commit 4fe1fc8: DCGAN widths 64, BatchNorm in D, 28x28), ``dcgan32`` (widths 32, 28x28),
 ``dcgan-64px``; batch 64.
 
-Usage: python benchmarks/train_speed.py [--device cpu|cuda] [--models mlp,mlp-gan.py,dcgan28,dcgan32,dcgan-64px]
+Usage: python benchmarks/train_speed.py [--device cpu|cuda] [--models mlp,mlp-gan.py,default,dcgan28,dcgan32,dcgan-64px]
                                        [--precisions fp32,bf16] [--kimg 10] [--batch-size 64] [--repeats 1]
                                        [--json PATH]
 Writes benchmarks/results/train_speed-DEVICE.json and .md (or --json) with their provenance.
@@ -47,6 +50,7 @@ import torch
 import torch.nn.functional as F
 
 import ganworks
+from ganworks.config import RECIPES
 from ganworks.models import build_discriminator, build_generator, make_model_config
 from provenance import cpu_name, markdown_footer, provenance, write_json
 
@@ -54,6 +58,7 @@ from provenance import cpu_name, markdown_footer, provenance, write_json
 MODELS = {"mlp": ("mlp", {"g_batchnorm": True}, 28, None),
           "mlp-gan.py": ("mlp", {"g_hidden": (128, 256, 512, 1024), "g_batchnorm": True, "d_hidden": (512, 256),
                                  "d_dropout": 0.0}, 28, "PyTorch-GAN gan.py (reimplemented)"),
+          "default": ("dcgan", dict(RECIPES["images"]["model_options"]), 28, None),
           "dcgan28": ("dcgan", {"g_channels": 64, "d_channels": 64, "d_batchnorm": True}, 28, None),
           "dcgan32": ("dcgan", {"g_channels": 32, "d_channels": 32}, 28, None),
           "dcgan-64px": ("dcgan", {"g_channels": 64, "d_channels": 64, "d_batchnorm": True}, 64,
@@ -185,13 +190,13 @@ def peer_speed(model: str, precision: str, kimg: float, batch: int, device: str)
     return _timed(gan_py_step if model == "mlp-gan.py" else examples_step, kimg, batch, device)
 
 
-def loop_speed(model: str, precision: str, kimg: float, batch: int, device: str) -> float:
+def loop_speed(model: str, precision: str, kimg: float, batch: int, device: str, reuse_fakes: bool = False) -> float:
     arch, opts, side, _ = MODELS[model]
     with tempfile.TemporaryDirectory() as tmp:
         data = "mnist-5k" if side == 28 else _folder_64px(Path(tmp) / "images")
         run = ganworks.train(data=data, resolution=side, channels=1, model=arch, model_options=opts, kimg=kimg,
                              batch_size=batch, device=device, precision=precision, ema_kimg=0, tick_kimg=kimg / 6,
-                             snapshot_kimg=0, progress=False, run_dir=f"{tmp}/r")
+                             snapshot_kimg=0, progress=False, run_dir=f"{tmp}/r", reuse_fakes=reuse_fakes)
         ticks = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
     return statistics.median(t["img_per_s"] for t in ticks[1:]) if len(ticks) > 1 else ticks[0]["img_per_s"]
 
@@ -290,23 +295,28 @@ def main() -> int:
         gflop_per_img = bare_speed(model, "fp32", 0, a.batch_size, a.device, count_flops=True) / a.batch_size / 1e9
         for prec in precisions:
             # --repeats R: loop and bare step alternate R times; each keeps its best (the least disturbed) run.
-            loops, bares = [], []
+            loops, bares, reuses = [], [], []
             for _ in range(a.repeats):
                 loops.append(round(loop_speed(model, prec, kimg, a.batch_size, a.device), 1))
                 bares.append(round(bare_speed(model, prec, kimg, a.batch_size, a.device), 1))
+                reuses.append(round(loop_speed(model, prec, kimg, a.batch_size, a.device, reuse_fakes=True), 1))
             row = {"model": model, "image_side": side, "precision": prec, "batch_size": a.batch_size,
-                   "loop": max(loops), "bare": max(bares), "gflop_per_img": round(gflop_per_img, 4)}
+                   "loop": max(loops), "bare": max(bares), "loop_reuse_fakes": max(reuses),
+                   "gflop_per_img": round(gflop_per_img, 4)}
             if a.repeats > 1:
-                row.update(loop_runs=loops, bare_runs=bares)
+                row.update(loop_runs=loops, bare_runs=bares, loop_reuse_fakes_runs=reuses)
             if arch != "mlp":
                 row["bare_channels_last"] = round(bare_speed(model, prec, kimg, a.batch_size, a.device, True), 1)
             row["loop_over_bare"] = round(row["loop"] / row["bare"], 3)
+            row["reuse_over_loop"] = round(row["loop_reuse_fakes"] / row["loop"], 3)
             row["loop_of_fp32_peak"] = round(row["loop"] * gflop_per_img / peak, 3)
             if peer:
                 row.update(peer=peer, peer_fp32=peer_fp32, loop_over_peer=round(row["loop"] / peer_fp32, 3),
+                           reuse_over_peer=round(row["loop_reuse_fakes"] / peer_fp32, 3),
                            peer_of_fp32_peak=round(peer_fp32 * gflop_per_img / peak, 3))
             rows.append(row)
             print(f"{model:10s} {prec:5s} loop {row['loop']:7.0f}  bare {row['bare']:7.0f} img/s  "
+                  f"loop --reuse-fakes {row['loop_reuse_fakes']:7.0f} ({row['reuse_over_loop']:.2f}x)  "
                   f"loop/bare {row['loop_over_bare']:.2f}  of peak {row['loop_of_fp32_peak']:.0%}"
                   + (f"  bare channels_last {row['bare_channels_last']:7.0f}" if "bare_channels_last" in row else "")
                   + (f"  peer {peer_fp32:7.0f} (loop/peer {row['loop_over_peer']:.2f})" if peer else ""), flush=True)
@@ -328,12 +338,15 @@ def main() -> int:
              f"fp32 matmul peak {peak:.0f} GFLOP/s in the same run. Peers: the canonical scripts' timed steps, "
              "reimplemented (see the script's docstring), in fp32 as published.", "",
              "| model | precision | ganworks loop (img/s) | bare PyTorch step (img/s) | loop / bare | "
-             "bare, channels_last (img/s) | peer, fp32 (img/s) | loop / peer | loop, % of fp32 peak | "
-             "loop vs fp32 loop |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "loop, --reuse-fakes (img/s) | reuse / loop | "
+             "bare, channels_last (img/s) | peer, fp32 (img/s) | loop / peer | reuse / peer | loop, % of fp32 peak | "
+             "loop vs fp32 loop |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         peer_cell = f"{r['peer_fp32']:.0f} ({r['peer']})" if "peer" in r else "—"
         lines.append(f"| {r['model']} | {r['precision']} | {r['loop']:.0f} | {r['bare']:.0f} | {r['loop_over_bare']:.2f} | "
+                     f"{r['loop_reuse_fakes']:.0f} | {r['reuse_over_loop']:.2f} | "
                      f"{r.get('bare_channels_last', '—')} | {peer_cell} | {r.get('loop_over_peer', '—')} | "
+                     f"{r.get('reuse_over_peer', '—')} | "
                      f"{r['loop_of_fp32_peak']:.0%} | {r.get('loop_over_fp32_loop', '—')} |")
     lines += ["", markdown_footer(prov), ""]
     out.with_suffix(".md").write_text("\n".join(lines))

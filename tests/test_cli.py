@@ -67,6 +67,7 @@ def test_train_sample_interpolate_workflow(tmp_path, capsys):
     (["train", "--batch-size", "-4"], ["--batch-size", "got -4"]),
     (["train", "--g-hidden", "12,x"], ["--g-hidden", "'12,x'"]),
     (["train", "--bogus-flag"], ["unrecognized arguments: --bogus-flag"]),
+    (["train", "--reuse-fakes", "--objective", "wgan-gp"], ["--reuse-fakes", "--d-steps is 5", "wgan-gp"]),
     (["sample", "/no/such/run"], ["no such run or snapshot: /no/such/run"]),
     (["interpolate", "/no/such/run"], ["no such run or snapshot: /no/such/run"]),
     (["data", "info", "imagenet"], ["unknown dataset 'imagenet'"]),

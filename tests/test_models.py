@@ -126,6 +126,24 @@ def test_g_extra_adds_shape_preserving_convolutions_at_each_inner_resolution(sha
     assert G2.eval()(z).shape == (3, *shape)
 
 
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (3, 64, 64)])
+def test_d_extra_adds_shape_preserving_convolutions_after_each_downsampling(shape):
+    """--d-extra N: N 3x3 convolutions (+ LeakyReLU) after each of D's stride-2 convolutions, at that
+    width; spectral normalization covers them too; N = 0 is the plain DCGAN's D."""
+    _, _, D0 = _pair("dcgan", shape)
+    _, _, D2 = _pair("dcgan", shape, d_extra=2, sn=True)
+    convs = [m for m in D2.features if isinstance(m, nn.Conv2d)]
+    downs = [m for m in D0.features if isinstance(m, nn.Conv2d)]
+    assert all(m.stride == (2, 2) for m in downs)
+    assert [(m.kernel_size, m.stride) for m in convs] == [k for m in downs for k in
+                                                          [((4, 4), (2, 2))] + [((3, 3), (1, 1))] * 2]
+    extra = [m for m in convs if m.stride == (1, 1)]
+    assert [m.in_channels for m in extra] == [m.out_channels for m in downs for _ in range(2)]
+    assert all(m.in_channels == m.out_channels and hasattr(m, "parametrizations") for m in extra)
+    x = torch.randn(3, *shape)
+    assert D2(x).shape == D0(x).shape == (3,)
+
+
 def test_mlp_unconditional_weights_keep_their_names():
     # Runs saved before conditioning existed must still load.
     _, G, D = _pair("mlp", g_batchnorm=False, d_dropout=0.0)
@@ -136,7 +154,7 @@ def test_mlp_unconditional_weights_keep_their_names():
 @pytest.mark.parametrize("arch,options", [
     ("mlp", dict(image_shape=(3, 8, 8), g_hidden=(16, 8), num_classes=2, sn=True, g_batchnorm=True)),
     ("dcgan", dict(image_shape=(3, 32, 32), g_channels=3, d_channels=5, num_classes=2, sn=True, d_batchnorm=True)),
-    ("dcgan", dict(image_shape=(1, 28, 28), g_channels=3, d_channels=5, g_extra=2, z_categories=4)),
+    ("dcgan", dict(image_shape=(1, 28, 28), g_channels=3, d_channels=5, g_extra=2, d_extra=1, z_categories=4)),
     ("resnet", dict(image_shape=(1, 28, 28), g_channels=3, d_channels=5, num_classes=2, sn=True)),
 ])
 def test_config_json_round_trip_rebuilds_the_same_networks(arch, options):

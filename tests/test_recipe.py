@@ -58,6 +58,22 @@ def test_the_recipe_d_judges_each_image_alone_so_penalties_mean_what_they_say():
     assert asked.model_options["d_batchnorm"] is True  # what the user asks for still wins
 
 
+def test_the_recipe_rate_fills_in_only_where_the_objective_has_no_paper_rate():
+    """The image recipe trains at its own learning rate (4e-4) under objectives without a rate of their own;
+    the WGANs keep their papers' (5e-5 RMSProp, 1e-4 Adam), a named model the global 2e-4, and --lr wins."""
+    lr = RECIPES["images"]["lr"]
+    assert lr == 4e-4
+    for objective in ("ns", "hinge", "lsgan", "rpgan"):
+        r = TrainConfig(data="fashion-mnist", objective=objective).resolved()
+        assert (r.lr_g, r.lr_d) == (lr, lr), objective
+    assert TrainConfig(data="fashion-mnist", objective="wgan").resolved().lr_g == 5e-5
+    assert TrainConfig(data="fashion-mnist", objective="wgan-gp").resolved().lr_d == 1e-4
+    assert TrainConfig(data="fashion-mnist", model="dcgan").resolved().lr_g == 2e-4  # no recipe
+    assert TrainConfig(data="ring8").resolved().lr_g == 2e-4  # the points recipe has no rate
+    asked = TrainConfig(data="fashion-mnist", lr_g=1e-4).resolved()
+    assert (asked.lr_g, asked.lr_d) == (1e-4, lr)
+
+
 def test_an_option_of_no_model_names_what_auto_chose():
     with pytest.raises(GanworksError, match=r"no option 'depth'.*--model auto chose dcgan for fashion-mnist"):
         TrainConfig(data="fashion-mnist", model_options={"depth": 3})

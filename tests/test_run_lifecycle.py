@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from ganworks.training import lock, loop
+from ganworks.training import game, lock
 from ganworks.training.resume import list_checkpoints
 
 from gwtest import ONE_THREAD, RING, assert_bitwise, cli, one_line_error
@@ -94,7 +94,7 @@ def test_sigint_in_the_loop_stops_after_the_step_with_a_checkpoint(tmp_path, cap
     """Ctrl-C the same way (in this process, at a chosen step): exit 130, one line, exact resume."""
     ref = tmp_path / "ref"
     assert cli(capsys, "train", *FLAGS, "--kimg", "3", "--run-dir", str(ref)).returncode == 0
-    real_step, calls = loop.generator_step, []
+    real_step, calls = game.generator_step, []
 
     def step_then_signal(*a, **kw):
         out = real_step(*a, **kw)
@@ -103,7 +103,7 @@ def test_sigint_in_the_loop_stops_after_the_step_with_a_checkpoint(tmp_path, cap
             signal.raise_signal(signal.SIGINT)
         return out
 
-    monkeypatch.setattr(loop, "generator_step", step_then_signal)
+    monkeypatch.setattr(game, "generator_step", step_then_signal)
     run = tmp_path / "int"
     r = cli(capsys, "train", *FLAGS, "--kimg", "3", "--run-dir", str(run))
     assert r.returncode == 130 and len(calls) == 7, (r.returncode, len(calls), r.stderr)

@@ -4,6 +4,7 @@ bf16 autocast within its rounding. (The golden runs of tests/test_golden.py pin 
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import pytest
@@ -154,3 +155,69 @@ def test_channels_last_under_bf16_for_convolutional_nets_only_with_the_same_valu
                          progress=False, run_dir=str(tmp_path / "r"))
     loaded = load_generator(run)
     assert all(w.is_contiguous() for w in convs(loaded))
+
+
+def _game(reuse: bool, **opts):
+    from ganworks.training.game import Game
+    from ganworks.training.steps import DInput, DOptions
+
+    G, D = pair(g_channels=8, d_channels=8, **opts)
+    opt_g = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
+    return Game(G, D, get_objective("ns"), opt_g, opt_d, contextlib.nullcontext, DOptions(), DInput(),
+                reuse_fakes=reuse)
+
+
+class _Feed:
+    """Real batches and noise from a fixed stream; records every noise draw."""
+
+    def __init__(self):
+        self.g, self.drawn = torch.Generator().manual_seed(1), []
+
+    def real(self):
+        return torch.rand(16, 1, 28, 28, generator=self.g) * 2 - 1, None
+
+    def noise(self):
+        self.drawn.append(torch.randn(16, 100, generator=self.g))
+        return self.drawn[-1]
+
+    def classes(self):
+        return None
+
+
+class _Counts:
+    d_step_count = 0
+
+
+class _NoPenalty:
+    def penalty_weights(self, step):
+        return 0.0, 0.0
+
+
+@pytest.mark.parametrize("opts", [{}, {"g_extra": 1, "sn": True}])
+def test_reuse_fakes_takes_the_steps_of_g_on_the_d_steps_noise_with_one_forward_of_g(opts):
+    """--reuse-fakes: G's step trains on the noise D's step used, and G runs forward once per iteration
+    instead of twice; the weights after a few iterations equal those of the two-forward steps on that same
+    noise, bit for bit (fp32; G has BatchNorm, in training mode in both forwards)."""
+    fast, feed = _game(True, **opts), _Feed()
+    calls = []
+    fast.G.register_forward_hook(lambda *a: calls.append(1))
+    for _ in range(3):
+        stats, problem = fast.play(feed, _NoPenalty(), _Counts())
+        assert problem is None and set(stats) >= {"loss_D", "loss_G", "grad_D", "grad_G"}
+    assert len(calls) == 3 and len(feed.drawn) == 3  # one forward of G, one noise draw per iteration
+
+    slow, g = _game(False, **opts), torch.Generator().manual_seed(1)
+    for _ in range(3):
+        real = torch.rand(16, 1, 28, 28, generator=g) * 2 - 1
+        z = torch.randn(16, 100, generator=g)
+        discriminator_step(slow.G, slow.D, slow.objective, real, z, slow.opt_d)
+        generator_step(slow.G, slow.D, slow.objective, z, slow.opt_g)
+    for a, b in ((fast.G, slow.G), (fast.D, slow.D)):
+        assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))
+    # and it is a real change from the default iteration, which draws fresh noise for G
+    plain, feed2 = _game(False, **opts), _Feed()
+    for _ in range(3):
+        plain.play(feed2, _NoPenalty(), _Counts())
+    assert len(feed2.drawn) == 6
+    assert not all(torch.equal(x, y) for x, y in zip(plain.G.parameters(), fast.G.parameters()))

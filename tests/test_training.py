@@ -136,6 +136,11 @@ def test_d_steps_count_real_images(tmp_path):
     (dict(model="mlp", model_options={"depth": 3}), "model 'mlp' has no option 'depth'"),
     (dict(model_options={"depth": 3}), r"model 'dcgan' has no option 'depth'.*\(--model auto chose dcgan for mnist;"),
     (dict(model_options={"d_dropout": 1.5}), r"--d-dropout must be in \[0, 1\), got 1.5"),
+    (dict(reuse_fakes=True, objective="wgan"),
+     r"--reuse-fakes needs one D step per G step; --d-steps is 5 \(objective wgan's default\)"),
+    (dict(reuse_fakes=True, d_steps=2), r"--reuse-fakes needs one D step per G step; --d-steps is 2: pass"),
+    (dict(reuse_fakes=True, init_discriminator="r", freeze_discriminator=True),
+     "--reuse-fakes shares G's forward pass.*no D step"),
 ])
 def test_config_validation(bad, match):
     with pytest.raises(GanworksError, match=match):

@@ -53,8 +53,11 @@ class Resolved:
 #: the 2014 paper's MLP pair, which auto also picks on images when an option only the MLP has is given
 #: (``--g-hidden``, ...). A flag the user gives always wins over the recipe.
 RECIPES: dict[str, dict[str, Any]] = {
-    "images": {"model": "dcgan", "model_options": {"g_channels": 48, "d_channels": 48, "sn": True, "g_extra": 1},
-               "batch_size": 64, "ema_kimg": 10.0, "ema_rampup": 0.05},
+    "images": {"model": "dcgan",
+               "model_options": {"g_channels": 48, "d_channels": 48, "sn": True, "g_extra": 1, "d_extra": 1},
+               "batch_size": 64, "ema_kimg": 10.0, "ema_rampup": 0.05,
+               # Used by objectives without a paper rate of their own (ns, hinge, lsgan, ...; not the WGANs).
+               "lr": 4e-4},
     "points": {"model": "mlp"},
 }
 #: The value of each recipe setting when neither the user nor a recipe sets it (a named --model).
@@ -108,10 +111,15 @@ class TrainConfig:
     d_steps: int | None = option(None, flag=("--d-steps", "--n-critic"),
                                  help="k: D steps per G step (Goodfellow et al. 2014, Algorithm 1); default: the "
                                       "objective's (5 for the WGANs), else 1", check=Int(1))
+    # Saves one forward pass of G per iteration; G's step then trains on the fakes D was just updated on.
+    reuse_fakes: bool = option(False, help="G's step uses the D step's noise and G's forward pass of it (one G "
+                                           "forward per iteration, as PyTorch-GAN's gan.py and pytorch/examples' "
+                                           "DCGAN do); needs one D step per G step", check=Bool())
     optimizer: str | None = option(None, help="default: the objective's (RMSProp for WGAN), else adam",
                                    check=Choice(OPTIMIZERS, noun="optimizer"))
-    lr_g: float | None = option(None, help="generator learning rate (default: the objective's, else 2e-4; "
-                                           "TTUR: differ from --lr-d)", check=POSITIVE)
+    lr_g: float | None = option(None, help="generator learning rate (default: the objective's, else the recipe's "
+                                           "with --model auto, else 2e-4; TTUR: differ from --lr-d)",
+                                check=POSITIVE)
     lr_d: float | None = option(None, help="discriminator learning rate (default as --lr-g)", check=POSITIVE)
     # f(t), t = images shown / the run's total (kimg): constant 1, linear 1 - t, cosine (1 + cos(pi t)) / 2
     # (Loshchilov & Hutter 2017). It follows kimg: resuming with a larger --kimg stretches what is left.
@@ -240,6 +248,8 @@ class TrainConfig:
         if self.freeze_discriminator and not self.init_discriminator:
             raise GanworksError("--freeze-discriminator needs --init-discriminator RUN_OR_FILE "
                                 "(a frozen random D teaches G nothing)")
+        if self.reuse_fakes:
+            self._check_reuse_fakes()
         if self.eval_every > 0:
             if self.data.startswith("folder:"):
                 raise GanworksError("--eval-every needs a named dataset with reference statistics, not "
@@ -343,13 +353,24 @@ class TrainConfig:
         default = "mixture" if isinstance(spec, ToySpec) else "fd,modes"
         return parse_metrics(self.eval_metrics or default)
 
+    def _check_reuse_fakes(self) -> None:
+        if self.freeze_discriminator:
+            raise GanworksError("--reuse-fakes shares G's forward pass between D's step and G's; with "
+                                "--freeze-discriminator there is no D step to share it with")
+        k = self.resolved().d_steps
+        if k != 1:
+            why = "" if self.d_steps is not None else f" (objective {self.objective}'s default)"
+            raise GanworksError(f"--reuse-fakes needs one D step per G step; --d-steps is {k}{why}: "
+                                "pass --d-steps 1 or drop --reuse-fakes")
+
     def resolved(self) -> "Resolved":
-        """Fill every None with the objective's default (its paper's settings), else the global one."""
+        """Fill every None with the objective's default (its paper's settings), else the recipe's (the
+        image recipe's learning rate), else the global one."""
         from .objectives import get_objective
 
         d = get_objective(self.objective).defaults if self.objective != "mle" else {}
         betas = tuple(d.get("betas", (0.5, 0.999)))
-        lr = d.get("lr", 2e-4)
+        lr = d.get("lr", RECIPES.get(self.recipe, {}).get("lr", 2e-4))
         return Resolved(
             optimizer=self.optimizer or d.get("optimizer", "adam"),
             lr_g=self.lr_g if self.lr_g is not None else lr,
@@ -402,7 +423,7 @@ def _sequence_data(name: str) -> bool:
 #: What a sequence run refuses: image techniques its loop does not have (``_check_sequences``).
 IMAGE_ONLY = ("conditional", "gp_weight", "r1_gamma", "r2_gamma", "label_smoothing", "replay_size",
               "instance_noise", "augment", "ema_kimg", "ema_rampup", "init_discriminator", "freeze_discriminator",
-              "eval_every", "sync_bn")
+              "eval_every", "sync_bn", "reuse_fakes")
 #: The sequence options, which an image run refuses when they are set.
 SEQ_ONLY = ("estimator", "gumbel_temperature", "gumbel_schedule", "straight_through", "rollouts", "pretrain_kimg",
             "pretrain_lr", "tokens", "max_len", "max_vocab")

@@ -106,6 +106,9 @@ class DCGANConfig:
     # resolution below the output, after that resolution's upsampling (0: the plain DCGAN of Radford et al.).
     g_extra: int = option(0, help="extra 3x3 convolutions in G at each resolution below the output "
                                   "(0: the plain DCGAN)", check=Int(0), group=GROUP, metavar="N")
+    # D's mirror of g_extra: a 3x3 convolution (+ LeakyReLU) after each of D's downsamplings.
+    d_extra: int = option(0, help="extra 3x3 convolutions in D after each downsampling (0: the plain DCGAN)",
+                          check=Int(0), group=GROUP, metavar="N")
     sn: bool = _sn()
     num_classes: int = 0
     pack: int = _pack()

@@ -73,6 +73,8 @@ class DCGANDiscriminator(nn.Module):
             if bn:
                 layers.append(nn.BatchNorm2d(w_out))
             layers.append(nn.LeakyReLU(0.2))
+            for _ in range(cfg.d_extra):  # --d-extra: shape-preserving 3x3 convolutions at this resolution
+                layers += [nn.Conv2d(w_out, w_out, 3, 1, 1), nn.LeakyReLU(0.2)]
         self.features = nn.Sequential(*layers, nn.Flatten())  # phi(x): (B, widths[-1] * base * base)
         n_features = widths[-1] * BASE_SIZE[side] ** 2
         self.fc = nn.Linear(n_features, 1)

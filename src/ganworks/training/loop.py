@@ -32,10 +32,11 @@ from ..models import build_discriminator, build_generator, config_to_dict, make_
 from ..objectives import get_objective
 from ..release import load_discriminator, save_network
 from . import distributed, lock
+from .game import Game
 from .evaluation import Evaluator, _collapsed  # noqa: F401  (_collapsed: importable from here as before)
 from .data import Feed
 from .grids import GRID_SEED, SampleGrids  # noqa: F401
-from .guard import Guard, nonfinite
+from .guard import Guard, nonfinite  # noqa: F401  (nonfinite: importable from here as before)
 from .replay import ReplayBuffer
 from .resume import plan, save_checkpoint
 from .rundir import choose_run_dir, record_reached, write_run_config
@@ -116,6 +117,8 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
     G_train = distributed.wrap(G, dist, device, cfg.sync_bn)
     D_train = distributed.wrap(D, dist, device, cfg.sync_bn)
     guard = Guard(cfg, run_dir, state, tracker, schedules, base_rates)
+    game = Game(G_train, D_train, objective, opt_g, opt_d, autocast, d_setup, sees, resolved.d_steps,
+                cfg.freeze_discriminator, cfg.reuse_fakes)
     evaluate_now = Evaluator(cfg, G_out, G_ema is not None, model_cfg, run_dir, tracker, progress)
 
     with tracker.open(total, progress.nimg, ckpt is not None, cfg.progress, desc):
@@ -135,27 +138,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
             if cfg.lr_schedule != "constant":
                 schedules.set_learning_rates(base_rates, progress.nimg, progress.rollbacks)
             sees.noise_std = schedules.noise_std(progress.nimg)
-            step_stats, problem = {}, None
-            # D phase: k steps, G frozen. A frozen pre-trained D is only ever judged against.
-            for _ in range(resolved.d_steps):
-                real, y_real = feed.real()
-                if cfg.freeze_discriminator:
-                    continue
-                z = feed.noise()
-                progress.d_step_count += 1
-                d_setup.r1_weight, d_setup.r2_weight = schedules.penalty_weights(progress.d_step_count)
-                step_stats.update(discriminator_step(G_train, D_train, objective, real, z, opt_d, autocast,
-                                                     y_real=y_real, y_fake=y_real, opt=d_setup))
-                problem = nonfinite("discriminator", step_stats["loss_D"], step_stats["grad_D"])
-                if problem:
-                    break
-            if problem is None:
-                # G phase: one step, D frozen.
-                z = feed.noise()
-                real_g, y_real_g = feed.real() if objective.g_needs_real else (None, None)
-                step_stats.update(generator_step(G_train, D_train, objective, z, opt_g, autocast, y=feed.classes(),
-                                                 real=real_g, y_real=y_real_g, sees=sees))
-                problem = nonfinite("generator", step_stats["loss_G"], step_stats["grad_G"])
+            step_stats, problem = game.play(feed, schedules, progress)  # k D steps, then one G step
             # Divergence guard: every process takes the same decision (stop, or roll back and go on).
             if guard.tripped(problem):
                 continue

@@ -59,15 +59,20 @@ class DOptions:
 
 def discriminator_step(G: nn.Module, D: nn.Module, objective: Objective, real: Tensor, z: Tensor,
                        opt_d: torch.optim.Optimizer, autocast=contextlib.nullcontext, y_real: Tensor | None = None,
-                       y_fake: Tensor | None = None, opt: DOptions | None = None) -> dict[str, Tensor]:
-    """One update of D on a real and a generated minibatch. G is frozen: its parameters get no gradient."""
+                       y_fake: Tensor | None = None, opt: DOptions | None = None,
+                       fake: Tensor | None = None) -> dict[str, Tensor]:
+    """One update of D on a real and a generated minibatch. G is frozen: its parameters get no gradient.
+    ``fake``: G(z, y_fake) already computed by the caller (``--reuse-fakes``); D sees it detached."""
     opt = opt or DOptions()
     sees = opt.d_input()
     G.requires_grad_(False)
     try:
         with autocast():
-            with torch.no_grad():
-                fresh = G(z, y_fake).float()  # (B, C, H, W), a constant for this step
+            if fake is not None:
+                fresh = fake.detach()
+            else:
+                with torch.no_grad():
+                    fresh = G(z, y_fake).float()  # (B, C, H, W), a constant for this step
             fake, y_d = opt.replay.mix(fresh, y_fake) if opt.replay is not None else (fresh, y_fake)
             real_in, fake_in = sees(real), sees(fake)
             real_logits, fake_logits = D(real_in, y_real).float(), D(fake_in, y_d).float()  # (B,), (B,)
@@ -113,15 +118,17 @@ def discriminator_step(G: nn.Module, D: nn.Module, objective: Objective, real: T
 def generator_step(G: nn.Module, D: nn.Module, objective: Objective, z: Tensor, opt_g: torch.optim.Optimizer,
                    autocast=contextlib.nullcontext, y: Tensor | None = None, real: Tensor | None = None,
                    y_real: Tensor | None = None, augment: tuple[str, ...] = (),
-                   noise_std: float = 0.0, sees: DInput | None = None) -> dict[str, Tensor]:
+                   noise_std: float = 0.0, sees: DInput | None = None, fake: Tensor | None = None
+                   ) -> dict[str, Tensor]:
     """One update of G through D's judgement. D is frozen: gradients pass through it to G's
     output, but D's parameters get none. ``real`` is needed only by relativistic objectives.
-    ``sees``: what D sees, as in D's step (else built from ``augment`` and ``noise_std``)."""
+    ``sees``: what D sees, as in D's step (else built from ``augment`` and ``noise_std``).
+    ``fake``: G(z, y) with its graph, from the forward pass D's step already used (``--reuse-fakes``)."""
     sees = sees if sees is not None else DInput(augment, noise_std)
     D.requires_grad_(False)
     try:
         with autocast():
-            fake_logits = D(sees(G(z, y)), y).float()  # (B,)
+            fake_logits = D(sees(G(z, y) if fake is None else fake), y).float()  # (B,)
             real_logits = None
             if objective.g_needs_real:
                 with torch.no_grad():
