@@ -64,11 +64,14 @@ RECIPES: dict[str, tuple[list[str], str]] = {
                    "--ema-kimg 10 --ema-rampup 0.05".split(), "DCGAN (widths 48), BatchNorm in D, EMA with ramp-up"),
     "dcgan32-bn": ("--model dcgan --objective ns --g-channels 32 --d-channels 32 --batch-size 64 --d-batchnorm "
                    "--ema-kimg 10 --ema-rampup 0.05".split(), "DCGAN (widths 32), BatchNorm in D, EMA with ramp-up"),
-    "previous-default": (["--no-sn", "--d-batchnorm", "--g-extra", "0", "--d-extra", "0", "--lr", "2e-4"],
+    "previous-default": (["--no-sn", "--d-batchnorm", "--g-extra", "0", "--d-extra", "0", "--lr", "2e-4",
+                          "--no-reuse-fakes"],
                          "the default recipe until commit 4fe1fc8: BatchNorm in D instead of spectral norm, plain G "
-                         "and D, lr 2e-4"),
-    "sn-default": (["--d-extra", "0", "--lr", "2e-4"], "the default recipe from commit 4fe1fc8 until D got its "
-                                                       "3x3 convolutions: plain D, lr 2e-4"),
+                         "and D, lr 2e-4, two forwards of G"),
+    "sn-default": (["--d-extra", "0", "--lr", "2e-4", "--no-reuse-fakes"],
+                   "the default recipe from commit 4fe1fc8 until D got its 3x3 convolutions: plain D, lr 2e-4, "
+                   "two forwards of G"),
+    "default-no-reuse": (["--no-reuse-fakes"], "the default recipe with a fresh forward pass of G for G's step"),
     "default-fp32": (["--precision", "fp32"], "the default recipe in fp32 (against bf16 where auto picks it)"),
     "default-diffaug": (["--augment", "translation,cutout"], "the default recipe with DiffAugment (translation, "
                                                              "cutout) on D's inputs, for small data"),

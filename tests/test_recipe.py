@@ -32,7 +32,7 @@ def test_what_the_user_sets_wins_over_the_recipe():
     # A named model takes its plain defaults, not the recipe's.
     named = TrainConfig(data="fashion-mnist", model="dcgan")
     assert named.recipe == "" and named.model_options == {}
-    assert (named.batch_size, named.ema_kimg, named.ema_rampup) == tuple(UNSET_DEFAULTS.values())
+    assert tuple(getattr(named, k) for k in UNSET_DEFAULTS) == tuple(UNSET_DEFAULTS.values())
     # An option only the MLP has: the MLP, as these command lines trained before --model auto.
     mlp = TrainConfig(data="mnist-5k", model_options={"g_hidden": (32,)})
     assert (mlp.model, mlp.recipe, mlp.batch_size) == ("mlp", "mlp-options", 64)
@@ -72,6 +72,26 @@ def test_the_recipe_rate_fills_in_only_where_the_objective_has_no_paper_rate():
     assert TrainConfig(data="ring8").resolved().lr_g == 2e-4  # the points recipe has no rate
     asked = TrainConfig(data="fashion-mnist", lr_g=1e-4).resolved()
     assert (asked.lr_g, asked.lr_d) == (1e-4, lr)
+
+
+def test_the_recipe_reuses_g_forward_pass_where_it_applies():
+    """--model auto on images turns --reuse-fakes on where k = 1 and D trains; with k D steps (the WGANs) or a
+    frozen D it stays off without an error, while asking for it there is one; the MLP and --no-reuse-fakes
+    keep it off; re-deciding a config from what was asked turns it on again."""
+    assert TrainConfig(data="fashion-mnist").reuse_fakes is True
+    assert TrainConfig(data="fashion-mnist", objective="hinge").reuse_fakes is True
+    for kw in ({"objective": "wgan"}, {"objective": "wgan-gp"}, {"d_steps": 2},
+               {"init_discriminator": "r", "freeze_discriminator": True}, {"model": "dcgan"}, {"model": "mlp"},
+               {"reuse_fakes": False}):
+        cfg = TrainConfig(data="fashion-mnist", **kw)
+        assert cfg.reuse_fakes is False, kw
+    assert TrainConfig(data="ring8").reuse_fakes is False
+    with pytest.raises(GanworksError, match="--reuse-fakes needs one D step per G step; --d-steps is 5"):
+        TrainConfig(data="fashion-mnist", objective="wgan", reuse_fakes=True)
+    wgan = TrainConfig(data="fashion-mnist", objective="wgan")
+    assert wgan.requested()["reuse_fakes"] is None  # not asked: off only because k = 5
+    assert TrainConfig.from_dict({**wgan.requested(), "objective": "ns"}).reuse_fakes is True
+    assert TrainConfig(data="fashion-mnist", reuse_fakes=False).requested()["reuse_fakes"] is False
 
 
 def test_an_option_of_no_model_names_what_auto_chose():
