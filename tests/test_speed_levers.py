@@ -92,7 +92,7 @@ def test_bf16_steps_follow_fp32_within_bf16_rounding():
 def test_foreach_optimizers_take_the_plain_loops_steps_bit_for_bit(name):
     """The loop's optimizers run their multi-tensor (foreach) kernels; a few steps of a DCGAN pair equal the
     per-parameter loop that torch uses by default on the CPU."""
-    from ganworks.training.loop import _make_optimizer
+    from ganworks.training.loop import make_optimizer
 
     def train(make):
         G, D = pair(g_channels=8, d_channels=8, d_batchnorm=True)
@@ -110,11 +110,11 @@ def test_foreach_optimizers_take_the_plain_loops_steps_bit_for_bit(name):
             opt_g.step()
         return [t.detach().clone() for t in (*G.parameters(), *D.parameters())]
 
-    ours = _make_optimizer(name, torch.nn.Linear(1, 1).parameters(), 2e-4, (0.5, 0.999))
+    ours = make_optimizer(name, torch.nn.Linear(1, 1).parameters(), 2e-4, (0.5, 0.999))
     assert ours.defaults["foreach"] is True
     plain = {"adam": lambda m: torch.optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999), foreach=False),
              "rmsprop": lambda m: torch.optim.RMSprop(m.parameters(), lr=2e-4, foreach=False)}[name]
-    fast = train(lambda m: _make_optimizer(name, m.parameters(), 2e-4, (0.5, 0.999)))
+    fast = train(lambda m: make_optimizer(name, m.parameters(), 2e-4, (0.5, 0.999)))
     slow = train(plain)
     assert all(torch.equal(a, b) for a, b in zip(fast, slow))
     assert not all(torch.equal(a, b) for a, b in zip(fast, train(lambda m: torch.optim.SGD(m.parameters(), lr=0.1))))

@@ -52,13 +52,13 @@ def _one_line_error(r, *fragments):
 def optimizers(monkeypatch):
     """The optimizers ``train`` builds, in order (G's first, then D's)."""
     made = []
-    real = loop._make_optimizer
+    real = loop.make_optimizer
 
     def spy(*args, **kwargs):
         made.append(real(*args, **kwargs))
         return made[-1]
 
-    monkeypatch.setattr(loop, "_make_optimizer", spy)
+    monkeypatch.setattr(loop, "make_optimizer", spy)
     return made
 
 

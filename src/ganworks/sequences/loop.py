@@ -26,7 +26,7 @@ from ..training import lock
 from ..training.data import IndexBatches
 from ..training.guard import nonfinite
 # The image loop's set-up parts; it imports this module only inside train(), so there is no cycle.
-from ..training.loop import _count, _environment, _join, _make_optimizer, _save_state
+from ..training.setup import count_parameters, environment, join, make_optimizer, save_state
 from ..training.rundir import choose_run_dir, record_reached, write_run_config
 from ..training.schedule import Schedules, lr_factor
 from ..training.state import EVENTS, Progress, TrainState
@@ -41,7 +41,7 @@ SAMPLE_SEED, SAMPLE_ROWS = 1234, 32  # the fixed samples written at each snapsho
 def train_sequences(cfg: TrainConfig, resume_dir: Path | None, ckpt: Path | None, skipped: list[str]) -> Path:
     """Train the ``seq`` pair on ``cfg.data``; returns the run directory (see :func:`ganworks.training.train`)."""
     resolved = cfg.resolved()
-    dist, device = _join(cfg)
+    dist, device = join(cfg)
     if dist.active:
         raise GanworksError("sequence runs train in one process; run ganworks train without torchrun")
     if resolved.gp_weight > 0:
@@ -57,8 +57,8 @@ def train_sequences(cfg: TrainConfig, resume_dir: Path | None, ckpt: Path | None
     D = build_discriminator("seq", model_cfg).to(device)
     mle_only = cfg.objective == MLE
     objective = None if mle_only else get_objective(cfg.objective)
-    opt_g = _make_optimizer(resolved.optimizer, G.parameters(), resolved.lr_g, resolved.betas)
-    opt_d = _make_optimizer(resolved.optimizer, D.parameters(), resolved.lr_d, resolved.betas)
+    opt_g = make_optimizer(resolved.optimizer, G.parameters(), resolved.lr_g, resolved.betas)
+    opt_d = make_optimizer(resolved.optimizer, D.parameters(), resolved.lr_d, resolved.betas)
 
     desc = f"{cfg.data.split(':')[0]}-seq-{cfg.objective.replace(':', '-')}"
     if not mle_only:
@@ -78,8 +78,8 @@ def train_sequences(cfg: TrainConfig, resume_dir: Path | None, ckpt: Path | None
                        info={"model": model_info, "train": cfg.to_dict(), "world_size": dist.world})
     state.continue_run(ckpt, resume_dir, run_dir, tracker)
     write_run_config(run_dir, cfg, resolved, model_info, data,
-                     _environment(device, dist, "fp32", "token sequences train in fp32"),
-                     {"generator": _count(G), "discriminator": _count(D)})
+                     environment(device, dist, "fp32", "token sequences train in fp32"),
+                     {"generator": count_parameters(G), "discriminator": count_parameters(D)})
     write_vocab(run_dir, data)
     snapshot = _Snapshots(G, data, run_dir, device)
 
@@ -127,7 +127,7 @@ def train_sequences(cfg: TrainConfig, resume_dir: Path | None, ckpt: Path | None
                 snaps.advance(progress.nimg)
             if ckpts.due(progress.nimg) and not done:
                 ckpts.advance(progress.nimg)
-                _save_state(run_dir, state, cfg.keep_checkpoints)
+                save_state(run_dir, state, cfg.keep_checkpoints)
 
         _finish(run_dir, state, cfg, snapshot, progress, clock, data, G, D, model_cfg)
         tracker.log(f"done: {progress.nimg / 1000:.1f} kimg in {clock.elapsed():.1f}s; networks saved in {run_dir}")
@@ -242,14 +242,14 @@ def _opening(cfg: TrainConfig, resolved, skipped, ckpt, run_dir, progress, data,
     opening.append(f"resumed {run_dir} from {ckpt.name} at kimg {progress.nimg / 1000:.3f}; training to {cfg.kimg:g} "
                    "kimg" if ckpt is not None else
                    f"run {run_dir}: {cfg.kimg:g} kimg of {cfg.data} ({len(data)} sequences of {data.seq_len} tokens, "
-                   f"vocabulary {data.vocab_size}) on {device}; seq G {_count(G):,} params, D {_count(D):,}; "
+                   f"vocabulary {data.vocab_size}) on {device}; seq G {count_parameters(G):,} params, D {count_parameters(D):,}; "
                    f"{_plan_words(cfg, resolved)}")
     return opening
 
 
 def _finish(run_dir, state, cfg: TrainConfig, snapshot, progress, clock, data, G, D, model_cfg) -> None:
     """The last checkpoint, sample file and record of the run, then both networks."""
-    _save_state(run_dir, state, cfg.keep_checkpoints)
+    save_state(run_dir, state, cfg.keep_checkpoints)
     snapshot(progress.nimg // 1000)
     record_reached(run_dir, progress.nimg, clock.elapsed())
     save_network(run_dir, "generator", G, "seq", model_cfg, {"ema": False, "tokens": data.vocab_record()})

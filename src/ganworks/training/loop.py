@@ -8,22 +8,21 @@ or k does not silently change how much data a run sees.
 Everything a run can switch on is visible here: weight clipping (WGAN), the gradient penalty
 (WGAN-GP), lazy R1, one-sided label smoothing, a replay buffer of past fakes, differentiable
 augmentation, instance noise, class conditioning, an EMA of G, and a pre-trained (optionally
-frozen) D. The parts live beside this file: the steps (``steps.py``), schedules and events
-(``schedule.py``), the resume state (``state.py``), logs and statistics (``tracking.py``), the
-divergence guard (``guard.py``), sample grids (``grids.py``) and evaluation (``evaluation.py``).
+frozen) D. The parts live beside this file: one iteration of k D steps and a G step (``game.py``),
+the steps themselves (``steps.py``), schedules and events (``schedule.py``), the resume state
+(``state.py``), logs and statistics (``tracking.py``), the divergence guard (``guard.py``), sample
+grids (``grids.py``) and evaluation (``evaluation.py``).
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import platform
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .._version import __version__
 from ..augment import diff_augment, parse_policy
 from ..config import TrainConfig
 from ..data import load_dataset
@@ -32,16 +31,17 @@ from ..models import build_discriminator, build_generator, config_to_dict, make_
 from ..objectives import get_objective
 from ..release import load_discriminator, save_network
 from . import distributed, lock
-from .game import Game
-from .evaluation import Evaluator, _collapsed  # noqa: F401  (_collapsed: importable from here as before)
 from .data import Feed
+from .evaluation import Evaluator, _collapsed  # noqa: F401  (_collapsed: importable from here as before)
+from .game import Game
 from .grids import GRID_SEED, SampleGrids  # noqa: F401
 from .guard import Guard, nonfinite  # noqa: F401  (nonfinite: importable from here as before)
+from .precision import choose as choose_precision
 from .replay import ReplayBuffer
-from .resume import plan, save_checkpoint
+from .resume import plan
 from .rundir import choose_run_dir, record_reached, write_run_config
 from .schedule import Every, Schedules, lr_factor  # noqa: F401  (lr_factor: importable from here as before)
-from .precision import choose as choose_precision
+from .setup import count_parameters, environment, join, make_optimizer, save_state
 from .state import EVENTS, Progress, TrainState
 from .steps import DInput, DOptions, _grad_norm, discriminator_step, generator_step, update_ema  # noqa: F401
 from .tracking import D_WINS_ACC, Clock, Tracker, tick_alarms  # noqa: F401
@@ -68,7 +68,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
 
         return train_sequences(cfg, resume_dir, ckpt, skipped)
     resolved = cfg.resolved()  # objective defaults applied (e.g. WGAN: RMSProp, lr 5e-5, 5 critic steps, clip 0.01)
-    dist, device = _join(cfg)  # torchrun: join the process group (one process: no-op)
+    dist, device = join(cfg)  # torchrun: join the process group (one process: no-op)
     torch.manual_seed(cfg.seed)
     data = load_dataset(cfg.data, "train", resolution=cfg.resolution, channels=cfg.channels, strict=cfg.strict_data)
     model_cfg, num_classes = _model_config(cfg, data, dist)
@@ -78,8 +78,8 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
     if cfg.init_discriminator and ckpt is None:
         _init_discriminator(D, cfg.init_discriminator, cfg.model, model_cfg)
     objective = get_objective(cfg.objective)
-    opt_g = _make_optimizer(resolved.optimizer, G.parameters(), resolved.lr_g, resolved.betas)
-    opt_d = _make_optimizer(resolved.optimizer, D.parameters(), resolved.lr_d, resolved.betas)
+    opt_g = make_optimizer(resolved.optimizer, G.parameters(), resolved.lr_g, resolved.betas)
+    opt_d = make_optimizer(resolved.optimizer, D.parameters(), resolved.lr_d, resolved.betas)
     base_rates = [(opt_g, resolved.lr_g), (opt_d, resolved.lr_d)]
     autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")  # noqa: E731
     # What D sees, the same in both steps: augmentation (this module's diff_augment, so that it is
@@ -111,8 +111,8 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
     # ---- resume: every piece of state above continues from the checkpoint
     state.continue_run(ckpt, resume_dir, run_dir, tracker)
     if dist.main:  # after the checkpoint was read and accepted: a rejected resume leaves config.json as it was
-        write_run_config(run_dir, cfg, resolved, model_info, data, _environment(device, dist, precision, precision_why),
-                         {"generator": _count(G), "discriminator": _count(D)})
+        write_run_config(run_dir, cfg, resolved, model_info, data, environment(device, dist, precision, precision_why),
+                         {"generator": count_parameters(G), "discriminator": count_parameters(D)})
     # Under torchrun: DDP all-reduces gradients; G and D stay the plain modules for EMA, saving, grids.
     G_train = distributed.wrap(G, dist, device, cfg.sync_bn)
     D_train = distributed.wrap(D, dist, device, cfg.sync_bn)
@@ -131,7 +131,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
             tracker.log(_start_line(cfg, resolved, run_dir, data, device, dist, G, D, precision))
             grids.snapshot(0)
             if cfg.on_nan == "rollback" and dist.main:
-                _save_state(run_dir, state, cfg.keep_checkpoints)  # a good state to return to
+                save_state(run_dir, state, cfg.keep_checkpoints)  # a good state to return to
         G.train()
         D.train(not cfg.freeze_discriminator)
         while progress.nimg < total and not schedules.budget.spent and lock.running():  # --minutes: see the tick below
@@ -166,12 +166,12 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
             if ckpts.due(progress.nimg) and not done:
                 ckpts.advance(progress.nimg)
                 if dist.main:
-                    _save_state(run_dir, state, cfg.keep_checkpoints)
+                    save_state(run_dir, state, cfg.keep_checkpoints)
 
         # The end: a last resume state (so --resume RUN --kimg MORE can extend the run), then the
         # release files: sample grid and both networks as safetensors + JSON.
         if dist.main:
-            _save_state(run_dir, state, cfg.keep_checkpoints)
+            save_state(run_dir, state, cfg.keep_checkpoints)
             grids.snapshot(progress.nimg // 1000)
             _save_release(run_dir, cfg.model, model_cfg, G_out, G, G_ema, D, (progress.nimg, clock.elapsed()))
         tracker.log(f"done: {progress.nimg / 1000:.1f} kimg in {clock.elapsed():.1f}s; networks saved in {run_dir}")
@@ -188,27 +188,6 @@ def _plan(config: TrainConfig | dict | None, resume: str | None, overrides: dict
     if resume is None:
         return TrainConfig.from_dict({**base, **overrides}), None, None, []
     return plan({**base, **overrides}, overrides, resume)
-
-
-def _resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise GanworksError("--device cuda was asked for, but torch sees no CUDA device; use --device cpu or auto")
-    return torch.device(name)
-
-
-def _join(cfg: TrainConfig) -> tuple[distributed.Dist, torch.device]:
-    """This process's place in the run (torchrun or alone) and its device, checked against the config."""
-    dist, device_name = distributed.setup(cfg.device)
-    device = _resolve_device(device_name) if not dist.active else torch.device(device_name)
-    if cfg.batch_size % dist.world:
-        raise GanworksError(f"--batch-size {cfg.batch_size} must be divisible by the number of processes "
-                            f"({dist.world}): each takes an equal share of the global batch")
-    if cfg.sync_bn and dist.active and device.type != "cuda":
-        raise GanworksError("--sync-bn needs CUDA devices: PyTorch's SyncBatchNorm does not run on CPU "
-                            "(leave it off for per-process BatchNorm)")
-    return dist, device
 
 
 def _model_config(cfg: TrainConfig, data, dist: distributed.Dist):
@@ -241,14 +220,6 @@ def _model_config(cfg: TrainConfig, data, dist: distributed.Dist):
     return model_cfg, num_classes
 
 
-def _make_optimizer(name: str, params, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
-    # foreach: one multi-tensor kernel per operation instead of a Python loop over the parameters (torch picks
-    # it by itself only on CUDA). The same arithmetic, bitwise (tests/test_speed_levers.py).
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, foreach=True)  # Arjovsky et al. 2017: momentum-free for the critic
-    return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
-
-
 def _init_discriminator(D: nn.Module, path: str, arch: str, model_cfg) -> None:
     """Copy a trained discriminator's weights into D. Its architecture and every tensor's shape must
     match this run's D (G's settings may differ: a new generator can learn from an old judge)."""
@@ -264,16 +235,6 @@ def _init_discriminator(D: nn.Module, path: str, arch: str, model_cfg) -> None:
                             f"{config_to_dict(src.arch, src.cfg)}) does not fit this run's ({arch}, "
                             f"{config_to_dict(arch, model_cfg)}); first differing tensors: {diff}")
     D.load_state_dict(src.state_dict())
-
-
-def _count(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
-def _environment(device: torch.device, dist: distributed.Dist, precision: str, why: str) -> dict:
-    return {"ganworks": __version__, "torch": torch.__version__, "python": platform.python_version(),
-            "device": str(device), "threads": torch.get_num_threads(), "world_size": dist.world,
-            "precision": precision, "precision_why": why}
 
 
 def _precision(cfg: TrainConfig, device: torch.device, data, resumed: Path | None) -> tuple[str, str]:
@@ -303,7 +264,7 @@ def _start_line(cfg: TrainConfig, resolved, run_dir: Path, data, device, dist, G
     schedule = "" if cfg.lr_schedule == "constant" else f" ({cfg.lr_schedule} schedule)"
     return (f"run {run_dir}: {cfg.kimg:g} kimg of {cfg.data} ({len(data)} images) on {device}"
             f"{f' x {dist.world} processes' if dist.active else ''}, "
-            f"{cfg.model} G {_count(G):,} params, D {_count(D):,}; {cfg.objective}, {resolved.optimizer} "
+            f"{cfg.model} G {count_parameters(G):,} params, D {count_parameters(D):,}; {cfg.objective}, {resolved.optimizer} "
             f"lr G {resolved.lr_g:g} D {resolved.lr_d:g}{schedule}, k={resolved.d_steps}, {precision}")
 
 
@@ -315,11 +276,6 @@ def _tick_extra(cfg: TrainConfig, opt_g, opt_d, sees: DInput) -> dict:
     if cfg.instance_noise > 0:
         extra["instance_noise"] = round(sees.noise_std, 6)
     return extra
-
-
-def _save_state(run_dir: Path, state: TrainState, keep: int) -> None:
-    save_checkpoint(run_dir, state.progress.nimg, *state.state_dict(), keep=keep)
-    lock.stop_here(run_dir, state.progress.nimg)  # a SIGINT/SIGTERM stopped the loop: exit 130/143 now
 
 
 def _save_release(run_dir: Path, arch: str, model_cfg, G_out: nn.Module, G: nn.Module, G_ema: nn.Module | None,
