@@ -56,6 +56,19 @@ def test_two_processes_match_one_and_resume_on_one(tmp_path):
 
 
 @needs_torchrun
+def test_reuse_fakes_under_ddp_matches_one_process(tmp_path):
+    """--reuse-fakes keeps G's graph across D's step: DDP must still all-reduce G's gradients once per step."""
+    two = tmp_path / "two"
+    r = torchrun(2, "train", *FLAGS, "--reuse-fakes", "--run-dir", str(two))
+    assert r.returncode == 0, r.stderr[-3000:]
+    one = train(run_dir=str(tmp_path / "one"), kimg=2, reuse_fakes=True, **CFG)
+    _close(one, two, atol=1e-5)
+    plain = train(run_dir=str(tmp_path / "plain"), kimg=2, **CFG)
+    assert not torch.equal(load_file(str(plain / "generator.safetensors"))["net.0.weight"],
+                           load_file(str(one / "generator.safetensors"))["net.0.weight"])
+
+
+@needs_torchrun
 def test_batch_size_must_divide_among_processes(tmp_path):
     r = torchrun(2, "train", *FLAGS, "--batch-size", "63", "--run-dir", str(tmp_path / "odd"))
     assert r.returncode != 0

@@ -242,7 +242,8 @@ def _opening(cfg: TrainConfig, resolved, skipped, ckpt, run_dir, progress, data,
     opening.append(f"resumed {run_dir} from {ckpt.name} at kimg {progress.nimg / 1000:.3f}; training to {cfg.kimg:g} "
                    "kimg" if ckpt is not None else
                    f"run {run_dir}: {cfg.kimg:g} kimg of {cfg.data} ({len(data)} sequences of {data.seq_len} tokens, "
-                   f"vocabulary {data.vocab_size}) on {device}; seq G {count_parameters(G):,} params, D {count_parameters(D):,}; "
+                   f"vocabulary {data.vocab_size}) on {device}; seq G {count_parameters(G):,} params, "
+                   f"D {count_parameters(D):,}; "
                    f"{_plan_words(cfg, resolved)}")
     return opening
 
