@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from ganworks import TrainConfig, load_generator, sample, train
+from ganworks.config import RECIPES
 from ganworks.data.toy import ring8_modes
 from ganworks.objectives import d_loss_ragan, get_objective
 from ganworks.regularizers import r1_penalty, r2_penalty
@@ -82,8 +83,11 @@ def test_registry_entry_and_bad_calls():
     assert RP.g_needs_real and not RP.probabilistic
     assert dict(RP.defaults) == {"optimizer": "adam", "betas": (0.0, 0.99)}
     assert "Huang et al. 2024" in RP.citation and "Jolicoeur-Martineau" in RP.citation
-    r = TrainConfig(objective="rpgan").resolved()
+    r = TrainConfig(objective="rpgan", model="dcgan").resolved()
     assert r.betas == (0.0, 0.99) and r.optimizer == "adam" and r.lr_g == r.lr_d == 2e-4 and r.d_steps == 1
+    # no paper rate of its own: under the image recipe it trains at the recipe's rate, with its own betas
+    r = TrainConfig(objective="rpgan").resolved()
+    assert r.betas == (0.0, 0.99) and r.lr_g == r.lr_d == RECIPES["images"]["lr"]
     with pytest.raises(ValueError, match="needs real_logits"):
         RP.g_loss(torch.zeros(3))
     with pytest.raises(ValueError, match=r"one to one; got logits of shapes \(3,\) and \(2,\)"):
