@@ -298,7 +298,7 @@ class TrainConfig:
         for name, plain in UNSET_DEFAULTS.items():
             if getattr(self, name) is None:
                 value = recipe.get(name, plain)
-                if name == "reuse_fakes" and value and not self._can_reuse_fakes():
+                if name == "reuse_fakes" and value and self._reuse_fakes_blocked():
                     value = False  # the recipe's lever, where it does not apply (k D steps, a frozen D)
                 setattr(self, name, value)
 
@@ -360,18 +360,23 @@ class TrainConfig:
         default = "mixture" if isinstance(spec, ToySpec) else "fd,modes"
         return parse_metrics(self.eval_metrics or default)
 
-    def _can_reuse_fakes(self) -> bool:
-        return not self.freeze_discriminator and self.objective != "mle" and self.resolved().d_steps == 1
-
-    def _check_reuse_fakes(self) -> None:
+    def _reuse_fakes_blocked(self) -> str | None:
+        """Why --reuse-fakes cannot apply to this run (None: it can). One forward of G serves D's step and
+        G's only when there is exactly one D step per G step."""
         if self.freeze_discriminator:
-            raise GanworksError("--reuse-fakes shares G's forward pass between D's step and G's; with "
-                                "--freeze-discriminator there is no D step to share it with")
-        k = self.resolved().d_steps
+            return ("--reuse-fakes shares G's forward pass between D's step and G's; with "
+                    "--freeze-discriminator there is no D step to share it with")
+        k = 1 if self.objective == "mle" else self.resolved().d_steps
         if k != 1:
             why = "" if self.d_steps is not None else f" (objective {self.objective}'s default)"
-            raise GanworksError(f"--reuse-fakes needs one D step per G step; --d-steps is {k}{why}: "
-                                "pass --d-steps 1 or drop --reuse-fakes")
+            return (f"--reuse-fakes needs one D step per G step; --d-steps is {k}{why}: "
+                    "pass --d-steps 1 or drop --reuse-fakes")
+        return None
+
+    def _check_reuse_fakes(self) -> None:
+        problem = self._reuse_fakes_blocked()
+        if problem:
+            raise GanworksError(problem)
 
     def resolved(self) -> "Resolved":
         """Fill every None with the objective's default (its paper's settings), else the recipe's (the
@@ -406,7 +411,7 @@ class TrainConfig:
         for name in UNSET_DEFAULTS:
             if d[name] == recipe.get(name, UNSET_DEFAULTS[name]):
                 d[name] = None
-        if recipe.get("reuse_fakes") and not self.reuse_fakes and not self._can_reuse_fakes():
+        if recipe.get("reuse_fakes") and not self.reuse_fakes and self._reuse_fakes_blocked():
             d["reuse_fakes"] = None  # the recipe's value, switched off where it does not apply
         return d
 
