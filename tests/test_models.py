@@ -144,6 +144,38 @@ def test_d_extra_adds_shape_preserving_convolutions_after_each_downsampling(shap
     assert D2(x).shape == D0(x).shape == (3,)
 
 
+def test_minibatch_std_channel_is_the_spread_of_each_group_and_groups_do_not_mix():
+    """MinibatchStd(4): one extra channel holding, for each group of 4 consecutive inputs, the mean over
+    features of their standard deviation; identical inputs give ~0; a change in one group leaves the
+    other groups' channel alone; a batch that 4 does not divide uses its largest divisor below 4."""
+    from ganworks.models.common import MinibatchStd
+    x = torch.randn(8, 3, 5, 5)
+    out = MinibatchStd(4)(x)
+    assert out.shape == (8, 4, 5, 5) and torch.equal(out[:, :3], x)
+    for i in range(2):
+        group = x[4 * i:4 * i + 4]
+        expected = group.std(dim=0, unbiased=False).mean()
+        torch.testing.assert_close(out[4 * i:4 * i + 4, 3], expected.expand(4, 5, 5), rtol=1e-5, atol=1e-5)
+    same = MinibatchStd(4)(x[:1].expand(4, 3, 5, 5).contiguous())
+    assert same[:, 3].abs().max() < 1e-3
+    y = x.clone()
+    y[5] += 10.0
+    moved = MinibatchStd(4)(y)[:, 3, 0, 0]
+    assert torch.equal(moved[:4], out[:4, 3, 0, 0]) and (moved[4:] > out[4:, 3, 0, 0] + 1).all()
+    odd = MinibatchStd(4)(x[:6])  # 6 = 2 groups of 3
+    torch.testing.assert_close(odd[:3, 3, 0, 0], x[:3].std(dim=0, unbiased=False).mean().expand(3))
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
+def test_dcgan_mbstd_widens_ds_last_features_by_one_channel(shape):
+    _, _, D0 = _pair("dcgan", shape)
+    _, _, D4 = _pair("dcgan", shape, mbstd=4, sn=True, d_extra=1)
+    last = [m for m in D0.features if isinstance(m, nn.Conv2d)][-1].out_channels
+    assert D4.fc.in_features == D0.fc.in_features // last * (last + 1)
+    x = torch.randn(8, *shape)
+    assert D4(x).shape == (8,) and D4(x[:3]).shape == (3,)
+
+
 def test_mlp_unconditional_weights_keep_their_names():
     # Runs saved before conditioning existed must still load.
     _, G, D = _pair("mlp", g_batchnorm=False, d_dropout=0.0)
@@ -154,7 +186,8 @@ def test_mlp_unconditional_weights_keep_their_names():
 @pytest.mark.parametrize("arch,options", [
     ("mlp", dict(image_shape=(3, 8, 8), g_hidden=(16, 8), num_classes=2, sn=True, g_batchnorm=True)),
     ("dcgan", dict(image_shape=(3, 32, 32), g_channels=3, d_channels=5, num_classes=2, sn=True, d_batchnorm=True)),
-    ("dcgan", dict(image_shape=(1, 28, 28), g_channels=3, d_channels=5, g_extra=2, d_extra=1, z_categories=4)),
+    ("dcgan", dict(image_shape=(1, 28, 28), g_channels=3, d_channels=5, g_extra=2, d_extra=1, z_categories=4,
+                   mbstd=2)),
     ("resnet", dict(image_shape=(1, 28, 28), g_channels=3, d_channels=5, num_classes=2, sn=True)),
 ])
 def test_config_json_round_trip_rebuilds_the_same_networks(arch, options):

@@ -21,7 +21,7 @@ from .options import (NONNEGATIVE, POSITIVE, SEED, UNIT, Bool, Check, Choice, Cu
 DEVICES = ("auto", "cpu", "cuda")
 OPTIMIZERS = ("adam", "rmsprop")
 PRECISIONS = ("auto", "fp32", "bf16")
-LR_SCHEDULES = ("constant", "linear", "cosine")
+LR_SCHEDULES = ("constant", "linear", "cosine", "cooldown")
 ON_NAN = ("stop", "rollback")
 ESTIMATORS = ("gumbel", "reinforce")  # how G's gradient passes a discrete token (ganworks.sequences.estimators)
 GUMBEL_SCHEDULES = ("exp", "linear", "constant")
@@ -126,9 +126,12 @@ class TrainConfig:
                                 check=POSITIVE)
     lr_d: float | None = option(None, help="discriminator learning rate (default as --lr-g)", check=POSITIVE)
     # f(t), t = images shown / the run's total (kimg): constant 1, linear 1 - t, cosine (1 + cos(pi t)) / 2
-    # (Loshchilov & Hutter 2017). It follows kimg: resuming with a larger --kimg stretches what is left.
+    # (Loshchilov & Hutter 2017), cooldown 1 then linear to 0 over the last 20% (the decay phase of
+    # warmup-stable-decay schedules; Hägele et al. 2024 found 20% enough). It follows kimg: resuming with a
+    # larger --kimg stretches what is left.
     lr_schedule: str = option("constant", help="both learning rates times f(t) over the run: constant, linear "
-                                               "(to 0 at --kimg) or cosine", check=Choice(LR_SCHEDULES))
+                                               "(to 0 at --kimg), cosine, or cooldown (constant, then linear to 0 "
+                                               "over the last 20%)", check=Choice(LR_SCHEDULES))
     beta1: float | None = option(None, help="Adam beta1 (default: the objective's, else 0.5)", check=UNIT)
     beta2: float | None = option(None, help="Adam beta2 (default: the objective's, else 0.999)", check=UNIT)
     clip: float | None = option(None, help="clamp D's weights to [-clip, clip] after each D step (WGAN default "

@@ -62,6 +62,26 @@ def project(logit: torch.Tensor, h: torch.Tensor, y: torch.Tensor | None, embed:
     return logit if embed is None else logit + (embed(y) * h).sum(dim=1)
 
 
+class MinibatchStd(nn.Module):
+    """Minibatch standard deviation (Karras et al. 2018, "Progressive Growing of GANs"), (B, C, H, W) ->
+    (B, C + 1, H, W): the inputs are split into groups of ``group`` (the largest divisor of B that is at
+    most ``group``; consecutive samples, all real or all generated as D's steps call it), the standard
+    deviation of each feature over its group is averaged into one number per group, and every member
+    gets that number as an extra channel. A G whose samples vary less than real data shows it here."""
+
+    def __init__(self, group: int):
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        g = max(d for d in range(1, min(self.group, b) + 1) if b % d == 0)
+        y = x.float().reshape(b // g, g, c, h, w)  # group i holds samples i*g .. i*g+g-1
+        spread = (y.var(dim=1, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (B / g,)
+        channel = spread.repeat_interleave(g).to(x.dtype).reshape(b, 1, 1, 1).expand(b, 1, h, w)
+        return torch.cat([x, channel], dim=1)
+
+
 def pack_samples(x: torch.Tensor, pack: int) -> torch.Tensor:
     """PacGAN packing (Lin et al. 2018): (B, C, H, W) -> (B / pack, pack * C, H, W).
 

@@ -109,6 +109,12 @@ class DCGANConfig:
     # D's mirror of g_extra: a 3x3 convolution (+ LeakyReLU) after each of D's downsamplings.
     d_extra: int = option(0, help="extra 3x3 convolutions in D after each downsampling (0: the plain DCGAN)",
                           check=Int(0), group=GROUP, metavar="N")
+    # Minibatch standard deviation (Karras et al. 2018, ProGAN; StyleGAN's default group of 4): D sees how
+    # much a group of its inputs vary, so a G that makes the same image again and again is easy to spot.
+    mbstd: int = option(0, help="minibatch standard deviation: D's last feature map gets one channel with the "
+                                "spread of each group of this many inputs (ProGAN, StyleGAN: 4; 0: off)",
+                        check=Custom(Int(0), lambda k: isinstance(k, int) and not isinstance(k, bool) and k != 1,
+                                     "must be 0 (off) or an integer >= 2"), group=GROUP, metavar="G")
     sn: bool = _sn()
     num_classes: int = 0
     pack: int = _pack()

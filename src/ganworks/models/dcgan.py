@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .common import (add_spectral_norm, cut_latent, generator_embedding, labels_for, num_upsamplings, pack_samples,
+from .common import (MinibatchStd, add_spectral_norm, cut_latent, generator_embedding, labels_for, num_upsamplings, pack_samples,
                      project, projection_embedding, with_class)
 from .configs import BASE_SIZE, DCGANConfig, generator_input_width
 
@@ -75,8 +75,10 @@ class DCGANDiscriminator(nn.Module):
             layers.append(nn.LeakyReLU(0.2))
             for _ in range(cfg.d_extra):  # --d-extra: shape-preserving 3x3 convolutions at this resolution
                 layers += [nn.Conv2d(w_out, w_out, 3, 1, 1), nn.LeakyReLU(0.2)]
-        self.features = nn.Sequential(*layers, nn.Flatten())  # phi(x): (B, widths[-1] * base * base)
-        n_features = widths[-1] * BASE_SIZE[side] ** 2
+        if cfg.mbstd:
+            layers.append(MinibatchStd(cfg.mbstd))
+        self.features = nn.Sequential(*layers, nn.Flatten())  # phi(x): (B, (widths[-1] [+ 1]) * base * base)
+        n_features = (widths[-1] + (1 if cfg.mbstd else 0)) * BASE_SIZE[side] ** 2
         self.fc = nn.Linear(n_features, 1)
         self.embed = projection_embedding(cfg.num_classes, n_features)
         if cfg.sn:

@@ -41,6 +41,10 @@ class Every:
         self.next = (nimg // self.interval + 1) * self.interval if self.interval > 0 else 0.0
 
 
+#: ``--lr-schedule cooldown``: the share of the run at the end over which the rates fall linearly to 0.
+COOLDOWN_SHARE = 0.2
+
+
 def lr_factor(schedule: str, t: float) -> float:
     """The learning-rate multiplier at fraction t in [0, 1] of the run (``--lr-schedule``)."""
     t = min(max(t, 0.0), 1.0)
@@ -48,6 +52,8 @@ def lr_factor(schedule: str, t: float) -> float:
         return 1.0 - t
     if schedule == "cosine":
         return 0.5 * (1.0 + math.cos(math.pi * t))
+    if schedule == "cooldown":
+        return min(1.0, (1.0 - t) / COOLDOWN_SHARE)
     return 1.0
 
 
