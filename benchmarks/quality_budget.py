@@ -79,6 +79,10 @@ RECIPES: dict[str, tuple[list[str], str]] = {
                                          "(Lin et al. 2018), against mode imbalance"),
     "default-linear": (["--lr-schedule", "linear"], "the default recipe, both learning rates decayed linearly to 0 "
                                                     "over the budget (use --mode separate: each budget its own decay)"),
+    "default-mbstd": (["--mbstd", "4"], "the default recipe with a minibatch standard deviation channel in D "
+                                        "(groups of 4; Karras et al. 2018), against mode imbalance"),
+    "default-cooldown": (["--lr-schedule", "cooldown"], "the default recipe, both learning rates falling linearly "
+                                                        "to 0 over the last 20% of the budget (use --mode separate)"),
     "r3gan": ("--model r3 --objective rpgan --r1-gamma 0.1 --r2-gamma 0.1 --batch-size 64 --ema-kimg 10".split(),
               "R3GAN: relativistic loss, R1 + R2, the modern ResNet (Huang et al. 2024)"),
 }

@@ -77,7 +77,10 @@ class MinibatchStd(nn.Module):
         b, c, h, w = x.shape
         g = max(d for d in range(1, min(self.group, b) + 1) if b % d == 0)
         y = x.float().reshape(b // g, g, c, h, w)  # group i holds samples i*g .. i*g+g-1
-        spread = (y.var(dim=1, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (B / g,)
+        # (y - mean)^2 written out: torch's var over dim 1 of this (channels_last) view took 7 ms per call on a
+        # 64x96x7x7 batch on CPU, a third of a training step; the elementwise form takes microseconds.
+        centred = y - y.mean(dim=1, keepdim=True)
+        spread = (centred.square().mean(dim=1) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (B / g,)
         channel = spread.repeat_interleave(g).to(x.dtype).reshape(b, 1, 1, 1).expand(b, 1, h, w)
         return torch.cat([x, channel], dim=1)
 
