@@ -176,6 +176,12 @@ def test_dcgan_mbstd_widens_ds_last_features_by_one_channel(shape):
     assert D4(x).shape == (8,) and D4(x[:3]).shape == (3,)
 
 
+@pytest.mark.parametrize("bad", [1, -1, True, 2.5])
+def test_mbstd_refuses_what_is_not_off_or_a_group(bad):
+    with pytest.raises(GanworksError, match=r"--mbstd.*must be 0 \(off\) or an integer >= 2"):
+        _pair("dcgan", mbstd=bad)
+
+
 def test_mlp_unconditional_weights_keep_their_names():
     # Runs saved before conditioning existed must still load.
     _, G, D = _pair("mlp", g_batchnorm=False, d_dropout=0.0)

@@ -78,7 +78,7 @@ class MinibatchStd(nn.Module):
         g = max(d for d in range(1, min(self.group, b) + 1) if b % d == 0)
         y = x.float().reshape(b // g, g, c, h, w)  # group i holds samples i*g .. i*g+g-1
         # (y - mean)^2 written out: torch's var over dim 1 of this (channels_last) view took 7 ms per call on a
-        # 64x96x7x7 batch on CPU, a third of a training step; the elementwise form takes microseconds.
+        # 64x96x7x7 batch on CPU; the elementwise form takes about 1.3 ms, forward and backward.
         centred = y - y.mean(dim=1, keepdim=True)
         spread = (centred.square().mean(dim=1) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (B / g,)
         channel = spread.repeat_interleave(g).to(x.dtype).reshape(b, 1, 1, 1).expand(b, 1, h, w)

@@ -37,6 +37,11 @@ def _pack():
                   check=Int(1, describe="must be a positive integer (1: no packing)"), group=GROUP, metavar="M")
 
 
+#: 0 (off) or a count of at least 2 (--z-categories, --mbstd): 1 would be a no-op with a cost.
+_OFF_OR_AT_LEAST_TWO = Custom(Int(0), lambda k: isinstance(k, int) and not isinstance(k, bool) and (k == 0 or k >= 2),
+                              "must be 0 (off) or an integer >= 2")
+
+
 def _z_categories():
     # z_categories K > 1: the last latent coordinate is cut into K equally likely bins (by its normal CDF)
     # and G sees the bin one-hot in its place, so the latent space falls into K disconnected pieces. A
@@ -46,8 +51,7 @@ def _z_categories():
     # sampling and seeds are unchanged; z_dim counts the cut coordinate.
     return option(0, help="cut the last latent coordinate into K equally likely bins, seen one-hot by G: a "
                           "disconnected latent space for data with separated modes (0: off)",
-                  check=Custom(Int(0), lambda k: isinstance(k, int) and not isinstance(k, bool) and (k == 0 or k >= 2),
-                               "must be 0 (off) or an integer >= 2"), group=GROUP, metavar="K")
+                  check=_OFF_OR_AT_LEAST_TWO, group=GROUP, metavar="K")
 
 
 def generator_input_width(cfg) -> int:
@@ -113,8 +117,7 @@ class DCGANConfig:
     # much a group of its inputs vary, so a G that makes the same image again and again is easy to spot.
     mbstd: int = option(0, help="minibatch standard deviation: D's last feature map gets one channel with the "
                                 "spread of each group of this many inputs (ProGAN, StyleGAN: 4; 0: off)",
-                        check=Custom(Int(0), lambda k: isinstance(k, int) and not isinstance(k, bool) and k != 1,
-                                     "must be 0 (off) or an integer >= 2"), group=GROUP, metavar="G")
+                        check=_OFF_OR_AT_LEAST_TWO, group=GROUP, metavar="G")
     sn: bool = _sn()
     num_classes: int = 0
     pack: int = _pack()

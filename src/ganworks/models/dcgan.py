@@ -19,8 +19,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .common import (MinibatchStd, add_spectral_norm, cut_latent, generator_embedding, labels_for, num_upsamplings, pack_samples,
-                     project, projection_embedding, with_class)
+from .common import (MinibatchStd, add_spectral_norm, cut_latent, generator_embedding, labels_for, num_upsamplings,
+                     pack_samples, project, projection_embedding, with_class)
 from .configs import BASE_SIZE, DCGANConfig, generator_input_width
 
 
