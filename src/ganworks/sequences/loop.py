@@ -25,7 +25,7 @@ from ..release import save_network
 from ..training import lock
 from ..training.data import IndexBatches
 from ..training.guard import nonfinite
-# The image loop's set-up parts; it imports this module only inside train(), so there is no cycle.
+# The set-up both training loops share (this process's device, optimizers, environment, resume state).
 from ..training.setup import count_parameters, environment, join, make_optimizer, save_state
 from ..training.rundir import choose_run_dir, record_reached, write_run_config
 from ..training.schedule import Schedules, lr_factor
