@@ -88,36 +88,50 @@ def test_bf16_steps_follow_fp32_within_bf16_rounding():
         assert torch.allclose(a, b, atol=2e-3)
 
 
-@pytest.mark.parametrize("name", ["adam", "rmsprop"])
-def test_foreach_optimizers_take_the_plain_loops_steps_bit_for_bit(name):
-    """The loop's optimizers run their multi-tensor (foreach) kernels; a few steps of a DCGAN pair equal the
-    per-parameter loop that torch uses by default on the CPU."""
+def _train_dcgan_pair(make) -> list[torch.Tensor]:
+    """Four steps of a small DCGAN pair with the optimizers ``make(module)`` builds; the weights after."""
+    G, D = pair(g_channels=8, d_channels=8, d_batchnorm=True)
+    opt_g, opt_d = make(G), make(D)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(4):
+        real = torch.rand(16, 1, 28, 28, generator=gen) * 2 - 1
+        fake = G(torch.randn(16, 100, generator=gen))
+        loss_d = torch.nn.functional.softplus(-D(real)).mean() + torch.nn.functional.softplus(D(fake.detach())).mean()
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        opt_g.zero_grad()
+        torch.nn.functional.softplus(-D(fake)).mean().backward()
+        opt_g.step()
+    return [t.detach().clone() for t in (*G.parameters(), *D.parameters())]
+
+
+def test_fused_adam_takes_the_plain_loops_steps_within_float32_rounding():
+    """The loop's Adam runs torch's fused kernel (one pass per tensor); a few steps of a DCGAN pair equal
+    the per-parameter loop that torch uses by default on the CPU, to float32 rounding, and differ from
+    another optimizer's."""
     from ganworks.training.loop import make_optimizer
 
-    def train(make):
-        G, D = pair(g_channels=8, d_channels=8, d_batchnorm=True)
-        opt_g, opt_d = make(G), make(D)
-        gen = torch.Generator().manual_seed(1)
-        for _ in range(4):
-            real = torch.rand(16, 1, 28, 28, generator=gen) * 2 - 1
-            fake = G(torch.randn(16, 100, generator=gen))
-            loss_d = torch.nn.functional.softplus(-D(real)).mean() + torch.nn.functional.softplus(D(fake.detach())).mean()
-            opt_d.zero_grad()
-            loss_d.backward()
-            opt_d.step()
-            opt_g.zero_grad()
-            torch.nn.functional.softplus(-D(fake)).mean().backward()
-            opt_g.step()
-        return [t.detach().clone() for t in (*G.parameters(), *D.parameters())]
+    assert make_optimizer("adam", torch.nn.Linear(1, 1).parameters(), 2e-4, (0.5, 0.999)).defaults["fused"] is True
+    fast = _train_dcgan_pair(lambda m: make_optimizer("adam", m.parameters(), 2e-4, (0.5, 0.999)))
+    slow = _train_dcgan_pair(lambda m: torch.optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999), foreach=False))
+    start = _train_dcgan_pair(lambda m: torch.optim.SGD(m.parameters(), lr=0.0))  # the initial weights
+    for a, b, w0 in zip(fast, slow, start):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+        assert torch.allclose(a - w0, b - w0, rtol=1e-3, atol=1e-7)  # the updates themselves, not only the weights
+    assert any(not torch.equal(a, w0) for a, w0 in zip(fast, start))
 
-    ours = make_optimizer(name, torch.nn.Linear(1, 1).parameters(), 2e-4, (0.5, 0.999))
-    assert ours.defaults["foreach"] is True
-    plain = {"adam": lambda m: torch.optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999), foreach=False),
-             "rmsprop": lambda m: torch.optim.RMSprop(m.parameters(), lr=2e-4, foreach=False)}[name]
-    fast = train(lambda m: make_optimizer(name, m.parameters(), 2e-4, (0.5, 0.999)))
-    slow = train(plain)
+
+def test_foreach_rmsprop_takes_the_plain_loops_steps_bit_for_bit():
+    """RMSprop has no fused kernel: the loop's runs its multi-tensor (foreach) kernels, bitwise the same as
+    the per-parameter loop."""
+    from ganworks.training.loop import make_optimizer
+
+    assert make_optimizer("rmsprop", torch.nn.Linear(1, 1).parameters(), 2e-4, (0.5, 0.999)).defaults["foreach"] is True
+    fast = _train_dcgan_pair(lambda m: make_optimizer("rmsprop", m.parameters(), 2e-4, (0.5, 0.999)))
+    slow = _train_dcgan_pair(lambda m: torch.optim.RMSprop(m.parameters(), lr=2e-4, foreach=False))
     assert all(torch.equal(a, b) for a, b in zip(fast, slow))
-    assert not all(torch.equal(a, b) for a, b in zip(fast, train(lambda m: torch.optim.SGD(m.parameters(), lr=0.1))))
+    assert not all(torch.equal(a, b) for a, b in zip(fast, _train_dcgan_pair(lambda m: torch.optim.SGD(m.parameters(), lr=0.1))))
 
 
 def test_channels_last_under_bf16_for_convolutional_nets_only_with_the_same_values(tmp_path):
