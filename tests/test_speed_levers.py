@@ -123,7 +123,7 @@ def test_fused_adam_takes_the_plain_loops_steps_within_float32_rounding():
 
 
 def test_foreach_rmsprop_takes_the_plain_loops_steps_bit_for_bit():
-    """RMSprop has no fused kernel: the loop's runs its multi-tensor (foreach) kernels, bitwise the same as
+    """RMSprop has no fused kernel: the loop's RMSprop runs its multi-tensor (foreach) kernels, bitwise the same as
     the per-parameter loop."""
     from ganworks.training.loop import make_optimizer
 
@@ -131,7 +131,8 @@ def test_foreach_rmsprop_takes_the_plain_loops_steps_bit_for_bit():
     fast = _train_dcgan_pair(lambda m: make_optimizer("rmsprop", m.parameters(), 2e-4, (0.5, 0.999)))
     slow = _train_dcgan_pair(lambda m: torch.optim.RMSprop(m.parameters(), lr=2e-4, foreach=False))
     assert all(torch.equal(a, b) for a, b in zip(fast, slow))
-    assert not all(torch.equal(a, b) for a, b in zip(fast, _train_dcgan_pair(lambda m: torch.optim.SGD(m.parameters(), lr=0.1))))
+    other = _train_dcgan_pair(lambda m: torch.optim.SGD(m.parameters(), lr=0.1))
+    assert not all(torch.equal(a, b) for a, b in zip(fast, other))
 
 
 def test_channels_last_under_bf16_for_convolutional_nets_only_with_the_same_values(tmp_path):
