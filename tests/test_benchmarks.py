@@ -289,9 +289,11 @@ def test_soak_a_kill_resume_bitwise(tmp_path):
     r = bench("soak", "--cycles", "1", "--kimg", "3", "--min-delay", "0.2", "--max-delay", "2", "--reader-pause", "4",
               "--out", out)
     res = results(r, out, "soak", tmp_path)
-    assert res["kills"] == 1 and res["kills_by_signal"] == {"SIGKILL": 1}
-    assert res["rounds"] == res["rounds_completed"] == 1 and res["resume_failures"] == 0
-    assert res["final_bitwise"] == [True] and res["stats_equal"] == [True]
+    # Timing-dependent (a random kill moment on a shared machine): a failure shows every round's story.
+    story = json.dumps({k: res[k] for k in ("rounds_detail", "exit_codes", "elapsed_s")})[-3000:]
+    assert res["kills"] == 1 and res["kills_by_signal"] == {"SIGKILL": 1}, story
+    assert res["rounds"] == res["rounds_completed"] == 1 and res["resume_failures"] == 0, story
+    assert res["final_bitwise"] == [True] and res["stats_equal"] == [True], story
     assert res["cycles_survived"] == 1 and "differs" not in res["checkpoint_checks"]
     assert res["leftovers"] == 0 and res["reader_errors"] == 0, (res["leftover_names"], res["reader_error_examples"])
     md = out.with_suffix(".md").read_text()

@@ -655,10 +655,19 @@ def main(argv: list[str] | None = None) -> int:
     handle = alone and threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if handle else None
     try:
-        return _run(argv)
+        code = _run(argv)
     finally:
         if handle:
             signal.signal(signal.SIGTERM, previous)
+    if not alone and argv[:1] == ["train"]:
+        # A torchrun worker whose run is over (process group destroyed, every file written and
+        # closed) leaves at once: gloo's threads can otherwise still be torn down by C++ static
+        # destructors at interpreter exit, which now and then aborts the process under load
+        # ("terminate called without an active exception") after a run that succeeded.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def _run(argv: list[str]) -> int:
