@@ -90,6 +90,25 @@ def test_instance_noise_ends_with_the_budget(tmp_path, fake_clock):
     assert last["instance_noise"] == pytest.approx(0.5 * (1 - (last["kimg"] * 1000 - 64) / 100_000), abs=1e-6)
 
 
+def test_minutes_without_kimg_runs_for_the_time_alone(tmp_path, fake_clock):
+    """`--minutes M` alone trains for M minutes: no default --kimg cuts it short (a --kimg given still
+    bounds it, above), and the schedules go by the share of the budget alone."""
+    assert TrainConfig().kimg == 600 and TrainConfig(kimg=50).kimg == 50  # no budget: the default length
+    assert TrainConfig(minutes=10).kimg is None and TrainConfig(minutes=10, kimg=300).kimg == 300
+    budget_s = 1.22
+    run = train(run_dir=str(tmp_path / "r"), minutes=budget_s / 60, lr_g=2e-4, lr_d=8e-4, lr_schedule="linear",
+                instance_noise=0.5, checkpoint_kimg=0, **RING_KW)
+    recs = [json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines()]
+    assert len(recs) == 20 and reached(run)["kimg"] == recs[-1]["kimg"] == 20 * 0.512  # as with --kimg 1000
+    for n, rec in enumerate(recs):  # tick n + 1 ran at the fraction read at tick n, the images count for nothing
+        held = n * STEP_S / budget_s
+        assert rec["lr_G"] == pytest.approx(2e-4 * (1 - held), rel=1e-12)
+        assert rec["instance_noise"] == pytest.approx(0.5 * (1 - held), abs=1e-6)
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["train"]["kimg"] is None and cfg["train"]["minutes"] == budget_s / 60
+    assert f"{budget_s / 60:g} minutes of ring8" in (run / "log.txt").read_text()
+
+
 def test_a_budget_that_never_binds_changes_nothing(tmp_path):
     kw = dict(kimg=2.048, lr_schedule="linear", instance_noise=0.1, seed=2, **RING_KW)
     a = train(run_dir=str(tmp_path / "a"), **kw)
@@ -99,10 +118,11 @@ def test_a_budget_that_never_binds_changes_nothing(tmp_path):
     assert reached(a)["kimg"] == reached(b)["kimg"] == 2.048
 
 
-def test_resume_mid_tick_under_a_budget_is_bitwise_exact(tmp_path, fake_clock):
+@pytest.mark.parametrize("kimg", [1000, None])  # None: no --kimg, the budget is the only end
+def test_resume_mid_tick_under_a_budget_is_bitwise_exact(tmp_path, fake_clock, kimg):
     # Checkpoints every half tick: resuming from one in the middle of a tick must go on with the
     # fraction held since that tick (stored in the resume state), not one re-read from the clock.
-    kw = dict(kimg=1000, minutes=1.9 / 60, lr_schedule="cosine", instance_noise=0.2, checkpoint_kimg=0.256,
+    kw = dict(kimg=kimg, minutes=1.9 / 60, lr_schedule="cosine", instance_noise=0.2, checkpoint_kimg=0.256,
               keep_checkpoints=1000, **RING_KW)
     ref = train(run_dir=str(tmp_path / "ref"), **kw)
     assert reached(ref)["kimg"] < 20  # the budget, not --kimg, ended it

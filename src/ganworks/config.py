@@ -62,6 +62,10 @@ RECIPES: dict[str, dict[str, Any]] = {
                "reuse_fakes": True},
     "points": {"model": "mlp"},
 }
+#: Training length without --kimg or --minutes, in thousands of images.
+DEFAULT_KIMG = 600.0
+#: The image count that stands for "no limit" in the loop (--minutes without --kimg): 2**62, never reached.
+NO_IMAGE_LIMIT = 2 ** 62
 #: The value of each recipe setting when neither the user nor a recipe sets it (a named --model).
 UNSET_DEFAULTS: dict[str, Any] = {"batch_size": 64, "ema_kimg": 0.0, "ema_rampup": 0.0, "reuse_fakes": False}
 
@@ -102,11 +106,13 @@ class TrainConfig:
                                check=Bool(), group=WHAT)
 
     # ---- how long and how. None: the objective's paper default (``resolved()``), else the global one.
-    kimg: float = option(600.0, help="training length in thousands of real images shown to D (independent of "
-                                     "the batch size)", check=POSITIVE, resume=True)
+    # None after __post_init__ only with --minutes: the budget alone ends the run.
+    kimg: float | None = option(None, help=f"training length in thousands of real images shown to D (independent of "
+                                           f"the batch size; default {DEFAULT_KIMG:g}, or with --minutes no limit "
+                                           f"but the time)", check=POSITIVE, resume=True)
     minutes: float | None = option(None, help="wall-clock budget: stop at the first tick after this many minutes of "
-                                              "training (--kimg stays the upper bound); the lr schedule and the "
-                                              "instance noise then go by the share of the budget used",
+                                              "training (a --kimg given stays the upper bound); the lr schedule and "
+                                              "the instance noise then go by the share of the budget used",
                                    check=POSITIVE, resume=True, metavar="M")
     batch_size: int | None = option(None, help="images per minibatch (default: the recipe's with --model auto, "
                                                "else 64)", check=Int(1))
@@ -247,6 +253,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         validate_fields(self)  # each field's own check, worded from its flag
+        if self.kimg is None and self.minutes is None:
+            self.kimg = DEFAULT_KIMG  # with --minutes and no --kimg the time alone ends the run
         self._apply_recipe()
         self._check_sequences()
         if self.label_smoothing > 0 and self.objective not in SMOOTHABLE:
@@ -340,7 +348,7 @@ class TrainConfig:
                                               default_of("gumbel_temperature")):
             raise GanworksError("--straight-through and --gumbel-temperature apply to --estimator gumbel, "
                                 "not reinforce")
-        if self.objective != MLE and self.pretrain_kimg >= self.kimg:
+        if self.objective != MLE and self.kimg is not None and self.pretrain_kimg >= self.kimg:
             raise GanworksError(f"--pretrain-kimg {self.pretrain_kimg:g} leaves no adversarial training within "
                                 f"--kimg {self.kimg:g}; lower it, or use --objective mle for maximum likelihood alone")
 
@@ -348,7 +356,18 @@ class TrainConfig:
         """The instance noise std after ``nimg`` images (the training loop's schedule, ``Schedules.noise_std``)."""
         from .training.schedule import Schedules
 
-        return Schedules.of(self, round(self.kimg * 1000)).noise_std(nimg)
+        return Schedules.of(self, self.total_images).noise_std(nimg)
+
+    @property
+    def total_images(self) -> int:
+        """The run's length in images: --kimg, or with --minutes and no --kimg a bound never reached."""
+        return NO_IMAGE_LIMIT if self.kimg is None else int(round(self.kimg * 1000))
+
+    def length_text(self) -> str:
+        """The run's length for its log: "600 kimg", "10 minutes", "10 minutes (at most 900 kimg)"."""
+        if self.minutes is None:
+            return f"{self.kimg:g} kimg"
+        return f"{self.minutes:g} minutes" + ("" if self.kimg is None else f" (at most {self.kimg:g} kimg)")
 
     def eval_metric_names(self) -> list[str]:
         """The metrics evaluated during training, validated against the metric registry."""

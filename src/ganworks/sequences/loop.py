@@ -67,7 +67,7 @@ def train_sequences(cfg: TrainConfig, resume_dir: Path | None, ckpt: Path | None
     model_info = config_to_dict("seq", model_cfg)
     order = IndexBatches(len(data), cfg.batch_size, cfg.seed)
     tokens = data.tokens.to(device)
-    total = int(round(cfg.kimg * 1000))
+    total = cfg.total_images
     pretrain = total if mle_only else int(round(cfg.pretrain_kimg * 1000))
     schedules = Schedules.of(cfg, total)
     progress = Progress.of(cfg, schedules.budget)
@@ -85,7 +85,7 @@ def train_sequences(cfg: TrainConfig, resume_dir: Path | None, ckpt: Path | None
 
     opening = _opening(cfg, resolved, skipped, ckpt, run_dir, progress, data, device, G, D)
 
-    with tracker.open(total, progress.nimg, ckpt is not None, cfg.progress, desc), flush_denormals():
+    with tracker.open(cfg.kimg and total, progress.nimg, ckpt is not None, cfg.progress, desc), flush_denormals():
         for line in opening:
             tracker.log(line)
         if ckpt is None:
@@ -239,9 +239,9 @@ def _game_step(G, D, objective, cfg: TrainConfig, resolved, progress, order, tok
 def _opening(cfg: TrainConfig, resolved, skipped, ckpt, run_dir, progress, data, device, G, D) -> list[str]:
     """The lines a run starts with: skipped checkpoints, then what resumed or what trains."""
     opening = [f"WARNING: skipped checkpoint: {why}" for why in skipped]
-    opening.append(f"resumed {run_dir} from {ckpt.name} at kimg {progress.nimg / 1000:.3f}; training to {cfg.kimg:g} "
-                   "kimg" if ckpt is not None else
-                   f"run {run_dir}: {cfg.kimg:g} kimg of {cfg.data} ({len(data)} sequences of {data.seq_len} tokens, "
+    opening.append(f"resumed {run_dir} from {ckpt.name} at kimg {progress.nimg / 1000:.3f}; training for "
+                   f"{cfg.length_text()}" if ckpt is not None else
+                   f"run {run_dir}: {cfg.length_text()} of {cfg.data} ({len(data)} sequences of {data.seq_len} tokens, "
                    f"vocabulary {data.vocab_size}) on {device}; seq G {count_parameters(G):,} params, "
                    f"D {count_parameters(D):,}; "
                    f"{_plan_words(cfg, resolved)}")

@@ -98,7 +98,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
     G_out = G_ema if G_ema is not None else G  # the network that grids and the saved "generator" use
     grids = SampleGrids(G_out, data, model_cfg.z_dim, num_classes, run_dir, device, dist.main)
 
-    total = int(round(cfg.kimg * 1000))
+    total = cfg.total_images
     per_iter = cfg.batch_size * resolved.d_steps
     schedules = Schedules.of(cfg, total)
     progress = Progress.of(cfg, schedules.budget)  # events every so many kimg; the --minutes budget
@@ -121,12 +121,12 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
                 cfg.freeze_discriminator, cfg.reuse_fakes)
     evaluate_now = Evaluator(cfg, G_out, G_ema is not None, model_cfg, run_dir, tracker, progress)
 
-    with tracker.open(total, progress.nimg, ckpt is not None, cfg.progress, desc):
+    with tracker.open(cfg.kimg and total, progress.nimg, ckpt is not None, cfg.progress, desc):
         for why in skipped:
             tracker.log(f"WARNING: skipped checkpoint: {why}")
         if ckpt is not None:
             tracker.log(f"resumed {run_dir} from {ckpt.name} at kimg {progress.nimg / 1000:.3f} (tick {progress.tick}) "
-                        f"on {dist.world} process(es); training to {cfg.kimg:g} kimg")
+                        f"on {dist.world} process(es); training for {cfg.length_text()}")
         else:
             tracker.log(_start_line(cfg, resolved, run_dir, data, device, dist, G, D, precision))
             grids.snapshot(0)
@@ -196,7 +196,7 @@ def _model_config(cfg: TrainConfig, data, dist: distributed.Dist):
     if len(data) < cfg.batch_size:
         raise GanworksError(f"--batch-size {cfg.batch_size} is larger than dataset {cfg.data!r} ({len(data)} images)")
     per_iter = cfg.batch_size * cfg.resolved().d_steps
-    if round(cfg.kimg * 1000) < per_iter:  # the loop would take no step and leave an empty run
+    if cfg.total_images < per_iter:  # the loop would take no step and leave an empty run
         raise GanworksError(f"--kimg {cfg.kimg:g} is less than one iteration ({cfg.batch_size} images x "
                             f"{cfg.resolved().d_steps} D step(s)); the minimum is --kimg {per_iter / 1000:g}")
     num_classes = 0
@@ -262,7 +262,7 @@ def use_channels_last(net: nn.Module, precision: str) -> nn.Module:
 def _start_line(cfg: TrainConfig, resolved, run_dir: Path, data, device, dist, G: nn.Module, D: nn.Module,
                 precision: str) -> str:
     schedule = "" if cfg.lr_schedule == "constant" else f" ({cfg.lr_schedule} schedule)"
-    return (f"run {run_dir}: {cfg.kimg:g} kimg of {cfg.data} ({len(data)} images) on {device}"
+    return (f"run {run_dir}: {cfg.length_text()} of {cfg.data} ({len(data)} images) on {device}"
             f"{f' x {dist.world} processes' if dist.active else ''}, "
             f"{cfg.model} G {count_parameters(G):,} params, D {count_parameters(D):,}; "
             f"{cfg.objective}, {resolved.optimizer} "

@@ -135,7 +135,7 @@ class Schedules:
 
     @classmethod
     def of(cls, cfg, total: int) -> "Schedules":
-        end = 1000 * (cfg.instance_noise_kimg if cfg.instance_noise_kimg is not None else cfg.kimg)
+        end = 1000 * cfg.instance_noise_kimg if cfg.instance_noise_kimg is not None else total
         return cls(total=total, lr=cfg.lr_schedule, nan_lr_factor=cfg.nan_lr_factor, noise=cfg.instance_noise,
                    noise_end=end, r1_gamma=cfg.r1_gamma, r1_interval=cfg.r1_interval, r2_gamma=cfg.r2_gamma,
                    budget=Budget.minutes(cfg.minutes), noise_to_end=cfg.instance_noise_kimg is None,
