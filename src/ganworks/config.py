@@ -67,7 +67,8 @@ DEFAULT_KIMG = 600.0
 #: The image count that stands for "no limit" in the loop (--minutes without --kimg): 2**62, never reached.
 NO_IMAGE_LIMIT = 2 ** 62
 #: The value of each recipe setting when neither the user nor a recipe sets it (a named --model).
-UNSET_DEFAULTS: dict[str, Any] = {"batch_size": 64, "ema_kimg": 0.0, "ema_rampup": 0.0, "reuse_fakes": False}
+UNSET_DEFAULTS: dict[str, Any] = {"batch_size": 64, "ema_kimg": 0.0, "ema_rampup": 0.0, "reuse_fakes": False,
+                                  "lr_schedule": "constant"}
 
 
 def _path(metavar: str = "PATH") -> Check:
@@ -135,9 +136,10 @@ class TrainConfig:
     # (Loshchilov & Hutter 2017), cooldown 1 then linear to 0 over the last 20% (the decay phase of
     # warmup-stable-decay schedules; Hägele et al. 2024 found 20% enough). It follows kimg: resuming with a
     # larger --kimg stretches what is left.
-    lr_schedule: str = option("constant", help="both learning rates times f(t) over the run: constant, linear "
-                                               "(to 0 at --kimg), cosine, or cooldown (constant, then linear to 0 "
-                                               "over the last 20%)", check=Choice(LR_SCHEDULES))
+    lr_schedule: str | None = option(None, help="both learning rates times f(t) over the run: constant, linear "
+                                                "(to 0 at the end), cosine, or cooldown (constant, then linear to 0 "
+                                                "over the last 20%; default: the recipe's with --model auto, else "
+                                                "constant)", check=Choice(LR_SCHEDULES))
     beta1: float | None = option(None, help="Adam beta1 (default: the objective's, else 0.5)", check=UNIT)
     beta2: float | None = option(None, help="Adam beta2 (default: the objective's, else 0.999)", check=UNIT)
     clip: float | None = option(None, help="clamp D's weights to [-clip, clip] after each D step (WGAN default "
