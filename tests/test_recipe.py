@@ -10,7 +10,7 @@ from ganworks import train
 from ganworks.config import RECIPES, UNSET_DEFAULTS, TrainConfig
 from ganworks.errors import GanworksError
 from ganworks.metrics.evaluate import evaluate
-from ganworks.training.schedule import Schedules
+from ganworks.training.schedule import Schedules, lr_factor
 from gwtest import needs_mnist5k
 
 
@@ -92,6 +92,19 @@ def test_the_recipe_reuses_g_forward_pass_where_it_applies():
     assert wgan.requested()["reuse_fakes"] is None  # not asked: off only because k = 5
     assert TrainConfig.from_dict({**wgan.requested(), "objective": "ns"}).reuse_fakes is True
     assert TrainConfig(data="fashion-mnist", reuse_fakes=False).requested()["reuse_fakes"] is False
+
+
+def test_the_recipe_cools_the_learning_rate_down_and_a_flag_or_named_model_keeps_it_constant():
+    assert TrainConfig(data="fashion-mnist").lr_schedule == RECIPES["images"]["lr_schedule"] == "cooldown"
+    assert TrainConfig(data="fashion-mnist", lr_schedule="constant").lr_schedule == "constant"
+    assert TrainConfig(data="fashion-mnist", model="dcgan").lr_schedule == "constant"
+    assert TrainConfig(data="ring8").lr_schedule == "constant"  # the points recipe sets none
+    cfg = TrainConfig(data="fashion-mnist", lr_schedule="linear")
+    assert cfg.requested()["lr_schedule"] == "linear" and TrainConfig(data="mnist").requested()["lr_schedule"] is None
+    # The schedule the loop follows: the full rate until 80% of the run, then linear to 0.
+    s = Schedules.of(TrainConfig(data="fashion-mnist", kimg=100), 100_000)
+    factor = [lr_factor(s.lr, s.fraction(n, s.total)) for n in (0, 79_000, 90_000, 100_000)]
+    assert factor[:2] == [1.0, 1.0] and factor[2] == pytest.approx(0.5) and factor[3] == 0.0
 
 
 def test_an_option_of_no_model_names_what_auto_chose():
