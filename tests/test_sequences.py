@@ -206,3 +206,15 @@ def test_the_lr_schedule_follows_each_phase_of_a_sequence_run(tmp_path, capsys):
     got = lrs(tmp_path / "gan")
     assert [g for _, g, _ in got] == pytest.approx([0.01 * 0.75, 0.01 * 0.25, 1e-3 * 0.75, 1e-3 * 0.25])
     assert [d for _, _, d in got[2:]] == pytest.approx([1e-3 * 0.75, 1e-3 * 0.25])
+
+
+def test_a_sequence_run_with_minutes_alone_trains_for_the_time(tmp_path, capsys):
+    """--minutes without --kimg: no default length cuts the run short, in the sequence loop as in the image loop
+    (pre-training then lasts the whole budget when the objective is maximum likelihood alone)."""
+    run = tmp_path / "r"
+    r = cli(capsys, "train", "--data", "brackets", "--objective", "mle", "--minutes", "0.05", *TINY,
+            "--tick-kimg", "0.064", "--run-dir", str(run))
+    assert r.returncode == 0, r.stderr
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["kimg"] is None and config["reached"]["minutes"] >= 0.05
+    assert config["reached"]["kimg"] > 0 and "0.05 minutes of brackets" in (run / "log.txt").read_text()

@@ -54,7 +54,8 @@ class Resolved:
 #: (``--g-hidden``, ...). A flag the user gives always wins over the recipe.
 RECIPES: dict[str, dict[str, Any]] = {
     "images": {"model": "dcgan",
-               # D narrower than G: 1.3-1.4x the images per minute, and the better samples at 10 minutes.
+               # D narrower than G: 1.1-1.4x the images per minute, and the better samples at 10 minutes
+               # (docs/research/recipes.md).
                "model_options": {"g_channels": 48, "d_channels": 32, "sn": True, "g_extra": 1, "d_extra": 1},
                "batch_size": 64, "ema_kimg": 10.0, "ema_rampup": 0.05,
                # Constant, then linear to 0 over the last 20% of the run (of --minutes where given).
