@@ -85,8 +85,7 @@ def train_sequences(cfg: TrainConfig, resume_dir: Path | None, ckpt: Path | None
 
     opening = _opening(cfg, resolved, skipped, ckpt, run_dir, progress, data, device, G, D)
 
-    bar_total = None if cfg.kimg is None else total  # --minutes alone: a count, no bar to fill
-    with tracker.open(bar_total, progress.nimg, ckpt is not None, cfg.progress, desc), flush_denormals():
+    with tracker.open(total, progress.nimg, ckpt is not None, cfg.progress, desc), flush_denormals():
         for line in opening:
             tracker.log(line)
         if ckpt is None:

@@ -121,8 +121,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
                 cfg.freeze_discriminator, cfg.reuse_fakes)
     evaluate_now = Evaluator(cfg, G_out, G_ema is not None, model_cfg, run_dir, tracker, progress)
 
-    bar_total = None if cfg.kimg is None else total  # --minutes alone: a count, no bar to fill
-    with tracker.open(bar_total, progress.nimg, ckpt is not None, cfg.progress, desc):
+    with tracker.open(total, progress.nimg, ckpt is not None, cfg.progress, desc):
         for why in skipped:
             tracker.log(f"WARNING: skipped checkpoint: {why}")
         if ckpt is not None:

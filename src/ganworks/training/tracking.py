@@ -132,16 +132,19 @@ class Tracker:
             truncate_jsonl(self.run_dir / "stats.jsonl", nimg)
             truncate_jsonl(self.run_dir / "metrics.jsonl", nimg)
 
-    def open(self, total: int | None, nimg: int, resumed: bool, progress: bool, desc: str) -> "Tracker":
-        """Open log.txt, TensorBoard and the progress bar (``total`` None: a count without a bar, for a run
-        that only --minutes ends)."""
+    def open(self, total: int, nimg: int, resumed: bool, progress: bool, desc: str) -> "Tracker":
+        """Open log.txt, TensorBoard and the progress bar (a count without a bar for a run that only --minutes
+        ends: ``total`` is then ``NO_IMAGE_LIMIT``)."""
         from tqdm import tqdm
+
+        from ..config import NO_IMAGE_LIMIT
 
         self._log_file = open(self.run_dir / "log.txt" if self.main else os.devnull, "a")
         try:
             # purge_step (on resume): TensorBoard hides the killed run's points past the checkpoint.
             self.tb = TensorBoardLog(self.run_dir, enabled=self.main, purge_step=nimg + 1 if resumed else None)
-            self.bar = tqdm(total=total, initial=nimg if total is None else min(nimg, total), unit="img", unit_scale=True, file=sys.stderr,
+            bar_total = None if total >= NO_IMAGE_LIMIT else total
+            self.bar = tqdm(total=bar_total, initial=min(nimg, total), unit="img", unit_scale=True, file=sys.stderr,
                             dynamic_ncols=True, disable=None if progress and self.main else True, desc=desc,
                             leave=False)
         except BaseException:
