@@ -59,19 +59,23 @@ def test_the_recipe_d_judges_each_image_alone_so_penalties_mean_what_they_say():
 
 
 def test_the_recipe_rate_fills_in_only_where_the_objective_has_no_paper_rate():
-    """The image recipe trains at its own learning rate (4e-4) under objectives without a rate of their own;
-    the WGANs keep their papers' (5e-5 RMSProp, 1e-4 Adam), a named model the global 2e-4, and --lr wins."""
-    lr = RECIPES["images"]["lr"]
-    assert lr == 4e-4
+    """The image recipe trains at its own learning rate (6e-4) and betas (0.5, 0.99) under objectives without
+    a rate or betas of their own; the WGANs keep their papers' (5e-5 RMSProp, 1e-4 Adam with betas (0, 0.9)),
+    rpgan its betas (0, 0.99), a named model the global 2e-4 and (0.5, 0.999), and --lr / --beta2 win."""
+    lr, betas = RECIPES["images"]["lr"], RECIPES["images"]["betas"]
+    assert (lr, betas) == (6e-4, (0.5, 0.99))
     for objective in ("ns", "hinge", "lsgan", "rpgan"):
         r = TrainConfig(data="fashion-mnist", objective=objective).resolved()
         assert (r.lr_g, r.lr_d) == (lr, lr), objective
+        assert r.betas == ((0.0, 0.99) if objective == "rpgan" else betas), objective
     assert TrainConfig(data="fashion-mnist", objective="wgan").resolved().lr_g == 5e-5
-    assert TrainConfig(data="fashion-mnist", objective="wgan-gp").resolved().lr_d == 1e-4
-    assert TrainConfig(data="fashion-mnist", model="dcgan").resolved().lr_g == 2e-4  # no recipe
+    wgan_gp = TrainConfig(data="fashion-mnist", objective="wgan-gp").resolved()
+    assert (wgan_gp.lr_d, wgan_gp.betas) == (1e-4, (0.0, 0.9))
+    named = TrainConfig(data="fashion-mnist", model="dcgan").resolved()  # no recipe
+    assert (named.lr_g, named.betas) == (2e-4, (0.5, 0.999))
     assert TrainConfig(data="ring8").resolved().lr_g == 2e-4  # the points recipe has no rate
-    asked = TrainConfig(data="fashion-mnist", lr_g=1e-4).resolved()
-    assert (asked.lr_g, asked.lr_d) == (1e-4, lr)
+    asked = TrainConfig(data="fashion-mnist", lr_g=1e-4, beta2=0.9).resolved()
+    assert (asked.lr_g, asked.lr_d, asked.betas) == (1e-4, lr, (0.5, 0.9))
 
 
 def test_the_recipe_reuses_g_forward_pass_where_it_applies():

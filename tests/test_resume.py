@@ -253,3 +253,33 @@ def test_train_help_lists_resume_flags(capsys):
     for flag in ("--resume", "--checkpoint-kimg", "--keep-checkpoints", "--on-nan", "--nan-lr-factor",
                  "--max-rollbacks", "--sync-bn"):
         assert flag in r.stdout, flag
+
+
+@pytest.mark.slow
+@needs_mnist5k
+def test_resume_keeps_the_rates_and_betas_the_run_started_with(tmp_path):
+    """A run that left the optimizer settings unset continues with those of its config.json "resolved", not
+    with the defaults of the ganworks that resumes it (the image recipe's rate and betas changed between
+    versions); settings the user gave stay as given."""
+    from ganworks.training.resume import plan
+
+    run = tmp_path / "run"
+    train(data="mnist-5k", kimg=0.128, batch_size=32, tick_kimg=0.064, checkpoint_kimg=0.064,
+          model_options={"g_channels": 8, "d_channels": 8}, lr_d=3e-4, run_dir=str(run))
+    path = run / "config.json"
+    written = json.loads(path.read_text())
+    assert written["train"]["recipe"] == "images" and written["train"]["lr_g"] is None
+    now = written["resolved"]
+    assert (now["lr_g"], now["betas"]) == (6e-4, [0.5, 0.99])  # the recipe's, today
+    # As an older ganworks would have written it: another recipe rate and betas.
+    written["resolved"].update(lr_g=4e-4, betas=[0.5, 0.999], lr_d=1e-3)
+    path.write_text(json.dumps(written))
+    cfg, resumed, ckpt, _ = plan({}, {}, str(run))
+    assert resumed == run and ckpt is not None
+    r = cfg.resolved()
+    assert (r.lr_g, r.betas) == (4e-4, (0.5, 0.999))
+    assert r.lr_d == 3e-4  # given by the user: config.json's "train" holds it, "resolved" does not override it
+    # A config.json without "resolved" resumes with today's defaults.
+    del written["resolved"]
+    path.write_text(json.dumps(written))
+    assert plan({}, {}, str(run))[0].resolved().lr_g == 6e-4

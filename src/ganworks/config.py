@@ -60,8 +60,10 @@ RECIPES: dict[str, dict[str, Any]] = {
                "batch_size": 64, "ema_kimg": 10.0, "ema_rampup": 0.05,
                # Constant, then linear to 0 over the last 20% of the run (of --minutes where given).
                "lr_schedule": "cooldown",
-               # Used by objectives without a paper rate of their own (ns, hinge, lsgan, ...; not the WGANs).
-               "lr": 4e-4,
+               # Used by objectives without a paper rate (or betas) of their own (ns, hinge, lsgan, ...; not the
+               # WGANs, not rpgan's betas): 6e-4 with beta2 0.99, FD 1.1 against 1.4-1.8 for 4e-4 with 0.999 at
+               # 10 minutes on Fashion-MNIST (docs/research/recipes.md).
+               "lr": 6e-4, "betas": (0.5, 0.99),
                # Where it applies (one D step per G step, D trained): 20-30% more images per second.
                "reuse_fakes": True},
     "points": {"model": "mlp"},
@@ -144,8 +146,10 @@ class TrainConfig:
                                                 "(to 0 at the end), cosine, or cooldown (constant, then linear to 0 "
                                                 "over the last 20%; default: the recipe's with --model auto, else "
                                                 "constant)", check=Choice(LR_SCHEDULES))
-    beta1: float | None = option(None, help="Adam beta1 (default: the objective's, else 0.5)", check=UNIT)
-    beta2: float | None = option(None, help="Adam beta2 (default: the objective's, else 0.999)", check=UNIT)
+    beta1: float | None = option(None, help="Adam beta1 (default: the objective's, else the recipe's, else 0.5)",
+                                 check=UNIT)
+    beta2: float | None = option(None, help="Adam beta2 (default: the objective's, else the recipe's, else 0.999)",
+                                 check=UNIT)
     clip: float | None = option(None, help="clamp D's weights to [-clip, clip] after each D step (WGAN default "
                                            "0.01; 0 = off)", check=NONNEGATIVE)
     gp_weight: float | None = option(None, help="gradient penalty lambda (WGAN-GP default 10; 0 = off)",
@@ -408,11 +412,11 @@ class TrainConfig:
 
     def resolved(self) -> "Resolved":
         """Fill every None with the objective's default (its paper's settings), else the recipe's (the
-        image recipe's learning rate), else the global one."""
+        image recipe's learning rate and betas), else the global one."""
         from .objectives import get_objective
 
         d = get_objective(self.objective).defaults if self.objective != "mle" else {}
-        betas = tuple(d.get("betas", (0.5, 0.999)))
+        betas = tuple(d.get("betas", RECIPES.get(self.recipe, {}).get("betas", (0.5, 0.999))))
         lr = d.get("lr", RECIPES.get(self.recipe, {}).get("lr", 2e-4))
         return Resolved(
             optimizer=self.optimizer or d.get("optimizer", "adam"),

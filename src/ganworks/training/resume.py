@@ -335,6 +335,20 @@ def _plain(v: Any) -> Any:
     return json.loads(json.dumps(v))  # tuples -> lists, as stored in config.json
 
 
+def _as_resolved(stored: dict[str, Any], resolved: dict[str, Any] | None) -> dict[str, Any]:
+    """The optimizer settings the run left unset, as they were resolved when it started (config.json's
+    "resolved"): a run continues at its own rates and betas when a later ganworks changes the recipe's or
+    an objective's defaults. Empty for a config.json without them."""
+    if not isinstance(resolved, dict):
+        return {}
+    pinned = {name: resolved[name] for name in ("optimizer", "lr_g", "lr_d", "d_steps", "clip", "gp_weight")
+              if stored.get(name) is None and name in resolved}
+    betas = resolved.get("betas")
+    if isinstance(betas, list) and len(betas) == 2:
+        pinned.update({name: beta for name, beta in zip(("beta1", "beta2"), betas) if stored.get(name) is None})
+    return pinned
+
+
 def plan(requested: dict[str, Any], overrides: dict[str, Any], resume: str):
     """Decide what ``--resume`` means for this call.
 
@@ -365,8 +379,9 @@ def plan(requested: dict[str, Any], overrides: dict[str, Any], resume: str):
             raise GanworksError(f"--resume {resume}: {run} is not a ganworks run directory (no config.json)")
         return TrainConfig.from_dict(requested), run, None, []
     try:
-        stored = json.loads(cfg_path.read_text())["train"]
-        base = TrainConfig.from_dict(stored).to_dict()
+        written = json.loads(cfg_path.read_text())
+        stored = written["train"]
+        base = TrainConfig.from_dict({**stored, **_as_resolved(stored, written.get("resolved"))}).to_dict()
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise GanworksError(f"--resume {resume}: cannot read {cfg_path}: {e}") from None
     except GanworksError as e:
