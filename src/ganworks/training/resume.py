@@ -339,10 +339,15 @@ def _as_resolved(stored: dict[str, Any], resolved: dict[str, Any] | None) -> dic
     """The optimizer settings the run left unset, as they were resolved when it started (config.json's
     "resolved"): a run continues at its own rates and betas when a later ganworks changes the recipe's or
     an objective's defaults. Empty for a config.json without them."""
+    from dataclasses import fields
+
+    from ..config import Resolved
+
     if not isinstance(resolved, dict):
         return {}
-    pinned = {name: resolved[name] for name in ("optimizer", "lr_g", "lr_d", "d_steps", "clip", "gp_weight")
-              if stored.get(name) is None and name in resolved}
+    # Every field of Resolved but betas has a config field of its name (betas: beta1, beta2).
+    pinned = {f.name: resolved[f.name] for f in fields(Resolved)
+              if f.name != "betas" and stored.get(f.name) is None and f.name in resolved}
     betas = resolved.get("betas")
     if isinstance(betas, list) and len(betas) == 2:
         pinned.update({name: beta for name, beta in zip(("beta1", "beta2"), betas) if stored.get(name) is None})
