@@ -305,6 +305,32 @@ def test_stacked_modes_counts_exactly():
     assert not full["collapsed"]
 
 
+def test_stacked_modes_splits_the_kl_into_channels_and_dependence():
+    m = np.arange(1000)
+    # the same digit in all three channels: each channel uniform, all of the KL is dependence (log 100)
+    same = gm.stacked_modes(m % 10, m % 10, m % 10)
+    assert same["channel_kl"] == pytest.approx([0, 0, 0], abs=1e-12)
+    assert same["dependence_kl"] == pytest.approx(2 * math.log(10), rel=1e-12)
+    assert same["kl_to_uniform"] == pytest.approx(2 * math.log(10), rel=1e-12)
+    # red always 0, green and blue every pair once: independent, the KL is red's log 10
+    red0 = gm.stacked_modes(np.zeros(100, int), np.arange(100) // 10, np.arange(100) % 10)
+    assert red0["channel_kl"] == pytest.approx([math.log(10), 0, 0], abs=1e-12)
+    assert red0["dependence_kl"] == pytest.approx(0.0, abs=1e-12)
+    assert red0["channel_histograms"][0] == [100] + [0] * 9
+    # any histogram: the parts add up to the whole
+    rng = np.random.default_rng(0)
+    r, g, b = (rng.choice(10, 500, p=np.r_[[0.3], np.full(9, 0.7 / 9)]) for _ in range(3))
+    out = gm.stacked_modes(r, g, b)
+    assert sum(out["channel_kl"]) + out["dependence_kl"] == pytest.approx(out["kl_to_uniform"], rel=1e-9)
+    assert [sum(h) for h in out["channel_histograms"]] == [500] * 3
+    # uniform, independent draws: sampling noise, as the docstring says (9/(2N) per channel, 972/(2N) dependence)
+    n = 26_000
+    noise = gm.stacked_modes(*(rng.integers(0, 10, n) for _ in range(3)))
+    assert all(v < 10 * 9 / (2 * n) for v in noise["channel_kl"])
+    assert noise["dependence_kl"] == pytest.approx(972 / (2 * n), abs=0.004)
+    assert "channels" in gm.format_modes(noise)[1] and "channels" not in gm.format_modes(gm.class_histogram(r, 10))[1]
+
+
 # ---------------------------------------------------------------------------------------------
 # Mixtures
 

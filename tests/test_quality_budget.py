@@ -77,3 +77,17 @@ def test_memorisation_flags_a_generator_that_copies_its_training_digits():
     blurred = np.clip(train[:500].astype(np.int16) + rng.integers(-60, 61, train[:500].shape), 0, 255)
     fresh = quality_budget.memorisation(blurred.astype(np.uint8), "mnist-5k")
     assert fresh["near_copies"] < 0.05 and fresh["nn_ratio"] > 0.5
+
+
+def test_stacked_rows_split_the_kl_into_channels_and_dependence():
+    """A Stacked MNIST row shows the KL and its two parts, from the evaluation's modes metric."""
+    m = np.arange(1000)
+    import ganworks.metrics as gm
+
+    modes = gm.stacked_modes(np.zeros(1000, int), m % 10, m % 10)  # red always 0 (log 10), green = blue (log 10)
+    row = quality_budget.scores({"metrics": {"modes": {"metric": "modes", **modes}}})
+    assert row["modes.channel_kl_sum"] == pytest.approx(np.log(10), rel=1e-12)
+    assert row["modes.dependence_kl"] == pytest.approx(np.log(10), rel=1e-12)
+    assert row["modes.kl_to_uniform"] == pytest.approx(2 * np.log(10), rel=1e-12)
+    titles = [t for t, _ in quality_budget.headline("stacked-mnist")]
+    assert titles[-2:] == ["of it: channels", "of it: dependence"]
