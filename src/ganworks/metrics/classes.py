@@ -194,7 +194,7 @@ def stacked_modes(probs_r, probs_g, probs_b) -> dict:
     joint = np.asarray(out["histogram"], dtype=np.float64) / n
     product = np.einsum("i,j,k->ijk", *(h / n for h in channels)).reshape(-1)
     nz = joint > 0  # joint > 0 implies product > 0
-    dependence = float(max((joint[nz] * np.log(joint[nz] / product[nz])).sum(), 0.0)) if len(digits[0]) else 0.0
+    dependence = float(max((joint[nz] * np.log(joint[nz] / product[nz])).sum(), 0.0))
     return {**out, "channel_histograms": [h.tolist() for h in channels], "channel_kl": channel_kl,
             "dependence_kl": dependence}
 
