@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ganworks import train
-from ganworks.config import RECIPES, UNSET_DEFAULTS, TrainConfig
+from ganworks.config import DATA_RECIPES, RECIPES, UNSET_DEFAULTS, TrainConfig
 from ganworks.errors import GanworksError
 from ganworks.metrics.evaluate import evaluate
 from ganworks.training.schedule import Schedules, lr_factor
@@ -17,7 +17,7 @@ from gwtest import needs_mnist5k
 def test_auto_picks_the_image_recipe_for_images_and_the_mlp_for_points():
     for data in ("mnist", "mnist-5k", "fashion-mnist", "stacked-mnist", "folder:/somewhere"):
         cfg = TrainConfig(data=data)
-        assert (cfg.model, cfg.recipe) == (RECIPES["images"]["model"], "images"), data
+        assert (cfg.model, cfg.recipe) == (RECIPES["images"]["model"], data if data in DATA_RECIPES else "images"), data
         assert cfg.model_options == RECIPES["images"]["model_options"]
         assert cfg.batch_size == RECIPES["images"]["batch_size"] and cfg.ema_kimg == RECIPES["images"]["ema_kimg"]
     for data in ("ring8", "grid25", "moons", "normal1d"):
@@ -65,7 +65,7 @@ def test_the_recipe_rate_fills_in_only_where_the_objective_has_no_paper_rate():
     lr, betas = RECIPES["images"]["lr"], RECIPES["images"]["betas"]
     assert (lr, betas) == (6e-4, (0.5, 0.99))
     for objective in ("ns", "hinge", "lsgan", "rpgan"):
-        r = TrainConfig(data="fashion-mnist", objective=objective).resolved()
+        r = TrainConfig(data="mnist", objective=objective).resolved()
         assert (r.lr_g, r.lr_d) == (lr, lr), objective
         assert r.betas == ((0.0, 0.99) if objective == "rpgan" else betas), objective
     assert TrainConfig(data="fashion-mnist", objective="wgan").resolved().lr_g == 5e-5
@@ -74,8 +74,28 @@ def test_the_recipe_rate_fills_in_only_where_the_objective_has_no_paper_rate():
     named = TrainConfig(data="fashion-mnist", model="dcgan").resolved()  # no recipe
     assert (named.lr_g, named.betas) == (2e-4, (0.5, 0.999))
     assert TrainConfig(data="ring8").resolved().lr_g == 2e-4  # the points recipe has no rate
-    asked = TrainConfig(data="fashion-mnist", lr_g=1e-4, beta2=0.9).resolved()
+    asked = TrainConfig(data="mnist-5k", lr_g=1e-4, beta2=0.9).resolved()
     assert (asked.lr_g, asked.lr_d, asked.betas) == (1e-4, lr, (0.5, 0.9))
+
+
+def test_fashion_mnist_takes_the_image_recipe_with_adam_without_momentum():
+    """--data fashion-mnist: the image recipe in every setting but Adam's beta1 (0); the other image data keep
+    0.5; a flag, a named model or an objective with betas of its own still wins; what was asked round-trips."""
+    assert set(DATA_RECIPES) == {"fashion-mnist"}
+    fashion = TrainConfig(data="fashion-mnist")
+    assert fashion.recipe == "fashion-mnist"
+    assert {k: v for k, v in RECIPES["fashion-mnist"].items() if RECIPES["images"][k] != v} == {"betas": (0.0, 0.99)}
+    assert (fashion.model, fashion.model_options, fashion.batch_size, fashion.lr_schedule) == (
+        "dcgan", RECIPES["images"]["model_options"], 64, "cooldown")
+    assert fashion.resolved().betas == (0.0, 0.99) and fashion.resolved().lr_g == 6e-4
+    for data in ("mnist", "mnist-5k", "stacked-mnist", "folder:/somewhere"):
+        assert TrainConfig(data=data).resolved().betas == (0.5, 0.99), data
+    assert TrainConfig(data="fashion-mnist", beta1=0.5).resolved().betas == (0.5, 0.99)
+    assert TrainConfig(data="fashion-mnist", model="dcgan").resolved().betas == (0.5, 0.999)
+    assert TrainConfig(data="fashion-mnist", objective="wgan-gp").resolved().betas == (0.0, 0.9)
+    asked = fashion.requested()
+    assert (asked["model"], asked["recipe"], asked["beta1"]) == ("auto", "", None)
+    assert TrainConfig.from_dict(fashion.to_dict()) == fashion
 
 
 def test_the_recipe_reuses_g_forward_pass_where_it_applies():
