@@ -151,7 +151,8 @@ class TrainConfig:
                                                 "(to 0 at the end), cosine, or cooldown (constant, then linear to 0 "
                                                 "over the last 20%; default: the recipe's with --model auto, else "
                                                 "constant)", check=Choice(LR_SCHEDULES))
-    beta1: float | None = option(None, help="Adam beta1 (default: the objective's, else the recipe's, else 0.5)",
+    beta1: float | None = option(None, help="Adam beta1 (default: the objective's, else the recipe's: 0.5, 0 on "
+                                            "fashion-mnist; else 0.5)",
                                  check=UNIT)
     beta2: float | None = option(None, help="Adam beta2 (default: the objective's, else the recipe's, else 0.999)",
                                  check=UNIT)
