@@ -18,7 +18,7 @@ def test_auto_picks_the_image_recipe_for_images_and_the_mlp_for_points():
     for data in ("mnist", "mnist-5k", "fashion-mnist", "stacked-mnist", "folder:/somewhere"):
         cfg = TrainConfig(data=data)
         assert (cfg.model, cfg.recipe) == (RECIPES["images"]["model"], data if data in DATA_RECIPES else "images"), data
-        assert cfg.model_options == RECIPES["images"]["model_options"]
+        assert cfg.model_options == RECIPES[cfg.recipe]["model_options"]
         assert cfg.batch_size == RECIPES["images"]["batch_size"] and cfg.ema_kimg == RECIPES["images"]["ema_kimg"]
     for data in ("ring8", "grid25", "moons", "normal1d"):
         cfg = TrainConfig(data=data)
@@ -74,21 +74,21 @@ def test_the_recipe_rate_fills_in_only_where_the_objective_has_no_paper_rate():
     named = TrainConfig(data="fashion-mnist", model="dcgan").resolved()  # no recipe
     assert (named.lr_g, named.betas) == (2e-4, (0.5, 0.999))
     assert TrainConfig(data="ring8").resolved().lr_g == 2e-4  # the points recipe has no rate
-    asked = TrainConfig(data="mnist-5k", lr_g=1e-4, beta2=0.9).resolved()
+    asked = TrainConfig(data="mnist", lr_g=1e-4, beta2=0.9).resolved()
     assert (asked.lr_g, asked.lr_d, asked.betas) == (1e-4, lr, (0.5, 0.9))
 
 
 def test_fashion_mnist_takes_the_image_recipe_with_adam_without_momentum():
     """--data fashion-mnist: the image recipe in every setting but Adam's beta1 (0); the other image data keep
     0.5; a flag, a named model or an objective with betas of its own still wins; what was asked round-trips."""
-    assert set(DATA_RECIPES) == {"fashion-mnist"}
+    assert set(DATA_RECIPES) == {"fashion-mnist", "mnist-5k"}
     fashion = TrainConfig(data="fashion-mnist")
     assert fashion.recipe == "fashion-mnist"
     assert {k: v for k, v in RECIPES["fashion-mnist"].items() if RECIPES["images"][k] != v} == {"betas": (0.0, 0.99)}
     assert (fashion.model, fashion.model_options, fashion.batch_size, fashion.lr_schedule) == (
         "dcgan", RECIPES["images"]["model_options"], 64, "cooldown")
     assert fashion.resolved().betas == (0.0, 0.99) and fashion.resolved().lr_g == 6e-4
-    for data in ("mnist", "mnist-5k", "stacked-mnist", "folder:/somewhere"):
+    for data in ("mnist", "stacked-mnist", "folder:/somewhere"):
         assert TrainConfig(data=data).resolved().betas == (0.5, 0.99), data
     assert TrainConfig(data="fashion-mnist", beta1=0.5).resolved().betas == (0.5, 0.99)
     assert TrainConfig(data="fashion-mnist", model="dcgan").resolved().betas == (0.5, 0.999)
@@ -96,6 +96,28 @@ def test_fashion_mnist_takes_the_image_recipe_with_adam_without_momentum():
     asked = fashion.requested()
     assert (asked["model"], asked["recipe"], asked["beta1"]) == ("auto", "", None)
     assert TrainConfig.from_dict(fashion.to_dict()) == fashion
+
+
+def test_mnist_5k_takes_a_larger_g_and_adam_without_momentum_and_flags_still_win():
+    """--data mnist-5k: the image recipe with G at width 64, two refining convolutions per resolution and beta1 0;
+    D and every other setting are the image recipe's; a model option the user gives replaces only its own key;
+    the full MNIST and Stacked MNIST keep the image recipe's G."""
+    digits = TrainConfig(data="mnist-5k")
+    assert digits.recipe == "mnist-5k"
+    images = RECIPES["images"]
+    assert {k: v for k, v in RECIPES["mnist-5k"].items() if images[k] != v} == {
+        "betas": (0.0, 0.99), "model_options": {**images["model_options"], "g_channels": 64, "g_extra": 2}}
+    assert digits.model_options == {**images["model_options"], "g_channels": 64, "g_extra": 2}
+    assert digits.resolved().betas == (0.0, 0.99) and digits.resolved().lr_g == images["lr"]
+    mine = TrainConfig(data="mnist-5k", model_options={"g_channels": 32}, beta1=0.5)
+    assert mine.model_options == {**images["model_options"], "g_channels": 32, "g_extra": 2}
+    assert mine.resolved().betas == (0.5, 0.99)
+    assert TrainConfig(data="mnist-5k", model="dcgan").model_options == {}  # a named model: its plain options
+    for data in ("mnist", "stacked-mnist", "fashion-mnist"):
+        assert TrainConfig(data=data).model_options == images["model_options"], data
+    assert TrainConfig.from_dict(digits.to_dict()) == digits
+    again = TrainConfig.from_dict(digits.requested())  # re-decided from what was asked: the same recipe
+    assert (again.recipe, again.model_options) == ("mnist-5k", digits.model_options)
 
 
 def test_the_recipe_reuses_g_forward_pass_where_it_applies():
@@ -163,7 +185,7 @@ def test_the_default_recipe_learns_digits_on_a_tiny_budget(tmp_path):
     run = train(data="mnist-5k", kimg=3.2, tick_kimg=3.2, snapshot_kimg=0, progress=False, precision="fp32",
                 run_dir=str(tmp_path / "r"))
     config = json.loads((run / "config.json").read_text())
-    assert config["train"]["model"] == "dcgan" and config["train"]["recipe"] == "images"
+    assert config["train"]["model"] == "dcgan" and config["train"]["recipe"] == "mnist-5k"
     fd = evaluate(run, data="mnist-5k", metrics=["fd"], n=2000)["metrics"]["fd"]["value"]
     assert fd < FD_AFTER_3_2_KIMG, fd
 

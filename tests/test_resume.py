@@ -268,14 +268,17 @@ def test_resume_keeps_the_rates_and_betas_the_run_started_with(tmp_path):
           model_options={"g_channels": 8, "d_channels": 8}, lr_d=3e-4, run_dir=str(run))
     path = run / "config.json"
     written = json.loads(path.read_text())
-    assert written["train"]["recipe"] == "images" and written["train"]["lr_g"] is None
+    assert written["train"]["recipe"] == "mnist-5k" and written["train"]["lr_g"] is None
     now = written["resolved"]
-    assert (now["lr_g"], now["betas"]) == (6e-4, [0.5, 0.99])  # the recipe's, today
-    # As an older ganworks would have written it: another recipe rate and betas.
+    assert (now["lr_g"], now["betas"]) == (6e-4, [0.0, 0.99])  # the recipe's, today
+    # As an older ganworks would have written it: the image recipe, with other rates, betas and G.
     written["resolved"].update(lr_g=4e-4, betas=[0.5, 0.999], lr_d=1e-3)
+    old_options = {"g_channels": 8, "d_channels": 8, "sn": True, "g_extra": 1, "d_extra": 1}
+    written["train"].update(recipe="images", model_options=old_options)
     path.write_text(json.dumps(written))
     cfg, resumed, ckpt, _ = plan({}, {}, str(run))
     assert resumed == run and ckpt is not None
+    assert cfg.model_options == old_options  # the G the checkpoint holds, not today's recipe's
     r = cfg.resolved()
     assert (r.lr_g, r.betas) == (4e-4, (0.5, 0.999))
     assert r.lr_d == 3e-4  # given by the user: config.json's "train" holds it, "resolved" does not override it

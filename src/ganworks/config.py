@@ -71,8 +71,16 @@ RECIPES: dict[str, dict[str, Any]] = {
 #: The image recipe with settings changed for one dataset (``--data`` NAME, the recipe's name in
 #: ``config.json``). Fashion-MNIST: Adam without momentum, FD 5-20% lower (mean 15%) than betas (0.5, 0.99) in
 #: three paired runs; on mnist-5k the FD was split and on Stacked MNIST the KL worse (docs/research/recipes.md).
-DATA_RECIPES: dict[str, dict[str, Any]] = {"fashion-mnist": {"betas": (0.0, 0.99)}}
-RECIPES.update({name: {**RECIPES["images"], **changes} for name, changes in DATA_RECIPES.items()})
+#: mnist-5k: a larger G (width 64, two 3x3 convolutions per resolution) and Adam without momentum: 85% of
+#: the digits classified confidently against 80% at 10 minutes, FD no worse, in two paired runs, though it sees
+#: 30% fewer images per minute; on Fashion-MNIST the same G lost (FD 3.1 against 1.5, recall 0.56).
+DATA_RECIPES: dict[str, dict[str, Any]] = {
+    "fashion-mnist": {"betas": (0.0, 0.99)},
+    "mnist-5k": {"betas": (0.0, 0.99), "model_options": {"g_channels": 64, "g_extra": 2}},
+}
+RECIPES.update({name: {**RECIPES["images"], **changes,
+                       "model_options": {**RECIPES["images"]["model_options"], **changes.get("model_options", {})}}
+                for name, changes in DATA_RECIPES.items()})
 #: Training length without --kimg or --minutes, in thousands of images.
 DEFAULT_KIMG = 600.0
 #: The image count that stands for "no limit" in the loop (--minutes without --kimg): 2**62, never reached.
@@ -152,7 +160,7 @@ class TrainConfig:
                                                 "over the last 20%; default: the recipe's with --model auto, else "
                                                 "constant)", check=Choice(LR_SCHEDULES))
     beta1: float | None = option(None, help="Adam beta1 (default: the objective's, else the recipe's: 0.5, 0 on "
-                                            "fashion-mnist; else 0.5)",
+                                            "fashion-mnist and mnist-5k; else 0.5)",
                                  check=UNIT)
     beta2: float | None = option(None, help="Adam beta2 (default: the objective's, else the recipe's, else 0.999)",
                                  check=UNIT)
@@ -320,7 +328,7 @@ class TrainConfig:
                 self.model = RECIPES["images"]["model"]
                 # The recipe's D has no BatchNorm (spectral normalization instead): each logit is a function of its
                 # own image, so a per-sample gradient penalty (WGAN-GP, R1, R2) penalises what it means to.
-                self.model_options = {**RECIPES["images"].get("model_options", {}), **self.model_options}
+                self.model_options = {**RECIPES[self.recipe].get("model_options", {}), **self.model_options}
         recipe = RECIPES.get(self.recipe, {})
         for name, plain in UNSET_DEFAULTS.items():
             if getattr(self, name) is None:
