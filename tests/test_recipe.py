@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ganworks import train
-from ganworks.config import DATA_RECIPES, RECIPES, UNSET_DEFAULTS, TrainConfig
+from ganworks.config import DATA_RECIPES, RECIPES, UNSET_DEFAULTS, TrainConfig, options_markdown
 from ganworks.errors import GanworksError
 from ganworks.metrics.evaluate import evaluate
 from ganworks.training.schedule import Schedules, lr_factor
@@ -118,6 +118,7 @@ def test_mnist_5k_takes_a_larger_g_and_adam_without_momentum_and_flags_still_win
     assert TrainConfig.from_dict(digits.to_dict()) == digits
     again = TrainConfig.from_dict(digits.requested())  # re-decided from what was asked: the same recipe
     assert (again.recipe, again.model_options) == ("mnist-5k", digits.model_options)
+    assert "0.5, 0 on fashion-mnist and mnist-5k; else 0.5" in options_markdown()  # --beta1's help, from DATA_RECIPES
 
 
 def test_the_recipe_reuses_g_forward_pass_where_it_applies():

@@ -81,6 +81,17 @@ DATA_RECIPES: dict[str, dict[str, Any]] = {
 RECIPES.update({name: {**RECIPES["images"], **changes,
                        "model_options": {**RECIPES["images"]["model_options"], **changes.get("model_options", {})}}
                 for name, changes in DATA_RECIPES.items()})
+
+
+def _recipe_beta1s() -> str:
+    """The data recipes' own Adam beta1, for the --beta1 help: "0 on fashion-mnist and mnist-5k"."""
+    by_value: dict[float, list[str]] = {}
+    for name, changes in DATA_RECIPES.items():
+        if "betas" in changes:
+            by_value.setdefault(changes["betas"][0], []).append(name)
+    return "; ".join(f"{value:g} on {' and '.join(names)}" for value, names in by_value.items())
+
+
 #: Training length without --kimg or --minutes, in thousands of images.
 DEFAULT_KIMG = 600.0
 #: The image count that stands for "no limit" in the loop (--minutes without --kimg): 2**62, never reached.
@@ -159,8 +170,8 @@ class TrainConfig:
                                                 "(to 0 at the end), cosine, or cooldown (constant, then linear to 0 "
                                                 "over the last 20%; default: the recipe's with --model auto, else "
                                                 "constant)", check=Choice(LR_SCHEDULES))
-    beta1: float | None = option(None, help="Adam beta1 (default: the objective's, else the recipe's: 0.5, 0 on "
-                                            "fashion-mnist and mnist-5k; else 0.5)",
+    beta1: float | None = option(None, help="Adam beta1 (default: the objective's, else the recipe's: "
+                                            f"{RECIPES['images']['betas'][0]:g}, {_recipe_beta1s()}; else 0.5)",
                                  check=UNIT)
     beta2: float | None = option(None, help="Adam beta2 (default: the objective's, else the recipe's, else 0.999)",
                                  check=UNIT)
