@@ -8,7 +8,7 @@ import math
 
 import pytest
 import torch
-from gwtest import cli, one_line_error, run_cli
+from gwtest import cli, one_line_error, run_cli, stats
 
 from ganworks.sequences.data import brackets_strings, is_balanced, oracle_model
 from ganworks.sequences.estimators import gumbel_softmax, leave_one_out_baseline, reinforce_surrogate
@@ -210,11 +210,13 @@ def test_the_lr_schedule_follows_each_phase_of_a_sequence_run(tmp_path, capsys):
 
 def test_a_sequence_run_with_minutes_alone_trains_for_the_time(tmp_path, capsys):
     """--minutes without --kimg: no default length cuts the run short, in the sequence loop as in the image loop
-    (pre-training then lasts the whole budget when the objective is maximum likelihood alone)."""
+    (pre-training then lasts the whole budget when the objective is maximum likelihood alone). The budget
+    places the ticks: with --tick-kimg 1000 the run still ticks about every second and ends at its budget."""
     run = tmp_path / "r"
     r = cli(capsys, "train", "--data", "brackets", "--objective", "mle", "--minutes", "0.05", *TINY,
-            "--tick-kimg", "0.064", "--run-dir", str(run))
+            "--tick-kimg", "1000", "--run-dir", str(run))
     assert r.returncode == 0, r.stderr
     config = json.loads((run / "config.json").read_text())
-    assert config["train"]["kimg"] is None and config["reached"]["minutes"] >= 0.05
+    assert config["train"]["kimg"] is None and 0.05 <= config["reached"]["minutes"] < 0.05 + 1.5 / 60
+    assert len(stats(run)) >= 3 and config["reached"]["kimg"] < 1000
     assert config["reached"]["kimg"] > 0 and "0.05 minutes of brackets" in (run / "log.txt").read_text()

@@ -142,8 +142,10 @@ class TrainConfig:
                                            f"the batch size; default {DEFAULT_KIMG:g}, or with --minutes no limit "
                                            f"but the time)", check=POSITIVE, resume=True)
     minutes: float | None = option(None, help="wall-clock budget: stop at the first tick after this many minutes of "
-                                              "training (a --kimg given stays the upper bound); the lr schedule and "
-                                              "the instance noise then go by the share of the budget used",
+                                              "training (a --kimg given stays the upper bound); ticks then also come "
+                                              "at most 1/50 of the budget apart (1-30 s), so a run ends within about "
+                                              "a step of it; the lr schedule and the instance noise go by the share "
+                                              "of the budget used",
                                    check=POSITIVE, resume=True, metavar="M")
     batch_size: int | None = option(None, help="images per minibatch (default: the recipe's with --model auto, "
                                                "else 64)", check=Int(1))
@@ -225,7 +227,8 @@ class TrainConfig:
     run_dir: str | None = option(None, help="run directory (must be new or empty); default: a new numbered "
                                             "folder under --runs-root", check=_path("DIR"), group=OUTPUT)
     runs_root: str = option("runs", help="where numbered run directories go", check=_path("DIR"), group=OUTPUT)
-    tick_kimg: float = option(10.0, help="one status line and one stats.jsonl record every this many kimg",
+    tick_kimg: float = option(10.0, help="one status line and one stats.jsonl record every this many kimg (with "
+                                         "--minutes, or sooner: see there)",
                               check=POSITIVE, resume=True, group=OUTPUT)
     snapshot_kimg: float = option(50.0, help="a grid of samples from fixed noise every this many kimg (0: only at "
                                              "the end)", check=NONNEGATIVE, resume=True, group=OUTPUT)

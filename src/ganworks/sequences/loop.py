@@ -122,6 +122,7 @@ def train_sequences(cfg: TrainConfig, resume_dir: Path | None, ckpt: Path | None
                 progress.tick += 1
                 ticks.advance(progress.nimg)
                 done = schedules.budget.tick(clock.elapsed(), dist, device) or done
+                ticks.next = schedules.budget.next_tick(progress.nimg, ticks.next)  # --minutes: ticks close enough
             if snaps.due(progress.nimg) and not done:
                 snapshot(progress.nimg // 1000)
                 snaps.advance(progress.nimg)

@@ -3,8 +3,9 @@ lazy R1 and R2 change over a run.
 
 Everything is counted in real images shown to D (StyleGAN's ``cur_nimg``), so changing the batch
 size or the number of D steps does not move an event or bend a schedule. The one exception is a
-wall-clock budget (``--minutes``, :class:`Budget`): it is read only at tick boundaries, and the
-schedules that need the run's length then go by the fraction of the budget used.
+wall-clock budget (``--minutes``, :class:`Budget`): it is read only at tick boundaries, the
+schedules that need the run's length then go by the fraction of the budget used, and it brings
+the next tick forward so that ticks come at most a fiftieth of the budget apart.
 """
 
 from __future__ import annotations
@@ -63,7 +64,10 @@ class Budget:
 
     At each tick the training time (``Clock``, which a resume carries over) is recorded in
     ``at_tick_s``; the run stops at the first tick where it reaches ``seconds``, and until the next
-    tick the schedules see the budget fraction of that moment, held constant. ``at_tick_s`` is
+    tick the schedules see the budget fraction of that moment, held constant. The budget also
+    brings the next tick forward where ``--tick-kimg`` would leave it too far away
+    (:meth:`next_tick`), so the held fraction moves in small steps and the last tick falls at the
+    budget's end. ``at_tick_s`` is
     resume state, so what is exact and what is not:
 
     - exact: between two ticks everything is a deterministic function of the resume state; a run
@@ -80,6 +84,13 @@ class Budget:
 
     seconds: float | None  # None: no budget
     at_tick_s: float = 0.0  # training seconds at the last tick boundary
+
+    #: Under a budget, ticks come at most this share of it apart (and at least MIN_TICK_S, at most
+    #: MAX_TICK_S): on a slow machine a --tick-kimg tick can take minutes, which would overrun the budget
+    #: by as much and hold the schedules (a cooldown over the last 20%) still for as long.
+    TICK_SHARE = 1 / 50
+    MIN_TICK_S = 1.0
+    MAX_TICK_S = 30.0
 
     @classmethod
     def minutes(cls, minutes: float | None) -> "Budget":
@@ -104,6 +115,19 @@ class Budget:
             elapsed_s = float(mean_across(torch.tensor([elapsed_s], dtype=torch.float64, device=device), dist))
         self.at_tick_s = elapsed_s
         return self.spent
+
+    def next_tick(self, nimg: int, planned: float) -> float:
+        """The image count of the next tick, given a tick ``planned`` there by ``--tick-kimg``: that one, or
+        an earlier one, so that at the run's mean speed so far (images over training seconds at this tick,
+        both carried over a resume) the next tick comes at most ``TICK_SHARE`` of the budget later and no
+        later than the budget's end. The run then ends within about a step of its budget on a slow
+        machine as on a fast one. Computed at a tick from what every process agrees on (``nimg``, the
+        averaged clock), and stored as the tick's ``next`` in the resume state: a resume stays exact."""
+        if self.seconds is None or self.at_tick_s <= 0 or nimg <= 0:
+            return planned
+        gap_s = min(max(self.seconds * self.TICK_SHARE, self.MIN_TICK_S), self.MAX_TICK_S)
+        ahead_s = min(gap_s, self.seconds - self.at_tick_s)
+        return min(planned, nimg + max(1.0, nimg / self.at_tick_s * ahead_s))
 
     def state(self) -> dict[str, float]:
         return {"at_tick_s": self.at_tick_s}

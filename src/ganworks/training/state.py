@@ -48,7 +48,10 @@ class Progress:
         """A new run's position: its events every so many kimg, as configured, and its budget."""
         kimg = {"tick": cfg.tick_kimg, "snap": cfg.snapshot_kimg, "eval": cfg.eval_every,
                 "ckpt": cfg.checkpoint_every()}
-        return cls(events={name: Every.kimg(kimg[name]) for name in EVENTS}, budget=budget)
+        events = {name: Every.kimg(kimg[name]) for name in EVENTS}
+        if budget.seconds is not None and events["tick"].interval > 0:
+            events["tick"].next = 1.0  # --minutes: a first tick after one step measures the speed (Budget.next_tick)
+        return cls(events=events, budget=budget)
 
     def counters(self) -> dict[str, Any]:
         """The ``counters`` record of state.json."""
