@@ -161,7 +161,11 @@ def test_channels_last_under_bf16_for_convolutional_nets_only_with_the_same_valu
         out.mean().backward()
         outs.append((out.detach(), convs(g)[0].grad.clone()))
     assert torch.allclose(outs[0][0], outs[1][0], rtol=0.05, atol=0.05)
-    assert torch.allclose(outs[0][1], outs[1][1], rtol=0.1, atol=1e-3 * outs[1][1].abs().max().item())
+    # The gradient in norm: bf16 rounds each layout's sums differently, elementwise the small entries differ by
+    # more than 10%. Measured ||a - b|| / ||b||: 0.08 on a CPU without bf16 units (emulated: AMD EPYC, AVX2);
+    # a layout error (the same entries shuffled) gives 1.4.
+    rel = ((outs[0][1] - outs[1][1]).norm() / outs[1][1].norm()).item()
+    assert rel < 0.25, rel
     # A bf16 run writes its generator in the plain layout, which loads back to the same samples.
     import ganworks
 
