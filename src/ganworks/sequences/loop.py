@@ -121,8 +121,7 @@ def train_sequences(cfg: TrainConfig, resume_dir: Path | None, ckpt: Path | None
                 progress.last_d_acc = stats.get("D_acc")
                 progress.tick += 1
                 ticks.advance(progress.nimg)
-                done = schedules.budget.tick(clock.elapsed(), dist, device) or done
-                ticks.next = schedules.budget.next_tick(progress.nimg, ticks.next)  # --minutes: ticks close enough
+                done = schedules.budget.tick(clock.elapsed(), dist, device, ticks, progress.nimg) or done
             if snaps.due(progress.nimg) and not done:
                 snapshot(progress.nimg // 1000)
                 snaps.advance(progress.nimg)

@@ -156,8 +156,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
                 progress.last_d_acc = stats.get("D_acc")
                 progress.tick += 1
                 ticks.advance(progress.nimg)
-                done = schedules.budget.tick(clock.elapsed(), dist, device) or done  # --minutes: ends at a tick
-                ticks.next = schedules.budget.next_tick(progress.nimg, ticks.next)  # --minutes: ticks close enough
+                done = schedules.budget.tick(clock.elapsed(), dist, device, ticks, progress.nimg) or done  # --minutes
             if evals.due(progress.nimg, at_end=done):
                 evaluate_now(round(progress.nimg / 1000, 3))
                 evals.advance(progress.nimg)

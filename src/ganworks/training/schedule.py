@@ -104,9 +104,10 @@ class Budget:
     def spent(self) -> bool:
         return self.seconds is not None and self.at_tick_s >= self.seconds
 
-    def tick(self, elapsed_s: float, dist=None, device=None) -> bool:
-        """Record the training time at a tick boundary; True when the budget is spent. Under torchrun
-        the processes' clocks are averaged first, so that every process takes the same decision."""
+    def tick(self, elapsed_s: float, dist=None, device=None, ticks: Every | None = None, nimg: int = 0) -> bool:
+        """Record the training time at a tick boundary and bring the next of ``ticks`` forward where due
+        (:meth:`next_tick`); True when the budget is spent. Under torchrun the processes' clocks are
+        averaged first, so that every process takes the same decision."""
         if self.seconds is None:
             return False
         if dist is not None and dist.active:
@@ -114,6 +115,8 @@ class Budget:
 
             elapsed_s = float(mean_across(torch.tensor([elapsed_s], dtype=torch.float64, device=device), dist))
         self.at_tick_s = elapsed_s
+        if ticks is not None:
+            ticks.next = self.next_tick(nimg, ticks.next)
         return self.spent
 
     def next_tick(self, nimg: int, planned: float) -> float:
