@@ -202,6 +202,8 @@ def run_recipe(recipe: str, data: str, budgets: list[float], mode: str, runs: Pa
                "wall_s": round(wall, 1), "img_per_s": round(ips, 1),
                "precision": config.get("environment", {}).get("precision", config["train"]["precision"]),
                "model": config["train"]["model"], "objective": config["train"]["objective"],
+               # what --model auto chose, e.g. "fashion-mnist/cpu-without-bf16" (narrower networks on such a CPU)
+               "auto_recipe": config["train"].get("recipe", ""),
                "scores": scores(ev), "run": run_ref(run)}
         grid = prefix.parent / f"{prefix.name}-{recipe}-{minutes:g}min.png"
         if data == "mnist-5k":  # one sampling process: the memorisation check's samples, the grid their first 64

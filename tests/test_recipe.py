@@ -7,11 +7,19 @@ import json
 import pytest
 
 from ganworks import train
-from ganworks.config import DATA_RECIPES, RECIPES, UNSET_DEFAULTS, TrainConfig, options_markdown
+from ganworks.config import CPU_WITHOUT_BF16, CPU_WITHOUT_BF16_CHANGES, DATA_RECIPES, RECIPES, UNSET_DEFAULTS, TrainConfig, options_markdown
 from ganworks.errors import GanworksError
 from ganworks.metrics.evaluate import evaluate
+from ganworks.training import precision
 from ganworks.training.schedule import Schedules, lr_factor
 from gwtest import needs_mnist5k
+
+
+@pytest.fixture(autouse=True)
+def _a_cpu_with_bf16_units(monkeypatch):
+    """The recipes as chosen on a CPU with bf16 units, whatever CPU runs the tests; the test of the CPU-fp32
+    recipes below sets the flags itself."""
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
 
 
 def test_auto_picks_the_image_recipe_for_images_and_the_mlp_for_points():
@@ -119,6 +127,40 @@ def test_mnist_5k_takes_a_larger_g_and_adam_without_momentum_and_flags_still_win
     again = TrainConfig.from_dict(digits.requested())  # re-decided from what was asked: the same recipe
     assert (again.recipe, again.model_options) == ("mnist-5k", digits.model_options)
     assert "0.5, 0 on fashion-mnist and mnist-5k; else 0.5" in options_markdown()  # --beta1's help, from DATA_RECIPES
+
+
+def test_a_cpu_without_bf16_units_gets_each_recipe_with_narrower_networks(monkeypatch):
+    """--model auto on a CPU without bf16 units (no amx_bf16 or avx512_bf16; fp32 trains there, about 6x slower):
+    the recipe's name gets /cpu-without-bf16 and the recipe its CPU_WITHOUT_BF16_CHANGES (narrower networks),
+    whatever --precision says; a CPU with bf16 units or a CUDA device keeps the plain recipe; points keep the
+    MLP; what the user sets still wins; the choice round-trips and is re-decided from what was asked."""
+    assert set(CPU_WITHOUT_BF16_CHANGES) == {"images", *DATA_RECIPES}
+    for flags, device, narrow in ((frozenset(), "auto", True), (frozenset({"avx2", "avx512f"}), "cpu", True),
+                                  (frozenset({"amx_bf16"}), "auto", False), (frozenset({"avx512_bf16"}), "cpu", False),
+                                  (frozenset(), "cuda", False)):
+        monkeypatch.setattr(precision, "cpu_flags", lambda flags=flags: flags)
+        for data in ("mnist", "mnist-5k", "fashion-mnist", "stacked-mnist", "folder:/somewhere"):
+            base = data if data in DATA_RECIPES else "images"
+            expect = {**RECIPES[base]["model_options"], **CPU_WITHOUT_BF16_CHANGES[base]["model_options"]} if narrow \
+                else RECIPES[base]["model_options"]
+            for asked in ("auto", "fp32", "bf16"):
+                cfg = TrainConfig(data=data, precision=asked, device=device)
+                assert cfg.recipe == (f"{base}/{CPU_WITHOUT_BF16}" if narrow else base), (flags, device, data, asked)
+                assert cfg.model_options == expect, (flags, device, data, asked)
+            assert {k: v for k, v in RECIPES[cfg.recipe].items() if k != "model_options"} == \
+                {k: v for k, v in RECIPES[base].items() if k != "model_options"}  # only the networks change
+            assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+            assert TrainConfig.from_dict(cfg.requested()) == cfg
+        assert TrainConfig(data="ring8", device=device).recipe == "points"
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2"}))
+    narrow = TrainConfig(data="fashion-mnist")
+    assert narrow.model_options["g_channels"] < RECIPES["fashion-mnist"]["model_options"]["g_channels"]
+    mine = TrainConfig(data="fashion-mnist", model_options={"g_channels": 64})
+    assert mine.model_options["g_channels"] == 64 and mine.requested()["model_options"] == {"g_channels": 64}
+    assert TrainConfig(data="fashion-mnist", model="dcgan").model_options == {}  # a named model: no recipe
+    # Asked on a CPU without bf16 units, re-decided on one with them: the plain recipe there.
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"amx_bf16"}))
+    assert TrainConfig.from_dict(narrow.requested()).recipe == "fashion-mnist"
 
 
 def test_the_recipe_reuses_g_forward_pass_where_it_applies():

@@ -14,6 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 from ganworks import GanworksError, train
+from ganworks.config import TrainConfig
 from ganworks.training.logs import read_scalars
 from ganworks.training.resume import latest_checkpoint, list_checkpoints, verify
 
@@ -268,7 +269,7 @@ def test_resume_keeps_the_rates_and_betas_the_run_started_with(tmp_path):
           model_options={"g_channels": 8, "d_channels": 8}, lr_d=3e-4, run_dir=str(run))
     path = run / "config.json"
     written = json.loads(path.read_text())
-    assert written["train"]["recipe"] == "mnist-5k" and written["train"]["lr_g"] is None
+    assert written["train"]["recipe"] == TrainConfig(data="mnist-5k").recipe and written["train"]["lr_g"] is None
     now = written["resolved"]
     assert (now["lr_g"], now["betas"]) == (6e-4, [0.0, 0.99])  # the recipe's, today
     # As an older ganworks would have written it: the image recipe, with other rates, betas and G.

@@ -78,9 +78,28 @@ DATA_RECIPES: dict[str, dict[str, Any]] = {
     "fashion-mnist": {"betas": (0.0, 0.99)},
     "mnist-5k": {"betas": (0.0, 0.99), "model_options": {"g_channels": 64, "g_extra": 2}},
 }
-RECIPES.update({name: {**RECIPES["images"], **changes,
-                       "model_options": {**RECIPES["images"]["model_options"], **changes.get("model_options", {})}}
-                for name, changes in DATA_RECIPES.items()})
+
+
+def _changed(recipe: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``recipe`` with ``changes`` applied (model options one by one)."""
+    return {**recipe, **changes, "model_options": {**recipe["model_options"], **changes.get("model_options", {})}}
+
+
+RECIPES.update({name: _changed(RECIPES["images"], changes) for name, changes in DATA_RECIPES.items()})
+#: The image recipes on a CPU without bf16 units (``training.precision.on_a_cpu_without_bf16``: no
+#: ``amx_bf16`` or ``avx512_bf16``, and no CUDA): the recipe's name (``config.json``) gets ``/cpu-without-bf16``
+#: and these changes. Such a CPU trained the recipes about 6x slower (fp32, the faster there) than a 2-core CPU
+#: with ``avx512_bf16`` (bf16), and at a sixth of the images narrower networks score better in the same minutes.
+#: G and D at width 32 after 10 minutes on an AVX2-only AMD EPYC: Fashion-MNIST FD 7.6 / 11.2 / 6.2 against
+#: 12.8 / 14.8 / 9.9 for the recipe (three seeds, 1.3-1.5x the images); mnist-5k 4.1 / 4.2 against 5.3 / 7.4
+#: (two seeds, 1.8x the images; 75% / 74% confident against 75% / 69%). At `make demo`'s 2.5 minutes the mnist-5k
+#: recipe's wider G did no worse (FD 59-98 against 82-89). (docs/research/recipes.md, "A recipe for a CPU
+#: without bf16 units"; benchmarks/results/recipe_screen-cpu-epyc-avx2.json.)
+CPU_WITHOUT_BF16 = "cpu-without-bf16"
+CPU_WITHOUT_BF16_CHANGES: dict[str, dict[str, Any]] = {
+    name: {"model_options": {"g_channels": 32, "d_channels": 32}} for name in ("images", *DATA_RECIPES)}
+RECIPES.update({f"{name}/{CPU_WITHOUT_BF16}": _changed(RECIPES[name], changes)
+                for name, changes in CPU_WITHOUT_BF16_CHANGES.items()})
 
 
 def _recipe_beta1s() -> str:
@@ -113,7 +132,8 @@ class TrainConfig:
     data: str = option("mnist", help="dataset name (ganworks data list) or folder:PATH for an image folder",
                        check=Registered("ganworks.data:check_dataset_name", "NAME", "ganworks.data:list_datasets"), group=WHAT)
     model: str = option("auto", help="architecture; auto: the recipe for the data (RECIPES: the image recipe for "
-                                     "images, the 2014 paper's mlp pair for points); mlp: the 2014 paper's MLPs",
+                                     "images, with narrower networks on a CPU without bf16 units; the 2014 paper's "
+                                     "mlp pair for points); config.json's recipe says which; mlp: the 2014 paper's MLPs",
                         check=Registered("ganworks.models:check_model_choice", "NAME",
                                          "ganworks.models:list_model_choices"), group=WHAT)
     objective: str = option("ns", help="the game's loss (unset settings take its paper's defaults)",
@@ -338,7 +358,11 @@ class TrainConfig:
                 self.recipe = "points" if holds_points(self.data) else "mlp-options"
                 self.model = "mlp"
             else:
+                from .training.precision import on_a_cpu_without_bf16
+
                 self.recipe = self.data if self.data in DATA_RECIPES else "images"
+                if on_a_cpu_without_bf16(self.device):  # about 6x fewer images a minute: narrower networks
+                    self.recipe = f"{self.recipe}/{CPU_WITHOUT_BF16}"
                 self.model = RECIPES["images"]["model"]
                 # The recipe's D has no BatchNorm (spectral normalization instead): each logit is a function of its
                 # own image, so a per-sample gradient penalty (WGAN-GP, R1, R2) penalises what it means to.

@@ -264,7 +264,8 @@ def _start_line(cfg: TrainConfig, resolved, run_dir: Path, data, device, dist, G
     schedule = "" if cfg.lr_schedule == "constant" else f" ({cfg.lr_schedule} schedule)"
     return (f"run {run_dir}: {cfg.length_text()} of {cfg.data} ({len(data)} images) on {device}"
             f"{f' x {dist.world} processes' if dist.active else ''}, "
-            f"{cfg.model} G {count_parameters(G):,} params, D {count_parameters(D):,}; "
+            f"{cfg.model}{f' (recipe {cfg.recipe})' if cfg.recipe else ''} G {count_parameters(G):,} params, "
+            f"D {count_parameters(D):,}; "
             f"{cfg.objective}, {resolved.optimizer} "
             f"lr G {resolved.lr_g:g} D {resolved.lr_d:g}{schedule}, k={resolved.d_steps}, {precision}")
 
