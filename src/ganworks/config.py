@@ -51,7 +51,8 @@ class Resolved:
 #: settings a run leaves unset. "images": the recipe with the best quality per CPU-minute in
 #: ``benchmarks/quality_budget.py`` (docs/research/recipes.md); "points" (the 1-D and 2-D toy sets):
 #: the 2014 paper's MLP pair, which auto also picks on images when an option only the MLP has is given
-#: (``--g-hidden``, ...). A flag the user gives always wins over the recipe.
+#: (``--g-hidden``, ...). A flag the user gives always wins over the recipe. Below: each image recipe for one
+#: dataset (DATA_RECIPES) and for a CPU without bf16 units (CPU_WITHOUT_BF16_CHANGES).
 RECIPES: dict[str, dict[str, Any]] = {
     "images": {"model": "dcgan",
                # D narrower than G: 1.1-1.4x the images per minute, and the better samples at 10 minutes

@@ -12,7 +12,9 @@ is made per machine, at run start, from what the hardware reports:
   closed forms and their tiny MLPs gain nothing from bf16.
 
 The choice and its reason go into ``config.json`` (``environment.precision`` and ``precision_why``);
-a resumed run keeps the precision it started with, so that resume stays exact.
+a resumed run keeps the precision it started with, so that resume stays exact. The same CPU flags
+decide one more thing, before the device is set up: ``--model auto`` gives a CPU without bf16 units
+narrower networks (:func:`on_a_cpu_without_bf16`).
 """
 
 from __future__ import annotations
@@ -55,7 +57,6 @@ def choose(requested: str, device: torch.device, points: bool, previous: str | N
     if native:
         return "bf16", f"auto: the CPU has {' and '.join(native)} (native bf16)"
     return "fp32", "auto: the CPU has neither amx_bf16 nor avx512_bf16 (bf16 would be emulated, slower)"
-
 
 
 def on_a_cpu_without_bf16(device_name: str) -> bool:
