@@ -38,6 +38,11 @@ class Dist:
         return self.world > 1
 
 
+def wants_cuda(device_name: str) -> bool:
+    """Whether ``--device device_name`` trains on CUDA: ``cuda``, or ``auto`` where torch sees a GPU."""
+    return device_name == "cuda" or (device_name == "auto" and torch.cuda.is_available())
+
+
 def setup(device_name: str) -> tuple[Dist, str]:
     """Join the process group torchrun describes in the environment. Returns the rank info and the
     device name to use (``cuda:LOCAL_RANK`` on GPUs)."""
@@ -45,7 +50,7 @@ def setup(device_name: str) -> tuple[Dist, str]:
     if world <= 1:
         return Dist(), device_name
     local = int(os.environ.get("LOCAL_RANK", "0"))  # the global rank comes from the process group below
-    cuda = device_name == "cuda" or (device_name == "auto" and torch.cuda.is_available())
+    cuda = wants_cuda(device_name)
     if cuda:
         if torch.cuda.device_count() <= local:
             raise GanworksError(f"LOCAL_RANK {local} needs a CUDA device, but torch sees {torch.cuda.device_count()}; "

@@ -61,9 +61,11 @@ def choose(requested: str, device: torch.device, points: bool, previous: str | N
 
 def on_a_cpu_without_bf16(device_name: str) -> bool:
     """Whether a run with ``--device device_name`` trains on a CPU without bf16 units, decided before the
-    device is set up (as ``training.setup.resolve_device`` reads the flag). Such a CPU (AVX2, say) trains the
+    device is set up (``distributed.wants_cuda`` reads the flag). Such a CPU (AVX2, say) trains the
     image recipe in fp32 about 6x slower than a 2-core CPU with ``avx512_bf16`` trains it in bf16, so
     ``--model auto`` gives it narrower networks (``ganworks.config.CPU_WITHOUT_BF16``)."""
-    if device_name == "cuda" or (device_name == "auto" and torch.cuda.is_available()):
+    from .distributed import wants_cuda
+
+    if wants_cuda(device_name):
         return False
     return not any(f in cpu_flags() for f in BF16_CPU_FLAGS)
