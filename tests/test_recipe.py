@@ -129,9 +129,9 @@ def test_mnist_5k_takes_a_larger_g_and_adam_without_momentum_and_flags_still_win
     assert "0.5, 0 on fashion-mnist and mnist-5k; else 0.5" in options_markdown()  # --beta1's help, from DATA_RECIPES
 
 
-def test_a_cpu_without_bf16_units_gets_each_recipe_with_narrower_networks(monkeypatch):
+def test_a_cpu_without_bf16_units_gets_each_recipe_with_narrower_networks_and_smaller_batches(monkeypatch):
     """--model auto on a CPU without bf16 units (no amx_bf16 or avx512_bf16; fp32 trains there, about 6x slower):
-    the recipe's name gets /cpu-without-bf16 and the recipe its CPU_WITHOUT_BF16_CHANGES (narrower networks),
+    the recipe's name gets /cpu-without-bf16 and the recipe its CPU_WITHOUT_BF16_CHANGES (narrower networks, batch 32),
     whatever --precision says; a CPU with bf16 units or a CUDA device keeps the plain recipe; points keep the
     MLP; what the user sets still wins; the choice round-trips and is re-decided from what was asked."""
     assert set(CPU_WITHOUT_BF16_CHANGES) == {"images", *DATA_RECIPES}
@@ -143,20 +143,28 @@ def test_a_cpu_without_bf16_units_gets_each_recipe_with_narrower_networks(monkey
             base = data if data in DATA_RECIPES else "images"
             expect = {**RECIPES[base]["model_options"], **CPU_WITHOUT_BF16_CHANGES[base]["model_options"]} if narrow \
                 else RECIPES[base]["model_options"]
+            changes = CPU_WITHOUT_BF16_CHANGES[base] if narrow else {}
+            batch = changes.get("batch_size", RECIPES[base]["batch_size"])
             for asked in ("auto", "fp32", "bf16"):
                 cfg = TrainConfig(data=data, precision=asked, device=device)
                 assert cfg.recipe == (f"{base}/{CPU_WITHOUT_BF16}" if narrow else base), (flags, device, data, asked)
                 assert cfg.model_options == expect, (flags, device, data, asked)
+                assert cfg.batch_size == batch, (flags, device, data, asked)
+            # Only what the table names changes; the rest of the recipe is the plain one.
             assert {k: v for k, v in RECIPES[cfg.recipe].items() if k != "model_options"} == \
-                {k: v for k, v in RECIPES[base].items() if k != "model_options"}  # only the networks change
+                {**{k: v for k, v in RECIPES[base].items() if k != "model_options"},
+                 **{k: v for k, v in changes.items() if k != "model_options"}}
             assert TrainConfig.from_dict(cfg.to_dict()) == cfg
             assert TrainConfig.from_dict(cfg.requested()) == cfg
         assert TrainConfig(data="ring8", device=device).recipe == "points"
     monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2"}))
     narrow = TrainConfig(data="fashion-mnist")
     assert narrow.model_options["g_channels"] < RECIPES["fashion-mnist"]["model_options"]["g_channels"]
-    mine = TrainConfig(data="fashion-mnist", model_options={"g_channels": 64})
+    assert narrow.batch_size < RECIPES["fashion-mnist"]["batch_size"]
+    mine = TrainConfig(data="fashion-mnist", model_options={"g_channels": 64}, batch_size=64)
     assert mine.model_options["g_channels"] == 64 and mine.requested()["model_options"] == {"g_channels": 64}
+    assert mine.batch_size == 64 and mine.requested()["batch_size"] == 64
+    assert TrainConfig.from_dict(narrow.to_dict()).batch_size == narrow.batch_size  # config.json keeps it
     assert TrainConfig(data="fashion-mnist", model="dcgan").model_options == {}  # a named model: no recipe
     # Asked on a CPU without bf16 units, re-decided on one with them: the plain recipe there.
     monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"amx_bf16"}))

@@ -94,11 +94,16 @@ RECIPES.update({name: _changed(RECIPES["images"], changes) for name, changes in 
 #: G and D at width 32 after 10 minutes on an AVX2-only AMD EPYC: Fashion-MNIST FD 7.6 / 11.2 / 6.2 against
 #: 12.8 / 14.8 / 9.9 for the recipe (three seeds, 1.3-1.5x the images); mnist-5k 4.1 / 4.2 against 5.3 / 7.4
 #: (two seeds, 1.8x the images; 75% / 74% confident against 75% / 69%). At `make demo`'s 2.5 minutes the mnist-5k
-#: recipe's wider G did no worse (FD 59-98 against 82-89). (docs/research/recipes.md, "A recipe for a CPU
-#: without bf16 units"; benchmarks/results/recipe_screen-cpu-epyc-avx2.json.)
+#: recipe's wider G did no worse (FD 59-98 against 82-89), until batch 32: at width 32 it beat batch 64 on mnist-5k
+#: at 2.5 minutes in three seeds of three (FD 13.8 / 21.6 / 17.8 against 47.7 / 54.2 / 30.0; 60-63% confident
+#: against 52-55%), and at 10 minutes it was no worse (mnist-5k 2.76 / 5.28 against 4.01 / 5.46; Fashion-MNIST
+#: 4.7 / 6.7 against 4.8 / 9.7). With bf16 (500-1,200 kimg in 10 minutes) batch 32 lost on Fashion-MNIST.
+#: (docs/research/recipes.md, "A recipe for a CPU without bf16 units" and "Batch 32 on a CPU without bf16
+#: units"; benchmarks/results/recipe_screen-cpu-epyc-avx2.json.)
 CPU_WITHOUT_BF16 = "cpu-without-bf16"
 CPU_WITHOUT_BF16_CHANGES: dict[str, dict[str, Any]] = {
-    name: {"model_options": {"g_channels": 32, "d_channels": 32}} for name in ("images", *DATA_RECIPES)}
+    name: {"model_options": {"g_channels": 32, "d_channels": 32}, "batch_size": 32}
+    for name in ("images", *DATA_RECIPES)}
 RECIPES.update({f"{name}/{CPU_WITHOUT_BF16}": _changed(RECIPES[name], changes)
                 for name, changes in CPU_WITHOUT_BF16_CHANGES.items()})
 
@@ -133,8 +138,9 @@ class TrainConfig:
     data: str = option("mnist", help="dataset name (ganworks data list) or folder:PATH for an image folder",
                        check=Registered("ganworks.data:check_dataset_name", "NAME", "ganworks.data:list_datasets"), group=WHAT)
     model: str = option("auto", help="architecture; auto: the recipe for the data (RECIPES: the image recipe for "
-                                     "images, with narrower networks on a CPU without bf16 units; the 2014 paper's "
-                                     "mlp pair for points); config.json's recipe says which; mlp: the 2014 paper's MLPs",
+                                     "images, with narrower networks and batch 32 on a CPU without bf16 units; the "
+                                     "2014 paper's mlp pair for points); config.json's recipe says which; mlp: the "
+                                     "2014 paper's MLPs",
                         check=Registered("ganworks.models:check_model_choice", "NAME",
                                          "ganworks.models:list_model_choices"), group=WHAT)
     objective: str = option("ns", help="the game's loss (unset settings take its paper's defaults)",
@@ -362,7 +368,7 @@ class TrainConfig:
                 from .training.precision import on_a_cpu_without_bf16
 
                 self.recipe = self.data if self.data in DATA_RECIPES else "images"
-                if on_a_cpu_without_bf16(self.device):  # about 6x fewer images a minute: narrower networks
+                if on_a_cpu_without_bf16(self.device):  # about 6x fewer images a minute: narrower networks, batch 32
                     self.recipe = f"{self.recipe}/{CPU_WITHOUT_BF16}"
                 self.model = RECIPES["images"]["model"]
                 # The recipe's D has no BatchNorm (spectral normalization instead): each logit is a function of its
