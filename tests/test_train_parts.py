@@ -147,3 +147,28 @@ def test_evaluation_during_training_equals_evaluating_the_saved_best(tmp_path):
     best = json.loads((run / "best" / "best.json").read_text())
     again = evaluate(run / "best", data="mnist-5k", metrics="fd", n=300, seed=TINY.get("seed", 0))
     assert again["metrics"]["fd"]["value"] == best["value"]
+
+
+def test_a_checkpoint_holds_what_the_next_iteration_starts_from(tmp_path):
+    """When a tick, an evaluation, a grid and a checkpoint fall due at one step, the checkpoint comes last
+    (``events.py``): its counters already count that tick and evaluation, and every event it holds is due
+    after the step. At the run's end the last grid and checkpoint come after the loop."""
+    from ganworks.training import train
+    from ganworks.training.resume import list_checkpoints
+
+    run = train(data="ring8", model="mlp", kimg=0.64, batch_size=64, tick_kimg=0.128, snapshot_kimg=0.128,
+                checkpoint_kimg=0.128, eval_every=0.128, keep_checkpoints=100, run_dir=str(tmp_path / "run"),
+                progress=False)
+    ticks = [round(json.loads(line)["kimg"] * 1000) for line in (run / "stats.jsonl").read_text().splitlines()]
+    evals = [round(json.loads(line)["kimg"] * 1000) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert ticks == evals == [128, 256, 384, 512, 640]
+    ckpts = list_checkpoints(run)
+    assert [int(p.name.split("-")[1]) for p in ckpts] == [128, 256, 384, 512, 640]
+    for ckpt in ckpts:
+        counters = json.loads((ckpt / "state.json").read_text())["counters"]
+        nimg = counters["nimg"]
+        assert ckpt.name.endswith(f"{nimg:09d}")
+        assert counters["tick"] == sum(1 for kimg in ticks if kimg <= nimg)
+        assert counters["next_tick"] > nimg and counters["next_eval"] > nimg
+        if nimg < 640:  # in the loop the grid and the checkpoint move past the step too
+            assert counters["next_snap"] > nimg and counters["next_ckpt"] > nimg

@@ -10,8 +10,9 @@ Everything a run can switch on is visible here: weight clipping (WGAN), the grad
 augmentation, instance noise, class conditioning, an EMA of G, and a pre-trained (optionally
 frozen) D. The parts live beside this file: one iteration of k D steps and a G step (``game.py``),
 the steps themselves (``steps.py``), schedules and events (``schedule.py``), the resume state
-(``state.py``), logs and statistics (``tracking.py``), the divergence guard (``guard.py``), sample
-grids (``grids.py``) and evaluation (``evaluation.py``).
+(``state.py``), what falls due after an iteration, in its fixed order (``events.py``), logs and statistics
+(``tracking.py``), the divergence guard (``guard.py``), sample grids (``grids.py``) and evaluation
+(``evaluation.py``).
 """
 
 from __future__ import annotations
@@ -41,15 +42,16 @@ from .replay import ReplayBuffer
 from .resume import plan
 from .rundir import choose_run_dir, record_reached, write_run_config
 from .schedule import Every, Schedules, lr_factor  # noqa: F401  (lr_factor: importable from here as before)
-from .setup import count_parameters, environment, join, make_optimizer, save_state
-from .state import EVENTS, Progress, TrainState
+from .events import RunEvents
+from .setup import count_parameters, environment, join, make_optimizer
+from .state import Progress, TrainState
 from .steps import DInput, DOptions, _grad_norm, discriminator_step, generator_step, update_ema  # noqa: F401
 from .tracking import D_WINS_ACC, Clock, Tracker, tick_alarms  # noqa: F401
 
 @lock.lifecycle  # SIGINT/SIGTERM: a checkpoint, then exit; the run's lock is released however train() ends
 def train(config: TrainConfig | dict | None = None, *, resume: str | None = None, **overrides) -> Path:
-    """Train a GAN and return its run directory. (Over 100 lines on purpose: set-up, resume and the
-    loop with its k D steps, G step, guard, EMA and due events are meant to be read in one place.)
+    """Train a GAN and return its run directory: set-up, resume, then the loop (k D steps, a G step, the
+    divergence guard, the EMA, and the events that fall due: ``events.py``).
 
     ``config`` is a :class:`TrainConfig` or a dict of its fields; keyword arguments override
     fields. The run directory receives ``config.json``, ``log.txt``, ``stats.jsonl``, grids of
@@ -102,7 +104,6 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
     per_iter = cfg.batch_size * resolved.d_steps
     schedules = Schedules.of(cfg, total)
     progress = Progress.of(cfg, schedules.budget)  # events every so many kimg; the --minutes budget
-    ticks, snaps, evals, ckpts = (progress.events[name] for name in EVENTS)
     clock = Clock()
     tracker = Tracker(run_dir, dist, clock)
     state = TrainState(G, D, G_ema, opt_g, opt_d, feed.order, replay, tracker.means, progress, clock, device,
@@ -114,27 +115,18 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
         write_run_config(run_dir, cfg, resolved, model_info, data, environment(device, dist, precision, precision_why),
                          {"generator": count_parameters(G), "discriminator": count_parameters(D)})
     # Under torchrun: DDP all-reduces gradients; G and D stay the plain modules for EMA, saving, grids.
-    G_train = distributed.wrap(G, dist, device, cfg.sync_bn)
-    D_train = distributed.wrap(D, dist, device, cfg.sync_bn)
+    G_train, D_train = (distributed.wrap(net, dist, device, cfg.sync_bn) for net in (G, D))
     guard = Guard(cfg, run_dir, state, tracker, schedules, base_rates)
     game = Game(G_train, D_train, objective, opt_g, opt_d, autocast, d_setup, sees, resolved.d_steps,
                 cfg.freeze_discriminator, cfg.reuse_fakes)
     evaluate_now = Evaluator(cfg, G_out, G_ema is not None, model_cfg, run_dir, tracker, progress)
+    events = RunEvents(cfg, state, schedules, tracker, evaluate_now, grids, run_dir, dist, sees, objective.probabilistic)
 
     with tracker.open(total, progress.nimg, ckpt is not None, cfg.progress, desc):
-        for why in skipped:
-            tracker.log(f"WARNING: skipped checkpoint: {why}")
-        if ckpt is not None:
-            tracker.log(f"resumed {run_dir} from {ckpt.name} at kimg {progress.nimg / 1000:.3f} (tick {progress.tick}) "
-                        f"on {dist.world} process(es); training for {cfg.length_text()}")
-        else:
-            tracker.log(_start_line(cfg, resolved, run_dir, data, device, dist, G, D, precision))
-            grids.snapshot(0)
-            if cfg.on_nan == "rollback" and dist.main:
-                save_state(run_dir, state, cfg.keep_checkpoints)  # a good state to return to
+        events.start(ckpt, skipped, _start_line(cfg, resolved, run_dir, data, device, dist, G, D, precision))
         G.train()
         D.train(not cfg.freeze_discriminator)
-        while progress.nimg < total and not schedules.budget.spent and lock.running():  # --minutes: see the tick below
+        while progress.nimg < total and not schedules.budget.spent and lock.running():  # --minutes: spent at a tick
             if cfg.lr_schedule != "constant":
                 schedules.set_learning_rates(base_rates, progress.nimg, progress.rollbacks)
             sees.noise_std = schedules.noise_std(progress.nimg)
@@ -147,32 +139,11 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
             progress.g_step_count += 1
             progress.nimg += per_iter
             tracker.step(per_iter, step_stats)
+            events.after_iteration(done=progress.nimg >= total)  # tick (--minutes), evaluation, grid, checkpoint
 
-            # Due events. The checkpoint comes last, so it holds exactly what the next iteration starts from.
-            done = progress.nimg >= total
-            if ticks.due(progress.nimg, at_end=done):
-                stats = tracker.tick(progress.tick, progress.nimg, _tick_extra(cfg, opt_g, opt_d, sees),
-                                     objective.probabilistic)
-                progress.last_d_acc = stats.get("D_acc")
-                progress.tick += 1
-                ticks.advance(progress.nimg)
-                done = schedules.budget.tick(clock.elapsed(), dist, device, ticks, progress.nimg) or done  # --minutes
-            if evals.due(progress.nimg, at_end=done):
-                evaluate_now(round(progress.nimg / 1000, 3))
-                evals.advance(progress.nimg)
-            if snaps.due(progress.nimg) and not done:
-                grids.snapshot(progress.nimg // 1000)
-                snaps.advance(progress.nimg)
-            if ckpts.due(progress.nimg) and not done:
-                ckpts.advance(progress.nimg)
-                if dist.main:
-                    save_state(run_dir, state, cfg.keep_checkpoints)
-
-        # The end: a last resume state (so --resume RUN --kimg MORE can extend the run), then the
-        # release files: sample grid and both networks as safetensors + JSON.
+        # The end: a last resume state and grid, then the release files: both networks as safetensors + JSON.
+        events.end()
         if dist.main:
-            save_state(run_dir, state, cfg.keep_checkpoints)
-            grids.snapshot(progress.nimg // 1000)
             _save_release(run_dir, cfg.model, model_cfg, G_out, G, G_ema, D, (progress.nimg, clock.elapsed()))
         tracker.log(f"done: {progress.nimg / 1000:.1f} kimg in {clock.elapsed():.1f}s; networks saved in {run_dir}")
     distributed.teardown(dist)
@@ -270,16 +241,7 @@ def _start_line(cfg: TrainConfig, resolved, run_dir: Path, data, device, dist, G
             f"lr G {resolved.lr_g:g} D {resolved.lr_d:g}{schedule}, k={resolved.d_steps}, {precision}")
 
 
-# ------------------------------------------------------------------------------------- in the loop
-def _tick_extra(cfg: TrainConfig, opt_g, opt_d, sees: DInput) -> dict:
-    """What a tick records beyond the step statistics: the rates in effect now (--lr-schedule,
-    rollbacks) and the instance noise std of the tick's last step."""
-    extra = {"lr_G": opt_g.param_groups[0]["lr"], "lr_D": opt_d.param_groups[0]["lr"]}
-    if cfg.instance_noise > 0:
-        extra["instance_noise"] = round(sees.noise_std, 6)
-    return extra
-
-
+# ------------------------------------------------------------------------------------------- the end
 def _save_release(run_dir: Path, arch: str, model_cfg, G_out: nn.Module, G: nn.Module, G_ema: nn.Module | None,
                   D: nn.Module, reached: tuple[int, float]) -> None:
     """The finished run's networks: ``generator`` (the EMA when kept, else G), ``generator_raw``
