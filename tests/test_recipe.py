@@ -131,7 +131,8 @@ def test_mnist_5k_takes_a_larger_g_and_adam_without_momentum_and_flags_still_win
 
 def test_a_cpu_without_bf16_units_gets_each_recipe_with_narrower_networks_and_smaller_batches(monkeypatch):
     """--model auto on a CPU without bf16 units (no amx_bf16 or avx512_bf16; fp32 trains there, about 6x slower):
-    the recipe's name gets /cpu-without-bf16 and the recipe its CPU_WITHOUT_BF16_CHANGES (narrower networks, batch 32),
+    the recipe's name gets /cpu-without-bf16 and the recipe its CPU_WITHOUT_BF16_CHANGES (narrower networks, batch 32,
+    lr 1e-3 where the objective has no rate of its own),
     whatever --precision says; a CPU with bf16 units or a CUDA device keeps the plain recipe; points keep the
     MLP; what the user sets still wins; the choice round-trips and is re-decided from what was asked."""
     assert set(CPU_WITHOUT_BF16_CHANGES) == {"images", *DATA_RECIPES}
@@ -144,11 +145,13 @@ def test_a_cpu_without_bf16_units_gets_each_recipe_with_narrower_networks_and_sm
             changes = CPU_WITHOUT_BF16_CHANGES[base] if narrow else {}
             expect = {**RECIPES[base]["model_options"], **changes.get("model_options", {})}
             batch = changes.get("batch_size", RECIPES[base]["batch_size"])
+            lr = changes.get("lr", RECIPES[base]["lr"])
             for asked in ("auto", "fp32", "bf16"):
                 cfg = TrainConfig(data=data, precision=asked, device=device)
                 assert cfg.recipe == (f"{base}/{CPU_WITHOUT_BF16}" if narrow else base), (flags, device, data, asked)
                 assert cfg.model_options == expect, (flags, device, data, asked)
                 assert cfg.batch_size == batch, (flags, device, data, asked)
+                assert (cfg.resolved().lr_g, cfg.resolved().lr_d) == (lr, lr), (flags, device, data, asked)
             # Only what the table names changes; the rest of the recipe is the plain one.
             assert {k: v for k, v in RECIPES[cfg.recipe].items() if k != "model_options"} == \
                 {**{k: v for k, v in RECIPES[base].items() if k != "model_options"},
@@ -163,6 +166,9 @@ def test_a_cpu_without_bf16_units_gets_each_recipe_with_narrower_networks_and_sm
     mine = TrainConfig(data="fashion-mnist", model_options={"g_channels": 64}, batch_size=64)
     assert mine.model_options["g_channels"] == 64 and mine.requested()["model_options"] == {"g_channels": 64}
     assert mine.batch_size == 64 and mine.requested()["batch_size"] == 64
+    mine = TrainConfig(data="fashion-mnist", lr_g=2e-4, lr_d=1e-4)  # --lr-g / --lr-d win over the recipe's rate
+    assert (mine.resolved().lr_g, mine.resolved().lr_d) == (2e-4, 1e-4) and mine.requested()["lr_g"] == 2e-4
+    assert narrow.resolved().lr_g != TrainConfig(data="fashion-mnist", objective="wgan").resolved().lr_g == 5e-5
     assert TrainConfig(data="fashion-mnist", model="dcgan").model_options == {}  # a named model: no recipe
     # Asked on a CPU without bf16 units, re-decided on one with them: the plain recipe there.
     monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"amx_bf16"}))

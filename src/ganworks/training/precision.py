@@ -14,7 +14,7 @@ is made per machine, at run start, from what the hardware reports:
 The choice and its reason go into ``config.json`` (``environment.precision`` and ``precision_why``);
 a resumed run keeps the precision it started with, so that resume stays exact. The same CPU flags
 decide one more thing, before the device is set up: ``--model auto`` gives a CPU without bf16 units
-narrower networks and smaller batches (:func:`on_a_cpu_without_bf16`).
+narrower networks, smaller batches and a higher learning rate (:func:`on_a_cpu_without_bf16`).
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ def on_a_cpu_without_bf16(device_name: str) -> bool:
     """Whether a run with ``--device device_name`` trains on a CPU without bf16 units, decided before the
     device is set up (``distributed.wants_cuda`` reads the flag). Such a CPU (AVX2, say) trains the
     image recipe in fp32 about 6x slower than a 2-core CPU with ``avx512_bf16`` trains it in bf16, so
-    ``--model auto`` gives it narrower networks and smaller batches (``ganworks.config.CPU_WITHOUT_BF16``)."""
+    ``--model auto`` gives it narrower networks, smaller batches and a higher learning rate
+    (``ganworks.config.CPU_WITHOUT_BF16``)."""
     from .distributed import wants_cuda
 
     if wants_cuda(device_name):
