@@ -90,22 +90,14 @@ RECIPES.update({name: _changed(RECIPES["images"], changes) for name, changes in 
 #: The image recipes on a CPU without bf16 units (``training.precision.on_a_cpu_without_bf16``: no
 #: ``amx_bf16`` or ``avx512_bf16``, and no CUDA): the recipe's name (``config.json``) gets ``/cpu-without-bf16``
 #: and these changes. Such a CPU trained the recipes about 6x slower (fp32, the faster there) than a 2-core CPU
-#: with ``avx512_bf16`` (bf16), and at a sixth of the images narrower networks score better in the same minutes.
-#: G and D at width 32 after 10 minutes on an AVX2-only AMD EPYC: Fashion-MNIST FD 7.6 / 11.2 / 6.2 against
-#: 12.8 / 14.8 / 9.9 for the recipe (three seeds, 1.3-1.5x the images); mnist-5k 4.1 / 4.2 against 5.3 / 7.4
-#: (two seeds, 1.8x the images; 75% / 74% confident against 75% / 69%). At `make demo`'s 2.5 minutes the mnist-5k
-#: recipe's wider G did no worse (FD 59-98 against 82-89), until batch 32: at width 32 it beat batch 64 on mnist-5k
-#: at 2.5 minutes in three seeds of three (FD 13.8 / 21.6 / 17.8 against 47.7 / 54.2 / 30.0; 60-63% confident
-#: against 52-55%), and at 10 minutes it was no worse (mnist-5k 2.76 / 5.28 against 4.01 / 5.46; Fashion-MNIST
-#: 4.7 / 6.7 against 4.8 / 9.7). With bf16 (500-1,200 kimg in 10 minutes) batch 32 lost on Fashion-MNIST. Then
-#: lr 1e-3 (for objectives without a paper rate of their own) at 10 minutes: mnist-5k FD 4.04 / 5.14 against
-#: 6.00 / 5.67 for 6e-4 (75.6% / 73.3% confident against 72.4% / 70.0%), Fashion-MNIST 7.4 against 8.9; 3e-4 lost
-#: (13.3); at `make demo`'s 2.5 minutes on mnist-5k 20.0 / 37.4 against 49.6 / 62.4, and Stacked MNIST at 10 minutes
-#: 990 / 1000 modes with KL 0.36 against 968 with 0.47; 1.5e-3 lost on mnist-5k (5.87 against 3.76) and won
-#: on Fashion-MNIST (5.4 / 5.3 against 5.6 / 6.3), not taken (docs/research/recipes.md, "A recipe for a CPU
-#: without bf16 units", "Batch 32 on a CPU without bf16 units", "A higher learning rate on a CPU without bf16
-#: units" and "lr 1e-3 at the demo's 2.5 minutes, on Stacked MNIST, and 1.5e-3";
-#: benchmarks/results/recipe_screen-cpu-epyc-avx2.json.)
+#: with ``avx512_bf16`` (bf16), and at a sixth of the images each change won its paired runs on an AVX2-only AMD
+#: EPYC: G and D at width 32 (10 minutes: Fashion-MNIST FD 7.6 / 11.2 / 6.2 against 12.8 / 14.8 / 9.9), batch 32
+#: (`make demo`'s 2.5 minutes on mnist-5k: 13.8 / 21.6 / 17.8 against 47.7 / 54.2 / 30.0; no worse at 10), and
+#: lr 1e-3 for objectives without a paper rate of their own (10 minutes: mnist-5k 4.04 / 5.14 against 6.00 / 5.67,
+#: Fashion-MNIST 7.4 against 8.9; 2.5 minutes: 20.0 / 37.4 against 49.6 / 62.4; Stacked MNIST 990 / 1000 modes
+#: against 968). With bf16 (500-1,200 kimg in 10 minutes) the wider G and batch 64 won. Every pair, with what
+#: lost (lr 3e-4 and 1.5e-3, batch 16, lsgan): docs/research/recipes.md from "A recipe for a CPU without bf16
+#: units" on; benchmarks/results/recipe_screen-cpu-epyc-avx2.json.
 CPU_WITHOUT_BF16 = "cpu-without-bf16"
 CPU_WITHOUT_BF16_CHANGES: dict[str, dict[str, Any]] = {
     name: {"model_options": {"g_channels": 32, "d_channels": 32}, "batch_size": 32, "lr": 1e-3}
@@ -144,9 +136,9 @@ class TrainConfig:
     data: str = option("mnist", help="dataset name (ganworks data list) or folder:PATH for an image folder",
                        check=Registered("ganworks.data:check_dataset_name", "NAME", "ganworks.data:list_datasets"), group=WHAT)
     model: str = option("auto", help="architecture; auto: the recipe for the data (RECIPES: the image recipe for "
-                                     "images, with narrower networks, batch 32 and lr 1e-3 on a CPU without bf16 units; the "
-                                     "2014 paper's mlp pair for points); config.json's recipe says which; mlp: the "
-                                     "2014 paper's MLPs",
+                                     "images, with narrower networks, batch 32 and lr 1e-3 on a CPU without bf16 "
+                                     "units; the 2014 paper's mlp pair for points); config.json's recipe says "
+                                     "which; mlp: the 2014 paper's MLPs",
                         check=Registered("ganworks.models:check_model_choice", "NAME",
                                          "ganworks.models:list_model_choices"), group=WHAT)
     objective: str = option("ns", help="the game's loss (unset settings take its paper's defaults)",
