@@ -25,6 +25,14 @@ def test_no_function_over_100_lines_unless_its_docstring_says_why():
     assert not long, long
 
 
+def test_no_line_of_the_package_over_120_columns():
+    """Source lines fit a side-by-side diff; a long string or call is wrapped, not left to scroll."""
+    long = [f"{path.relative_to(SRC)}:{number} ({len(line)} columns)"
+            for path in sorted(SRC.rglob("*.py"))
+            for number, line in enumerate(path.read_text().splitlines(), start=1) if len(line) > 120]
+    assert not long, long
+
+
 def test_train_is_no_exception_to_the_100_line_limit():
     """train() reads top to bottom in at most 100 lines; the events that fall due live in events.py."""
     (fn,) = [fn for path, fn in functions() if path.name == "loop.py" and fn.name == "train"]

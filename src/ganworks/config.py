@@ -134,7 +134,8 @@ class TrainConfig:
 
     # ---- what to train
     data: str = option("mnist", help="dataset name (ganworks data list) or folder:PATH for an image folder",
-                       check=Registered("ganworks.data:check_dataset_name", "NAME", "ganworks.data:list_datasets"), group=WHAT)
+                       check=Registered("ganworks.data:check_dataset_name", "NAME", "ganworks.data:list_datasets"),
+                       group=WHAT)
     model: str = option("auto", help="architecture; auto: the recipe for the data (RECIPES: the image recipe for "
                                      "images, with narrower networks, batch 32 and lr 1e-3 on a CPU without bf16 "
                                      "units; the 2014 paper's mlp pair for points); config.json's recipe says "
@@ -240,7 +241,8 @@ class TrainConfig:
     freeze_discriminator: bool = option(False, help="with --init-discriminator: never update D; G trains "
                                                     "against the fixed judge", check=Bool())
     seed: int = option(0, help="seed of the weights, the data order and the noise", check=SEED)
-    device: str = option("auto", help="where to train", check=Choice(DEVICES, noun="device"), resume=True, metavar="DEVICE")
+    device: str = option("auto", help="where to train", check=Choice(DEVICES, noun="device"), resume=True,
+                         metavar="DEVICE")
     precision: str = option("auto", help="bf16: bfloat16 autocast of the forward passes (fp32 weights); auto: bf16 "
                                          "where the hardware has native bf16 (CUDA Ampere+, a CPU with amx_bf16 or "
                                          "avx512_bf16), fp32 elsewhere and for point data; config.json says which",

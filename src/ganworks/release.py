@@ -72,7 +72,8 @@ def _resolve(path: str | os.PathLike, kind: str) -> tuple[Path, str]:
                             f"or the file {names})")
     if not (p / f"{kind}.safetensors").exists() or not (p / f"{kind}.json").exists():
         have = " (a run still training, or not a ganworks run?)" if (p / "config.json").exists() else ""
-        raise GanworksError(f"{p} has no {kind}.safetensors and {kind}.json: not a finished ganworks run or snapshot{have}")
+        raise GanworksError(f"{p} has no {kind}.safetensors and {kind}.json: "
+                            f"not a finished ganworks run or snapshot{have}")
     return p, kind
 
 

@@ -181,7 +181,8 @@ def _metric_panels(evals: list[dict]) -> list:
 # ------------------------------------------------------------------------------------- images
 def _snapshots(run: Path, limit: int) -> list[tuple[int, Path]]:
     """(kimg, path) of the sample grids over time, at most ``limit``, evenly spaced, ends kept."""
-    found = sorted((int(m.group(1)), f) for f in (run / "samples").glob("fakes*.png") if (m := _SNAPSHOT.search(f.name)))
+    found = sorted((int(m.group(1)), f) for f in (run / "samples").glob("fakes*.png")
+                   if (m := _SNAPSHOT.search(f.name)))
     if len(found) <= limit:
         return found
     idx = sorted({round(i * (len(found) - 1) / (limit - 1)) for i in range(limit)})
@@ -310,7 +311,8 @@ def _curves_html(records: list[dict], evals: list[dict]) -> list[str]:
     parts = ['<h2 id="curves">Training curves</h2>']
     panels = _training_panels(records)
     if panels:
-        parts.append(_img(png_data_uri(_figure_png(panels)), "training curves: losses, D outputs, gradient norms, speed"))
+        parts.append(_img(png_data_uri(_figure_png(panels)),
+                          "training curves: losses, D outputs, gradient norms, speed"))
     parts.append('<h2 id="metrics">Metrics</h2>')
     mpanels = _metric_panels(evals)
     if mpanels:

@@ -197,7 +197,8 @@ class ToySpec(DatasetSpec):
 
 _SPLITS = {"train": 100_000, "test": 2_500}
 _PACGAN = "Lin et al. 2018, PacGAN (Sec. 5.1)"
-RING8 = ToySpec(name="ring8", description="8 Gaussians on a circle of radius 1, std 0.01 (PacGAN's 2D-ring); 2-D points",
+RING8 = ToySpec(name="ring8",
+                description="8 Gaussians on a circle of radius 1, std 0.01 (PacGAN's 2D-ring); 2-D points",
                 num_classes=8, splits=_SPLITS, license="synthetic", citation=_PACGAN,
                 dist=_mixture(ring8_modes(), 0.01))
 GRID25 = ToySpec(name="grid25", description="25 Gaussians at {-4,-2,0,2,4}^2, std 0.05 (PacGAN's 2D-grid); 2-D points",

@@ -77,8 +77,10 @@ def discrete_gradient(*, seed: int = 0, quick: bool = False, out: Path | None = 
         bound("REINFORCE: max |mean - exact| / standard error (unbiased)", plain["max_z"], "<=", 4.5),
         bound("REINFORCE + baseline: max |mean - exact| / standard error", base["max_z"], "<=", 4.5),
         bound("REINFORCE: baseline std / plain std (variance cut)", base["std"] / plain["std"], "<=", 1.0),
-        bound("Gumbel-softmax: bias at tau 0.1 / bias at tau 3 (bias falls)", rows[5]["bias"] / rows[1]["bias"], "<=", 0.5),
-        bound("Gumbel-softmax: std at tau 0.05 / std at tau 3 (variance grows)", rows[6]["std"] / rows[1]["std"], ">=", 2.0),
+        bound("Gumbel-softmax: bias at tau 0.1 / bias at tau 3 (bias falls)",
+              rows[5]["bias"] / rows[1]["bias"], "<=", 0.5),
+        bound("Gumbel-softmax: std at tau 0.05 / std at tau 3 (variance grows)",
+              rows[6]["std"] / rows[1]["std"], ">=", 2.0),
     ]
     if out is not None:
         plt = pyplot()

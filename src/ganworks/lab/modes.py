@@ -89,7 +89,8 @@ def mode_collapse(seed: int = 0, quick: bool = False, out: Path | None = None, k
                               "high_quality_fraction": rec["metrics"]["mixture"]["high_quality_fraction"]}
                              for rec in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())]
                 snaps = sorted((run_dir / "samples").glob("fakes*.png"))
-                rows.append({"data": spec.name, "setting": s.label, "kimg": kimg, "modes_captured": res["modes_captured"],
+                rows.append({"data": spec.name, "setting": s.label, "kimg": kimg,
+                             "modes_captured": res["modes_captured"],
                              "num_modes": res["num_modes"], "high_quality_percent": 100 * res["high_quality_fraction"],
                              "reverse_kl": res["reverse_kl"], "mode_counts": res["mode_counts"], "over_time": over_time,
                              "config": cfg.to_dict()})

@@ -137,7 +137,8 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in (
 
 
 def get_metric(name: str) -> MetricSpec:
-    """The :class:`MetricSpec` called ``name``; a :class:`~ganworks.errors.GanworksError` listing the valid names otherwise."""
+    """The :class:`MetricSpec` called ``name``; a :class:`~ganworks.errors.GanworksError` listing the valid names
+    otherwise."""
     if name not in METRICS:
         raise unknown_name("metric", name, METRICS)
     return METRICS[name]

@@ -29,8 +29,8 @@ NETWORKS = {"mlp": ("mlp", "MLPGenerator", "MLPDiscriminator"),
             "r3": ("r3", "R3Generator", "R3Discriminator"),
             "seq": ("seq", "SeqGenerator", "SeqDiscriminator")}
 
-__all__ = ["ARCH_CONFIGS", "MLPConfig", "DCGANConfig", "ResNetConfig", "R3Config", "SeqConfig", "list_models", "check_model",
-           "make_model_config", "validate_model_config", "build_generator", "build_discriminator",
+__all__ = ["ARCH_CONFIGS", "MLPConfig", "DCGANConfig", "ResNetConfig", "R3Config", "SeqConfig", "list_models",
+           "check_model", "make_model_config", "validate_model_config", "build_generator", "build_discriminator",
            "config_to_dict", "config_from_dict", "model_options"]
 
 
@@ -59,7 +59,8 @@ def check_model(name: str) -> None:
 
 
 def list_model_choices() -> list[str]:
-    """What ``--model`` accepts: ``auto`` (the recipe for the data, ``ganworks.config.RECIPES``) and every architecture."""
+    """What ``--model`` accepts: ``auto`` (the recipe for the data, ``ganworks.config.RECIPES``) and every
+    architecture."""
     return ["auto", *list_models()]
 
 
@@ -98,7 +99,8 @@ def validate_model_config(arch: str, cfg) -> None:
         raise GanworksError(f"model output must be tanh or linear, got {cfg.output!r}")
     k = getattr(cfg, "z_categories", 0)
     if k and cfg.z_dim < 2:
-        raise GanworksError(f"--z-categories {k} cuts the last latent coordinate and needs --z-dim >= 2, got {cfg.z_dim}")
+        raise GanworksError(f"--z-categories {k} cuts the last latent coordinate and needs --z-dim >= 2, "
+                            f"got {cfg.z_dim}")
     pack = getattr(cfg, "pack", 1)
     if pack > 1 and cfg.num_classes:
         raise GanworksError(f"--pack {pack} does not combine with --conditional: a pack of samples has no "
@@ -157,7 +159,8 @@ def parameter_count(arch: str, cfg) -> int:
 
 
 #: The flags that make each architecture big, for the message when it cannot fit.
-_SIZE_FLAGS = {"mlp": "--g-hidden, --d-hidden or --z-dim", "seq": "--emb-dim, --hidden-dim, --d-filters or the vocabulary"}
+_SIZE_FLAGS = {"mlp": "--g-hidden, --d-hidden or --z-dim",
+               "seq": "--emb-dim, --hidden-dim, --d-filters or the vocabulary"}
 
 
 def check_model_size(arch: str, cfg) -> None:

@@ -50,7 +50,8 @@ def train_sequences(cfg: TrainConfig, resume_dir: Path | None, ckpt: Path | None
     torch.manual_seed(cfg.seed)
     data = load_sequences(cfg.data, "train", tokens=cfg.tokens, max_len=cfg.max_len, max_vocab=cfg.max_vocab)
     if len(data) < cfg.batch_size:
-        raise GanworksError(f"--batch-size {cfg.batch_size} is larger than dataset {cfg.data!r} ({len(data)} sequences)")
+        raise GanworksError(f"--batch-size {cfg.batch_size} is larger than dataset {cfg.data!r} "
+                            f"({len(data)} sequences)")
     model_cfg = make_model_config("seq", **cfg.model_options, vocab_size=data.vocab_size, seq_len=data.seq_len,
                                   eos=data.eos)
     G = build_generator("seq", model_cfg).to(device)

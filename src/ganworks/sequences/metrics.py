@@ -128,7 +128,8 @@ def _texts(x: SequenceInputs) -> tuple[list[tuple], list[tuple]]:
 def _bleu(x: SequenceInputs) -> tuple[dict, dict]:
     hyps, refs = _texts(x)
     scores = bleu_scores(hyps, refs)
-    return {"bleu": sum(scores) / len(scores)}, {"n": BLEU_N, "scored": len(hyps), "reference": f"{x.test.name} test split",
+    return {"bleu": sum(scores) / len(scores)}, {"n": BLEU_N, "scored": len(hyps),
+                                                  "reference": f"{x.test.name} test split",
                                                   "reference_count": len(refs), "smoothing": "+1 for n > 1"}
 
 

@@ -13,7 +13,8 @@ _SNAPSHOT = re.compile(r"fakes(\d+)\.txt$")
 def samples_html(run: Path) -> list[str]:
     """The text samples of ``run``'s snapshots (at most MAX_SNAPSHOTS, evenly spaced, ends kept) and the
     real sequences, LINES lines each: the same fixed sampling seed at every snapshot."""
-    found = sorted((int(m.group(1)), f) for f in (run / "samples").glob("fakes*.txt") if (m := _SNAPSHOT.search(f.name)))
+    found = sorted((int(m.group(1)), f) for f in (run / "samples").glob("fakes*.txt")
+                   if (m := _SNAPSHOT.search(f.name)))
     if len(found) > MAX_SNAPSHOTS:
         idx = sorted({round(i * (len(found) - 1) / (MAX_SNAPSHOTS - 1)) for i in range(MAX_SNAPSHOTS)})
         found = [found[i] for i in idx]

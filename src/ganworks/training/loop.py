@@ -120,7 +120,8 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
     game = Game(G_train, D_train, objective, opt_g, opt_d, autocast, d_setup, sees, resolved.d_steps,
                 cfg.freeze_discriminator, cfg.reuse_fakes)
     evaluate_now = Evaluator(cfg, G_out, G_ema is not None, model_cfg, run_dir, tracker, progress)
-    events = RunEvents(cfg, state, schedules, tracker, evaluate_now, grids, run_dir, dist, sees, objective.probabilistic)
+    events = RunEvents(cfg, state, schedules, tracker, evaluate_now, grids, run_dir, dist, sees,
+                       objective.probabilistic)
 
     with tracker.open(total, progress.nimg, ckpt is not None, cfg.progress, desc):
         events.start(ckpt, skipped, _start_line(cfg, resolved, run_dir, data, device, dist, G, D, precision))

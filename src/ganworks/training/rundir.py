@@ -34,7 +34,8 @@ def claim_run_dir(path: str | os.PathLike) -> Path:
     """Use ``path`` as the run directory; it must not exist or be empty (nothing is overwritten)."""
     p = Path(path)
     if p.exists() and (not p.is_dir() or any(p.iterdir())):
-        raise GanworksError(f"--run-dir {p} already exists and is not empty; choose a new path (nothing was overwritten)")
+        raise GanworksError(f"--run-dir {p} already exists and is not empty; "
+                            "choose a new path (nothing was overwritten)")
     try:
         p.mkdir(parents=True, exist_ok=True)
     except OSError as e:
