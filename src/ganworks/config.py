@@ -95,12 +95,14 @@ RECIPES.update({name: _changed(RECIPES["images"], changes) for name, changes in 
 #: (`make demo`'s 2.5 minutes on mnist-5k: 13.8 / 21.6 / 17.8 against 47.7 / 54.2 / 30.0; no worse at 10), and
 #: lr 1e-3 for objectives without a paper rate of their own (10 minutes: mnist-5k 4.04 / 5.14 against 6.00 / 5.67,
 #: Fashion-MNIST 7.4 against 8.9; 2.5 minutes: 20.0 / 37.4 against 49.6 / 62.4; Stacked MNIST 990 / 1000 modes
-#: against 968). With bf16 (500-1,200 kimg in 10 minutes) the wider G and batch 64 won. Every pair, with what
-#: lost (lr 3e-4 and 1.5e-3, batch 16, lsgan): docs/research/recipes.md from "A recipe for a CPU without bf16
-#: units" on; benchmarks/results/recipe_screen-cpu-epyc-avx2.json.
+#: against 968); on Fashion-MNIST 1.5e-3 (10 minutes: 5.36 / 5.34 / 5.18 against 5.58 / 6.26 / 6.36 for 1e-3; it
+#: lost on mnist-5k, 5.87 against 3.76). With bf16 (500-1,200 kimg in 10 minutes) the wider G and batch 64 won.
+#: Every pair, with what lost (lr 3e-4, batch 16, lsgan): docs/research/recipes.md from "A recipe for a CPU
+#: without bf16 units" on; benchmarks/results/recipe_screen-cpu-epyc-avx2.json.
 CPU_WITHOUT_BF16 = "cpu-without-bf16"
 CPU_WITHOUT_BF16_CHANGES: dict[str, dict[str, Any]] = {
-    name: {"model_options": {"g_channels": 32, "d_channels": 32}, "batch_size": 32, "lr": 1e-3}
+    name: {"model_options": {"g_channels": 32, "d_channels": 32}, "batch_size": 32,
+           "lr": 1.5e-3 if name == "fashion-mnist" else 1e-3}
     for name in ("images", *DATA_RECIPES)}
 RECIPES.update({f"{name}/{CPU_WITHOUT_BF16}": _changed(RECIPES[name], changes)
                 for name, changes in CPU_WITHOUT_BF16_CHANGES.items()})
@@ -137,9 +139,9 @@ class TrainConfig:
                        check=Registered("ganworks.data:check_dataset_name", "NAME", "ganworks.data:list_datasets"),
                        group=WHAT)
     model: str = option("auto", help="architecture; auto: the recipe for the data (RECIPES: the image recipe for "
-                                     "images, with narrower networks, batch 32 and lr 1e-3 on a CPU without bf16 "
-                                     "units; the 2014 paper's mlp pair for points); config.json's recipe says "
-                                     "which; mlp: the 2014 paper's MLPs",
+                                     "images, with narrower networks, batch 32 and lr 1e-3 (1.5e-3 on fashion-mnist) "
+                                     "on a CPU without bf16 units; the 2014 paper's mlp pair for points); "
+                                     "config.json's recipe says which; mlp: the 2014 paper's MLPs",
                         check=Registered("ganworks.models:check_model_choice", "NAME",
                                          "ganworks.models:list_model_choices"), group=WHAT)
     objective: str = option("ns", help="the game's loss (unset settings take its paper's defaults)",
@@ -368,7 +370,7 @@ class TrainConfig:
                 from .training.precision import on_a_cpu_without_bf16
 
                 self.recipe = self.data if self.data in DATA_RECIPES else "images"
-                if on_a_cpu_without_bf16(self.device):  # about 6x fewer images a minute: narrower, batch 32, lr 1e-3
+                if on_a_cpu_without_bf16(self.device):  # about 6x fewer images a minute: narrower, batch 32, lr 1e-3+
                     self.recipe = f"{self.recipe}/{CPU_WITHOUT_BF16}"
                 self.model = RECIPES["images"]["model"]
                 # The recipe's D has no BatchNorm (spectral normalization instead): each logit is a function of its
