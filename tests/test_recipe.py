@@ -136,6 +136,12 @@ def test_a_cpu_without_bf16_units_gets_each_recipe_with_narrower_networks_and_sm
     whatever --precision says; a CPU with bf16 units or a CUDA device keeps the plain recipe; points keep the
     MLP; what the user sets still wins; the choice round-trips and is re-decided from what was asked."""
     assert set(CPU_WITHOUT_BF16_CHANGES) == {"images", *DATA_RECIPES}
+    # --model's help names every rate of the table (the plain one, and each recipe's own where it differs).
+    help_text = options_markdown()
+    base_lr = CPU_WITHOUT_BF16_CHANGES["images"]["lr"]
+    assert f"batch 32 and lr {base_lr:g}" in help_text
+    for name, changes in CPU_WITHOUT_BF16_CHANGES.items():
+        assert changes["lr"] == base_lr or f"{changes['lr']:g} on {name}" in help_text, name
     for flags, device, narrow in ((frozenset(), "auto", True), (frozenset({"avx2", "avx512f"}), "cpu", True),
                                   (frozenset({"amx_bf16"}), "auto", False), (frozenset({"avx512_bf16"}), "cpu", False),
                                   (frozenset(), "cuda", False)):

@@ -117,6 +117,14 @@ def _recipe_beta1s() -> str:
     return "; ".join(f"{value:g} on {' and '.join(names)}" for value, names in by_value.items())
 
 
+def _cpu_without_bf16_rates() -> str:
+    """The rates of the CPU-without-bf16 recipes, for the --model help: "lr 1e-3 (1.5e-3 on fashion-mnist)"."""
+    base = CPU_WITHOUT_BF16_CHANGES["images"]["lr"]
+    own = [f"{changes['lr']:g} on {name}" for name, changes in CPU_WITHOUT_BF16_CHANGES.items()
+           if changes["lr"] != base]
+    return f"lr {base:g}" + (f" ({'; '.join(own)})" if own else "")
+
+
 #: Training length without --kimg or --minutes, in thousands of images.
 DEFAULT_KIMG = 600.0
 #: The image count that stands for "no limit" in the loop (--minutes without --kimg): 2**62, never reached.
@@ -139,8 +147,9 @@ class TrainConfig:
                        check=Registered("ganworks.data:check_dataset_name", "NAME", "ganworks.data:list_datasets"),
                        group=WHAT)
     model: str = option("auto", help="architecture; auto: the recipe for the data (RECIPES: the image recipe for "
-                                     "images, with narrower networks, batch 32 and lr 1e-3 (1.5e-3 on fashion-mnist) "
-                                     "on a CPU without bf16 units; the 2014 paper's mlp pair for points); "
+                                     "images, with narrower networks, batch 32 and "
+                                     f"{_cpu_without_bf16_rates()} on a CPU without bf16 units; the 2014 paper's "
+                                     "mlp pair for points); "
                                      "config.json's recipe says which; mlp: the 2014 paper's MLPs",
                         check=Registered("ganworks.models:check_model_choice", "NAME",
                                          "ganworks.models:list_model_choices"), group=WHAT)
@@ -370,7 +379,7 @@ class TrainConfig:
                 from .training.precision import on_a_cpu_without_bf16
 
                 self.recipe = self.data if self.data in DATA_RECIPES else "images"
-                if on_a_cpu_without_bf16(self.device):  # about 6x fewer images a minute: narrower, batch 32, lr 1e-3+
+                if on_a_cpu_without_bf16(self.device):  # about 6x fewer images a minute (CPU_WITHOUT_BF16_CHANGES)
                     self.recipe = f"{self.recipe}/{CPU_WITHOUT_BF16}"
                 self.model = RECIPES["images"]["model"]
                 # The recipe's D has no BatchNorm (spectral normalization instead): each logit is a function of its
