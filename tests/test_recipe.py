@@ -113,8 +113,9 @@ def test_mnist_5k_takes_a_larger_g_and_adam_without_momentum_and_flags_still_win
     digits = TrainConfig(data="mnist-5k")
     assert digits.recipe == "mnist-5k"
     images = RECIPES["images"]
-    assert {k: v for k, v in RECIPES["mnist-5k"].items() if images[k] != v} == {
-        "betas": (0.0, 0.99), "model_options": {**images["model_options"], "g_channels": 64, "g_extra": 2}}
+    assert {k: v for k, v in RECIPES["mnist-5k"].items() if images.get(k) != v} == {
+        "betas": (0.0, 0.99), "model_options": {**images["model_options"], "g_channels": 64, "g_extra": 2},
+        "conditional": True}
     assert digits.model_options == {**images["model_options"], "g_channels": 64, "g_extra": 2}
     assert digits.resolved().betas == (0.0, 0.99) and digits.resolved().lr_g == images["lr"]
     mine = TrainConfig(data="mnist-5k", model_options={"g_channels": 32}, beta1=0.5)
@@ -240,6 +241,30 @@ def test_ema_rampup_shortens_the_half_life_early_only():
 
 @needs_mnist5k
 @pytest.mark.slow
+def test_mnist_5k_is_class_conditional_unless_the_user_or_a_named_model_says_otherwise():
+    """--data mnist-5k with --model auto trains a class-conditional pair (G sees its class one-hot); --no-conditional
+    and a named model give the unconditional one; the datasets without the setting in DATA_RECIPES stay
+    unconditional; the choice survives config.json and is re-decided from what was asked."""
+    from ganworks.config import flag_of
+    from ganworks.models import make_model_config
+
+    assert UNSET_DEFAULTS["conditional"] is False and RECIPES["images"].get("conditional") is None
+    digits = TrainConfig(data="mnist-5k")
+    assert digits.conditional is True and make_model_config("dcgan", **digits.model_options).class_code == "onehot"
+    assert TrainConfig(data="mnist-5k", conditional=False).conditional is False
+    assert TrainConfig(data="mnist-5k", model="dcgan").conditional is False
+    for data in ("mnist", "stacked-mnist", "fashion-mnist", "ring8"):
+        expected = bool(DATA_RECIPES.get(data, {}).get("conditional"))
+        assert TrainConfig(data=data).conditional is expected, data
+    assert digits.requested()["conditional"] is None  # the recipe's value: unset again
+    assert TrainConfig.from_dict(digits.requested()).conditional is True
+    assert TrainConfig.from_dict(TrainConfig(data="mnist-5k", conditional=False).requested()).conditional is False
+    assert TrainConfig.from_dict(digits.to_dict()) == digits
+    named = [name for name, changes in DATA_RECIPES.items() if changes.get("conditional")]
+    assert named and f"on with --model auto on {' and '.join(named)}" in options_markdown().replace("\n", " ")
+    assert flag_of("conditional") == "--conditional"
+
+
 def test_the_default_recipe_learns_digits_on_a_tiny_budget(tmp_path):
     """No flag but the data (and a short length): after 3.2 kimg the samples are far closer to real digits
     than the untrained generator's, by a fixed FD."""

@@ -289,3 +289,29 @@ def test_resume_keeps_the_rates_and_betas_the_run_started_with(tmp_path):
     path.write_text(json.dumps(written))
     again = plan({}, {}, str(run))[0]
     assert again.resolved().lr_g == RECIPES[again.recipe]["lr"] != 4e-4
+
+
+@needs_mnist5k
+def test_a_conditional_run_from_before_class_code_resumes_with_its_embedding(tmp_path):
+    """A conditional G of a run written before ``--class-code`` existed learned a class embedding; its
+    config.json names no class code, and resuming it must rebuild that G, not today's one-hot default."""
+    from ganworks.training.resume import plan
+
+    run = tmp_path / "run"
+    options = {"g_channels": 4, "d_channels": 4, "class_code": "embedding"}
+    train(data="mnist-5k", model="dcgan", conditional=True, kimg=0.064, batch_size=32, tick_kimg=0.032,
+          checkpoint_kimg=0.032, model_options=options, run_dir=str(run))
+    path = run / "config.json"
+    written = json.loads(path.read_text())
+    assert written["model"].pop("class_code") == "embedding"
+    assert written["train"]["model_options"].pop("class_code") == "embedding"
+    path.write_text(json.dumps(written))
+    cfg = plan({}, {}, str(run))[0]
+    assert cfg.model_options["class_code"] == "embedding"
+    train(resume=str(run), kimg=0.128)
+    assert stats(run)[-1]["kimg"] >= 0.128 and json.loads(path.read_text())["model"]["class_code"] == "embedding"
+    # Without the rule it would not load: today's default builds a G without the embedding.
+    written["train"]["model_options"]["class_code"] = "onehot"
+    path.write_text(json.dumps(written))
+    with pytest.raises(GanworksError):
+        train(resume=str(run), kimg=0.192)

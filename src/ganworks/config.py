@@ -77,7 +77,7 @@ RECIPES: dict[str, dict[str, Any]] = {
 #: 30% fewer images per minute; on Fashion-MNIST the same G lost (FD 3.1 against 1.5, recall 0.56).
 DATA_RECIPES: dict[str, dict[str, Any]] = {
     "fashion-mnist": {"betas": (0.0, 0.99)},
-    "mnist-5k": {"betas": (0.0, 0.99), "model_options": {"g_channels": 64, "g_extra": 2}},
+    "mnist-5k": {"betas": (0.0, 0.99), "model_options": {"g_channels": 64, "g_extra": 2}, "conditional": True},
 }
 
 
@@ -108,6 +108,11 @@ RECIPES.update({f"{name}/{CPU_WITHOUT_BF16}": _changed(RECIPES[name], changes)
                 for name, changes in CPU_WITHOUT_BF16_CHANGES.items()})
 
 
+def _recipe_conditional() -> str:
+    """The datasets whose recipe is class-conditional, for --conditional's help."""
+    return " and ".join(name for name, changes in DATA_RECIPES.items() if changes.get("conditional"))
+
+
 def _recipe_beta1s() -> str:
     """The data recipes' own Adam beta1, for the --beta1 help: "0 on fashion-mnist and mnist-5k"."""
     by_value: dict[float, list[str]] = {}
@@ -131,7 +136,7 @@ DEFAULT_KIMG = 600.0
 NO_IMAGE_LIMIT = 2 ** 62
 #: The value of each recipe setting when neither the user nor a recipe sets it (a named --model).
 UNSET_DEFAULTS: dict[str, Any] = {"batch_size": 64, "ema_kimg": 0.0, "ema_rampup": 0.0, "reuse_fakes": False,
-                                  "lr_schedule": "constant"}
+                                  "lr_schedule": "constant", "conditional": False}
 
 
 def _path(metavar: str = "PATH") -> Check:
@@ -161,8 +166,10 @@ class TrainConfig:
                                            check=Custom(Text(), lambda v: isinstance(v, dict),
                                                         "must be a dict of architecture options"),
                                            group=WHAT, default_factory=dict, cli=False)
-    conditional: bool = option(False, help="class-conditional G (class embedding) and projection D, from the "
-                                           "dataset's labels", check=Bool(), group=WHAT)
+    conditional: bool | None = option(None, help="class-conditional G (its class one-hot, --class-code) and "
+                                                  "projection D, from the dataset's labels; samples draw the classes "
+                                                  f"evenly (default: on with --model auto on {_recipe_conditional()}, "
+                                                  "else off)", check=Bool(), group=WHAT)
     # 1024: the models build for at most 64 px; a bigger side only makes a folder's decoded images huge.
     resolution: int = option(64, help="folder:PATH: image size (resized and center-cropped)", check=Int(1, max=1024),
                              group=WHAT)

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from ..errors import GanworksError, unknown_name
 from ..options import Option, options_of, validate_fields
-from .configs import ARCH_CONFIGS, DCGANConfig, MLPConfig, R3Config, ResNetConfig, SeqConfig, generator_input_width
+from .configs import (ARCH_CONFIGS, DCGANConfig, MLPConfig, R3Config, ResNetConfig, SeqConfig, generator_embeds,
+                      generator_input_width)
 
 if TYPE_CHECKING:
     from torch import nn
@@ -31,7 +32,7 @@ NETWORKS = {"mlp": ("mlp", "MLPGenerator", "MLPDiscriminator"),
 
 __all__ = ["ARCH_CONFIGS", "MLPConfig", "DCGANConfig", "ResNetConfig", "R3Config", "SeqConfig", "list_models",
            "check_model", "make_model_config", "validate_model_config", "build_generator", "build_discriminator",
-           "config_to_dict", "config_from_dict", "model_options"]
+           "config_to_dict", "config_from_dict", "model_options", "saved_before", "generator_embeds"]
 
 
 def _network(arch: str, which: int):
@@ -148,7 +149,7 @@ def parameter_count(arch: str, cfg) -> int:
     if arch == "mlp":
         c, h, w = cfg.image_shape
         n_in = generator_input_width(cfg)
-        g = _mlp_parameters(n_in, cfg.g_hidden, c * h * w) + cfg.num_classes * cfg.z_dim
+        g = _mlp_parameters(n_in, cfg.g_hidden, c * h * w) + (cfg.num_classes * cfg.z_dim if generator_embeds(cfg) else 0)
         d = _mlp_parameters(c * h * w * cfg.pack, cfg.d_hidden, 1) + cfg.num_classes * cfg.d_hidden[-1]
         return g + d
     import torch
@@ -184,9 +185,20 @@ def config_to_dict(arch: str, cfg) -> dict:
     return {"arch": arch, **asdict(cfg)}
 
 
+#: Options that a model saved before they existed lacks, with the value its networks were built with.
+SAVED_BEFORE = {"class_code": "embedding"}
+
+
+def saved_before(arch: str, saved: dict) -> dict:
+    """The options of :data:`SAVED_BEFORE` that architecture ``arch`` has and a saved model config lacks."""
+    check_model(arch)
+    known = {f.name for f in fields(ARCH_CONFIGS[arch])}
+    return {k: v for k, v in SAVED_BEFORE.items() if k in known and k not in saved}
+
+
 def config_from_dict(d: dict):
     d = dict(d)
     arch = d.pop("arch", None)
     if arch is None:
         raise GanworksError("model config has no 'arch' field")
-    return arch, make_model_config(arch, **d)
+    return arch, make_model_config(arch, **d, **saved_before(arch, d))

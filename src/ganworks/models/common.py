@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from .configs import BASE_SIZE  # noqa: F401  (image sides the convolutional models build for)
+from .configs import generator_embeds
 
 
 def num_upsamplings(side: int) -> int:
@@ -28,14 +29,18 @@ def labels_for(y: torch.Tensor | None, num_classes: int) -> torch.Tensor | None:
     return y
 
 
-def generator_embedding(num_classes: int, dim: int) -> nn.Embedding | None:
-    """The learned class code that a conditional G concatenates to z (None if unconditional)."""
-    return nn.Embedding(num_classes, dim) if num_classes else None
+def generator_embedding(cfg) -> nn.Embedding | None:
+    """The learned class code (``--class-code embedding``, z_dim wide) that a conditional G concatenates to
+    z; None when G is unconditional or sees its class one-hot."""
+    return nn.Embedding(cfg.num_classes, cfg.z_dim) if generator_embeds(cfg) else None
 
 
-def with_class(z: torch.Tensor, y: torch.Tensor | None, embed: nn.Embedding | None) -> torch.Tensor:
-    """[z, embed(y)] for a conditional G, z itself otherwise."""
-    return z if embed is None else torch.cat([z, embed(y)], dim=1)
+def with_class(z: torch.Tensor, y: torch.Tensor | None, embed: nn.Embedding | None, num_classes: int) -> torch.Tensor:
+    """[z, code of y] for a conditional G (its learned embedding, else its class one-hot), z itself otherwise."""
+    if y is None:
+        return z
+    code = embed(y) if embed is not None else nn.functional.one_hot(y, num_classes).to(z.dtype)
+    return torch.cat([z, code], dim=1)
 
 
 def cut_latent(z: torch.Tensor, k: int) -> torch.Tensor:

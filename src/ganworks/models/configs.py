@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..options import Bool, Custom, Int, UNIT, Widths, option
+from ..options import Bool, Choice, Custom, Int, UNIT, Widths, option
 
 #: Image sides the convolutional models build for, and the starting map of G for each.
 BASE_SIZE = {28: 7, 32: 4, 64: 4}
@@ -54,11 +54,32 @@ def _z_categories():
                   check=_OFF_OR_AT_LEAST_TWO, group=GROUP, metavar="K")
 
 
+#: How a conditional G sees its class (``--class-code``): one-hot, or a learned embedding as wide as z.
+CLASS_CODES = ("onehot", "embedding")
+
+
+def _class_code():
+    # The learned embedding (N(0, 1) at the start, as strong as z) let the image recipe's G ignore z on mnist-5k:
+    # one image per class (recall 0), with DiffAugment too and with D's class term 10x weaker. With the class
+    # one-hot (magnitude 1, as Mirza & Osindero 2014 fed it) the same G kept z (docs/research/recipes.md).
+    return option("onehot", help="conditional G: how it sees its class, onehot (concatenated to z, as in the "
+                                 "2014 conditional GAN) or embedding (learned, z_dim wide; collapsed each class to "
+                                 "one image in the DCGAN recipe)", check=Choice(CLASS_CODES, noun="class code"),
+                  group=GROUP, metavar="CODE")
+
+
+def generator_embeds(cfg) -> bool:
+    """True when a conditional G of this config learns a class embedding (``--class-code embedding``)."""
+    return bool(cfg.num_classes) and getattr(cfg, "class_code", None) == "embedding"
+
+
 def generator_input_width(cfg) -> int:
     """The width of what G's first layer sees: z (its last coordinate cut into ``z_categories`` one-hot bins
-    when the architecture has that option and it is on), then the class embedding (z_dim wide) if conditional."""
+    when the architecture has that option and it is on), then, if conditional, the class code: one-hot
+    (num_classes wide) or the learned embedding (z_dim wide)."""
     k = getattr(cfg, "z_categories", 0)
-    return cfg.z_dim + (k - 1 if k else 0) + (cfg.z_dim if cfg.num_classes else 0)
+    code = cfg.z_dim if generator_embeds(cfg) else cfg.num_classes  # num_classes is 0 when unconditional
+    return cfg.z_dim + (k - 1 if k else 0) + code
 
 
 _WIDTH_RULE = {"generator": "dcgan: its last hidden layer, each layer towards the noise twice as wide",
@@ -89,6 +110,7 @@ class MLPConfig:
     g_batchnorm: bool = option(False, help="BatchNorm in G's hidden layers", check=Bool(), group=GROUP)
     sn: bool = _sn()
     num_classes: int = 0
+    class_code: str = _class_code()
     pack: int = _pack()
     output: str = "tanh"
     """G's output activation: tanh for images in [-1, 1]; linear for unbounded data (2-D points)."""
@@ -120,6 +142,7 @@ class DCGANConfig:
                         check=_OFF_OR_AT_LEAST_TWO, group=GROUP, metavar="G")
     sn: bool = _sn()
     num_classes: int = 0
+    class_code: str = _class_code()
     pack: int = _pack()
     z_categories: int = _z_categories()
 
@@ -157,6 +180,7 @@ class R3Config:
                                       "(must divide the widened channels)", check=Int(1), group=GROUP)
     sn: bool = _sn()
     num_classes: int = 0
+    class_code: str = _class_code()
     pack: int = _pack()
 
     image_sizes: ClassVar[tuple[int, ...]] = tuple(BASE_SIZE)

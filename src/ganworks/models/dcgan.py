@@ -33,7 +33,7 @@ class DCGANGenerator(nn.Module):
         c, side = cfg.image_shape[0], cfg.image_shape[1]
         n = num_upsamplings(side)
         widths = [cfg.g_channels * 2 ** i for i in reversed(range(n))]  # e.g. 256, 128, 64 for 32 px
-        self.embed = generator_embedding(cfg.num_classes, cfg.z_dim)
+        self.embed = generator_embedding(cfg)
         n_in = generator_input_width(cfg)
         # (B, n_in, 1, 1) -> (B, widths[0], base, base): a linear projection written as a convolution.
         layers: list[nn.Module] = [nn.ConvTranspose2d(n_in, widths[0], BASE_SIZE[side], bias=False),
@@ -45,7 +45,8 @@ class DCGANGenerator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        z = with_class(cut_latent(z, self.cfg.z_categories), labels_for(y, self.cfg.num_classes), self.embed)
+        cfg = self.cfg
+        z = with_class(cut_latent(z, cfg.z_categories), labels_for(y, cfg.num_classes), self.embed, cfg.num_classes)
         return self.net(z[:, :, None, None])
 
 

@@ -40,7 +40,7 @@ class MLPGenerator(nn.Module):
         super().__init__()
         self.cfg = cfg
         n_out = math.prod(cfg.image_shape)
-        self.embed = generator_embedding(cfg.num_classes, cfg.z_dim)
+        self.embed = generator_embedding(cfg)
         n_in = generator_input_width(cfg)
         self.net = nn.Sequential(
             *_stack([n_in, *cfg.g_hidden], batchnorm=cfg.g_batchnorm),
@@ -49,7 +49,8 @@ class MLPGenerator(nn.Module):
         )
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        z = with_class(self.cut_latent(z), labels_for(y, self.cfg.num_classes), self.embed)
+        n = self.cfg.num_classes
+        z = with_class(self.cut_latent(z), labels_for(y, n), self.embed, n)
         return self.net(z).view(z.shape[0], *self.cfg.image_shape)  # (B, C, H, W)
 
     def cut_latent(self, z: torch.Tensor) -> torch.Tensor:

@@ -67,7 +67,7 @@ class R3Generator(nn.Module):
         self.cfg = cfg
         c, side = cfg.image_shape[0], cfg.image_shape[1]
         ch, self.base = cfg.g_channels, BASE_SIZE[side]
-        self.embed = generator_embedding(cfg.num_classes, cfg.z_dim)
+        self.embed = generator_embedding(cfg)
         z_in = generator_input_width(cfg)
         self.basis = nn.Parameter(torch.randn(1, ch, self.base, self.base))
         self.fc = nn.Linear(z_in, ch)
@@ -76,7 +76,7 @@ class R3Generator(nn.Module):
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         y = labels_for(y, self.cfg.num_classes)
-        h = self.basis * self.fc(with_class(z, y, self.embed))[:, :, None, None]  # (B, ch, base, base)
+        h = self.basis * self.fc(with_class(z, y, self.embed, self.cfg.num_classes))[:, :, None, None]  # (B, ch, base, base)
         for i, stage in enumerate(self.stages):
             if i:
                 h = F.interpolate(h, scale_factor=2, mode="bilinear", align_corners=False)

@@ -354,6 +354,17 @@ def _as_resolved(stored: dict[str, Any], resolved: dict[str, Any] | None) -> dic
     return pinned
 
 
+def _saved_before(stored: dict[str, Any], model: Any) -> dict[str, Any]:
+    """A run's stored config with the model options its networks were built with where ``config.json``
+    predates them (``models.SAVED_BEFORE``: a conditional G of then had a learned class embedding)."""
+    from ..models import saved_before
+
+    if not isinstance(model, dict) or model.get("arch") != stored.get("model"):
+        return stored
+    old = saved_before(model["arch"], model)
+    return {**stored, "model_options": {**old, **stored.get("model_options", {})}} if old else stored
+
+
 def plan(requested: dict[str, Any], overrides: dict[str, Any], resume: str):
     """Decide what ``--resume`` means for this call.
 
@@ -386,6 +397,7 @@ def plan(requested: dict[str, Any], overrides: dict[str, Any], resume: str):
     try:
         written = json.loads(cfg_path.read_text())
         stored = written["train"]
+        stored = _saved_before(stored, written.get("model"))
         base = TrainConfig.from_dict({**stored, **_as_resolved(stored, written.get("resolved"))}).to_dict()
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise GanworksError(f"--resume {resume}: cannot read {cfg_path}: {e}") from None
