@@ -149,7 +149,8 @@ def parameter_count(arch: str, cfg) -> int:
     if arch == "mlp":
         c, h, w = cfg.image_shape
         n_in = generator_input_width(cfg)
-        g = _mlp_parameters(n_in, cfg.g_hidden, c * h * w) + (cfg.num_classes * cfg.z_dim if generator_embeds(cfg) else 0)
+        embedding = cfg.num_classes * cfg.z_dim if generator_embeds(cfg) else 0
+        g = _mlp_parameters(n_in, cfg.g_hidden, c * h * w) + embedding
         d = _mlp_parameters(c * h * w * cfg.pack, cfg.d_hidden, 1) + cfg.num_classes * cfg.d_hidden[-1]
         return g + d
     import torch

@@ -76,7 +76,8 @@ class R3Generator(nn.Module):
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         y = labels_for(y, self.cfg.num_classes)
-        h = self.basis * self.fc(with_class(z, y, self.embed, self.cfg.num_classes))[:, :, None, None]  # (B, ch, base, base)
+        code = with_class(z, y, self.embed, self.cfg.num_classes)
+        h = self.basis * self.fc(code)[:, :, None, None]  # (B, ch, base, base)
         for i, stage in enumerate(self.stages):
             if i:
                 h = F.interpolate(h, scale_factor=2, mode="bilinear", align_corners=False)
