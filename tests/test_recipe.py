@@ -87,12 +87,14 @@ def test_the_recipe_rate_fills_in_only_where_the_objective_has_no_paper_rate():
 
 
 def test_fashion_mnist_takes_the_image_recipe_with_adam_without_momentum():
-    """--data fashion-mnist: the image recipe in every setting but Adam's beta1 (0); the other image data keep
-    0.5; a flag, a named model or an objective with betas of its own still wins; what was asked round-trips."""
+    """--data fashion-mnist: the image recipe in every setting but Adam's beta1 (0) and class conditioning; the
+    other image data keep 0.5; a flag, a named model or an objective with betas of its own still wins; what was
+    asked round-trips."""
     assert set(DATA_RECIPES) == {"fashion-mnist", "mnist-5k"}
     fashion = TrainConfig(data="fashion-mnist")
     assert fashion.recipe == "fashion-mnist"
-    assert {k: v for k, v in RECIPES["fashion-mnist"].items() if RECIPES["images"][k] != v} == {"betas": (0.0, 0.99)}
+    assert {k: v for k, v in RECIPES["fashion-mnist"].items() if RECIPES["images"].get(k) != v} == {
+        "betas": (0.0, 0.99), "conditional": True}
     assert (fashion.model, fashion.model_options, fashion.batch_size, fashion.lr_schedule) == (
         "dcgan", RECIPES["images"]["model_options"], 64, "cooldown")
     assert fashion.resolved().betas == (0.0, 0.99) and fashion.resolved().lr_g == 6e-4
@@ -241,10 +243,11 @@ def test_ema_rampup_shortens_the_half_life_early_only():
 
 @needs_mnist5k
 @pytest.mark.slow
-def test_mnist_5k_is_class_conditional_unless_the_user_or_a_named_model_says_otherwise():
-    """--data mnist-5k with --model auto trains a class-conditional pair (G sees its class one-hot); --no-conditional
-    and a named model give the unconditional one; the datasets without the setting in DATA_RECIPES stay
-    unconditional; the choice survives config.json and is re-decided from what was asked."""
+def test_labelled_digits_and_clothes_are_class_conditional_unless_the_user_or_a_named_model_says_otherwise(
+        monkeypatch):
+    """--data mnist-5k (and fashion-mnist) with --model auto trains a class-conditional pair (G sees its class
+    one-hot); --no-conditional and a named model give the unconditional one; the datasets without the setting in
+    DATA_RECIPES stay unconditional; the choice survives config.json and is re-decided from what was asked."""
     from ganworks.config import flag_of
     from ganworks.models import make_model_config
 
@@ -263,6 +266,10 @@ def test_mnist_5k_is_class_conditional_unless_the_user_or_a_named_model_says_oth
     named = [name for name, changes in DATA_RECIPES.items() if changes.get("conditional")]
     assert named and f"on with --model auto on {' and '.join(named)}" in options_markdown().replace("\n", " ")
     assert flag_of("conditional") == "--conditional"
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2"}))  # the CPU-without-bf16 recipes too
+    for data in named:
+        cfg = TrainConfig(data=data)
+        assert cfg.recipe == f"{data}/{CPU_WITHOUT_BF16}" and cfg.conditional is True, data
 
 
 def test_the_default_recipe_learns_digits_on_a_tiny_budget(tmp_path):
