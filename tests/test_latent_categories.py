@@ -84,13 +84,15 @@ def test_cli_errors_are_one_line_and_create_nothing(tmp_path, capsys):
         assert not run.exists()
 
 
-def test_cut_combines_with_a_class_embedding():
-    """Conditional G: [cut z, embed(y)] -> z_dim - 1 + K + z_dim inputs; each class changes the output."""
+@pytest.mark.parametrize("code,width", [("onehot", 3), ("embedding", 4)])
+def test_cut_combines_with_a_class_code(code, width):
+    """Conditional G: [cut z, code of y] -> z_dim - 1 + K inputs, then the class one-hot (3 classes) or its
+    learned embedding (z_dim wide); each class changes the output."""
     torch.manual_seed(0)
     cfg = make_model_config("mlp", image_shape=(2, 1, 1), z_dim=4, g_hidden=(16,), z_categories=5, num_classes=3,
-                            output="linear")
+                            output="linear", class_code=code)
     G = build_generator("mlp", cfg).eval()
-    assert G.net[0].in_features == 4 - 1 + 5 + 4
+    assert G.net[0].in_features == 4 - 1 + 5 + width
     z = torch.randn(1, 4).expand(3, 4)
     out = G(z, torch.arange(3)).flatten(1)
     assert not torch.equal(out[0], out[1]) and not torch.equal(out[1], out[2])

@@ -115,7 +115,7 @@ def test_class_code_embedding_learns_a_z_wide_code(arch):
     G(z, y)
     handle.remove()
     assert torch.equal(seen[0].reshape(3, -1), torch.cat([z, G.embed.weight[y]], dim=1))
-    with pytest.raises(GanworksError, match="unknown class code 'learned'; valid: onehot, embedding"):
+    with pytest.raises(GanworksError, match="unknown --class-code 'learned'; valid: onehot, embedding"):
         make_model_config(arch, num_classes=K, class_code="learned")
 
 

@@ -64,7 +64,7 @@ def _class_code():
     # one-hot (magnitude 1, as Mirza & Osindero 2014 fed it) the same G kept z (docs/research/recipes.md).
     return option("onehot", help="conditional G: how it sees its class, onehot (concatenated to z, as in the "
                                  "2014 conditional GAN) or embedding (learned, z_dim wide; collapsed each class to "
-                                 "one image in the DCGAN recipe)", check=Choice(CLASS_CODES, noun="class code"),
+                                 "one image in the DCGAN recipe)", check=Choice(CLASS_CODES),
                   group=GROUP, metavar="CODE")
 
 
