@@ -76,8 +76,8 @@ RECIPES: dict[str, dict[str, Any]] = {
 #: the digits classified confidently against 80% at 10 minutes, FD no worse, in two paired runs, though it sees
 #: 30% fewer images per minute; on Fashion-MNIST the same G lost (FD 3.1 against 1.5, recall 0.56).
 #: Both are class-conditional (G sees its class one-hot; samples draw the classes evenly): on a CPU without bf16
-#: units, 10 minutes gave mnist-5k 95.5% / 95.6% confident against 75-77% and Fashion-MNIST FD 2.94 / 3.73
-#: against 5.18 / 5.36, no near copies beyond real digits' share (docs/research/recipes.md).
+#: units, 10 minutes gave mnist-5k 95.5% / 95.6% / 97.1% confident against 72-78% and Fashion-MNIST FD 2.94 /
+#: 3.73 / 2.74 against 5.18 / 5.36 / 5.34, no near copies beyond real digits' share (docs/research/recipes.md).
 DATA_RECIPES: dict[str, dict[str, Any]] = {
     "fashion-mnist": {"betas": (0.0, 0.99), "conditional": True},
     "mnist-5k": {"betas": (0.0, 0.99), "model_options": {"g_channels": 64, "g_extra": 2}, "conditional": True},
