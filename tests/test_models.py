@@ -85,36 +85,35 @@ _FIRST = {"mlp": lambda G: G.net[0], "dcgan": lambda G: G.net[0], "r3": lambda G
 _SMALL_R3 = dict(z_dim=8, g_channels=16, d_channels=16)
 
 
+def _first_input(arch, G, z, y) -> tuple[int, torch.Tensor]:
+    """The width of G's first layer and what it sees for (z, y), as (B, width)."""
+    first, seen = _FIRST[arch](G), []
+    handle = first.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    G(z, y)
+    handle.remove()
+    return (first.in_features if isinstance(first, nn.Linear) else first.in_channels), seen[0].reshape(len(z), -1)
+
+
 @pytest.mark.parametrize("arch", ["mlp", "dcgan", "r3"])
 def test_a_conditional_generator_sees_its_class_one_hot_by_default(arch):
     cfg = make_model_config(arch, num_classes=K, **(_SMALL_R3 if arch == "r3" else TINY[arch]))
     assert cfg.class_code == "onehot"
     G = build_generator(arch, cfg).eval()
     assert not any(isinstance(m, nn.Embedding) for m in G.modules())
-    first = _FIRST[arch](G)
-    assert (first.in_features if isinstance(first, nn.Linear) else first.in_channels) == 8 + K
     # What the first layer sees: z, then the class one-hot of magnitude 1.
-    seen = []
-    handle = first.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
     z, y = torch.randn(4, 8), torch.tensor([2, 0, 1, 2])
-    G(z, y)
-    handle.remove()
-    assert torch.equal(seen[0].reshape(4, -1), torch.cat([z, torch.eye(K)[y]], dim=1))
+    width, seen = _first_input(arch, G, z, y)
+    assert width == 8 + K and torch.equal(seen, torch.cat([z, torch.eye(K)[y]], dim=1))
 
 
 @pytest.mark.parametrize("arch", ["mlp", "dcgan", "r3"])
 def test_class_code_embedding_learns_a_z_wide_code(arch):
     cfg = make_model_config(arch, num_classes=K, class_code="embedding", **(_SMALL_R3 if arch == "r3" else TINY[arch]))
     G = build_generator(arch, cfg).eval()
-    first = _FIRST[arch](G)
     assert G.embed.weight.shape == (K, 8)
-    assert (first.in_features if isinstance(first, nn.Linear) else first.in_channels) == 8 + 8
-    seen = []
-    handle = first.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
     z, y = torch.randn(3, 8), torch.tensor([1, 1, 0])
-    G(z, y)
-    handle.remove()
-    assert torch.equal(seen[0].reshape(3, -1), torch.cat([z, G.embed.weight[y]], dim=1))
+    width, seen = _first_input(arch, G, z, y)
+    assert width == 8 + 8 and torch.equal(seen, torch.cat([z, G.embed.weight[y]], dim=1))
     with pytest.raises(GanworksError, match="unknown --class-code 'learned'; valid: onehot, embedding"):
         make_model_config(arch, num_classes=K, class_code="learned")
 

@@ -36,7 +36,9 @@ def generator_embedding(cfg) -> nn.Embedding | None:
 
 
 def with_class(z: torch.Tensor, y: torch.Tensor | None, embed: nn.Embedding | None, num_classes: int) -> torch.Tensor:
-    """[z, code of y] for a conditional G (its learned embedding, else its class one-hot), z itself otherwise."""
+    """[z, code of y] for a conditional G (its learned embedding, else its class one-hot), z itself otherwise
+    (``y`` is then ignored; a conditional G must be given it: :func:`labels_for`)."""
+    y = labels_for(y, num_classes)
     if y is None:
         return z
     code = embed(y) if embed is not None else nn.functional.one_hot(y, num_classes).to(z.dtype)

@@ -45,8 +45,7 @@ class DCGANGenerator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        cfg = self.cfg
-        z = with_class(cut_latent(z, cfg.z_categories), labels_for(y, cfg.num_classes), self.embed, cfg.num_classes)
+        z = with_class(cut_latent(z, self.cfg.z_categories), y, self.embed, self.cfg.num_classes)
         return self.net(z[:, :, None, None])
 
 

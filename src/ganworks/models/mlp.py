@@ -49,8 +49,7 @@ class MLPGenerator(nn.Module):
         )
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        n = self.cfg.num_classes
-        z = with_class(self.cut_latent(z), labels_for(y, n), self.embed, n)
+        z = with_class(self.cut_latent(z), y, self.embed, self.cfg.num_classes)
         return self.net(z).view(z.shape[0], *self.cfg.image_shape)  # (B, C, H, W)
 
     def cut_latent(self, z: torch.Tensor) -> torch.Tensor:

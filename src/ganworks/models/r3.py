@@ -75,7 +75,6 @@ class R3Generator(nn.Module):
         self.out = nn.Conv2d(ch, c, 1)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        y = labels_for(y, self.cfg.num_classes)
         code = with_class(z, y, self.embed, self.cfg.num_classes)
         h = self.basis * self.fc(code)[:, :, None, None]  # (B, ch, base, base)
         for i, stage in enumerate(self.stages):
