@@ -83,6 +83,10 @@ RECIPES: dict[str, tuple[list[str], str]] = {
                                         "(groups of 4; Karras et al. 2018), against mode imbalance"),
     "default-cooldown": (["--lr-schedule", "cooldown"], "the default recipe, both learning rates falling linearly "
                                                         "to 0 over the last 20% of the budget (use --mode separate)"),
+    "default-unconditional": (["--no-conditional"], "the default recipe without classes (on the data whose "
+                                                       "recipe is class-conditional)"),
+    "default-seed1": (["--seed", "1"], "the default recipe, seed 1 (a second run of the same recipe)"),
+    "default-seed2": (["--seed", "2"], "the default recipe, seed 2 (a third run of the same recipe)"),
     "r3gan": ("--model r3 --objective rpgan --r1-gamma 0.1 --r2-gamma 0.1 --batch-size 64 --ema-kimg 10".split(),
               "R3GAN: relativistic loss, R1 + R2, the modern ResNet (Huang et al. 2024)"),
 }
