@@ -87,6 +87,9 @@ RECIPES: dict[str, tuple[list[str], str]] = {
                                                        "recipe is class-conditional)"),
     "default-seed1": (["--seed", "1"], "the default recipe, seed 1 (a second run of the same recipe)"),
     "default-seed2": (["--seed", "2"], "the default recipe, seed 2 (a third run of the same recipe)"),
+    "default-lr1e-3": (["--lr", "1e-3"], "the default recipe at lr 1e-3 for both networks"),
+    "default-rpgan": (["--objective", "rpgan"], "the default recipe with the relativistic pairing loss (no R1/R2: "
+                                                "D keeps spectral normalization)"),
     "r3gan": ("--model r3 --objective rpgan --r1-gamma 0.1 --r2-gamma 0.1 --batch-size 64 --ema-kimg 10".split(),
               "R3GAN: relativistic loss, R1 + R2, the modern ResNet (Huang et al. 2024)"),
 }
