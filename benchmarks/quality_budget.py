@@ -19,6 +19,7 @@ trains every budget from scratch. Every row records the command, kimg reached, i
 
 Usage: python benchmarks/quality_budget.py --data fashion-mnist --minutes 2,5,10
            [--recipes default,mlp-demo,dcgan-ns,r3gan] [--mode extend|separate] [--out PREFIX] [--keep-runs DIR]
+           [--seed N]
 Writes PREFIX.json, PREFIX.md and PREFIX.png (default benchmarks/results/quality_budget-DATA), and
 one sample grid per recipe and budget beside them (PREFIX-RECIPE-Mmin.png).
 """
@@ -167,33 +168,33 @@ def memorisation(samples: np.ndarray, data: str) -> dict:
             "near_copies": round((fake_d < cut).float().mean().item(), 4), "near_copies_real": 0.01}
 
 
-def save_grid(samples: np.ndarray, path: Path) -> None:
-    """``samples`` as ``ganworks sample --out`` draws them: a square grid, pixels scaled by 2."""
-    import torch
-
-    from ganworks.images import make_grid, save_png
-
-    x = torch.from_numpy(samples if samples.ndim == 4 else samples[:, None])
-    save_png(make_grid(x), path, scale=2)
+def grid_args(config: dict) -> list[str]:
+    """``ganworks sample`` arguments of a run's grid: 64 samples; a conditional run 10 of each class, one class a
+    row (``ganworks sample`` draws the classes in blocks: the first 64 of a large draw would all be class 0)."""
+    if config["train"].get("conditional"):
+        return ["--n", "100", "--nrow", "10"]
+    return ["--n", "64"]
 
 
-def train_cmd(recipe: str, data: str, run: Path, minutes: float, resume: bool) -> list[str]:
+def train_cmd(recipe: str, data: str, run: Path, minutes: float, resume: bool, seed: int | None = None) -> list[str]:
     if resume:
         return ["train", "--resume", str(run), "--minutes", f"{minutes:g}", "--no-progress"]
     flags, _ = RECIPES[recipe]
+    if seed is not None:
+        flags = [*flags, "--seed", str(seed)]
     return ["train", "--data", data, *flags, "--minutes", f"{minutes:g}", "--kimg", "100000", "--tick-kimg", "1",
             "--snapshot-kimg", "0", "--run-dir", str(run), "--no-progress"]
 
 
 def run_recipe(recipe: str, data: str, budgets: list[float], mode: str, runs: Path, workdir: Path,
-               prefix: Path, log: Path, n: int) -> list[dict]:
+               prefix: Path, log: Path, n: int, seed: int | None = None) -> list[dict]:
     spec = DATASETS[data]
     rows = []
     for i, minutes in enumerate(budgets):
         separate = mode == "separate"
         run = runs / (f"{recipe}-{minutes:g}min" if separate else recipe)
         resume = not separate and i > 0
-        cmd = train_cmd(recipe, data, run, minutes, resume)
+        cmd = train_cmd(recipe, data, run, minutes, resume, seed)
         t0 = time.perf_counter()
         ganworks(*cmd, log=log)
         wall = time.perf_counter() - t0
@@ -213,14 +214,11 @@ def run_recipe(recipe: str, data: str, budgets: list[float], mode: str, runs: Pa
                "auto_recipe": config["train"].get("recipe", ""),
                "scores": scores(ev), "run": run_ref(run)}
         grid = prefix.parent / f"{prefix.name}-{recipe}-{minutes:g}min.png"
-        if data == "mnist-5k":  # one sampling process: the memorisation check's samples, the grid their first 64
+        if data == "mnist-5k":
             npy = workdir / "samples.npy"
             ganworks("sample", str(run), "--n", str(n), "--seed", "0", "--npy", str(npy), "--force", log=log)
-            samples = np.load(npy)
-            row["memorisation"] = memorisation(samples, data)
-            save_grid(samples[:64], grid)
-        else:
-            ganworks("sample", str(run), "--n", "64", "--seed", "0", "--out", str(grid), "--force", log=log)
+            row["memorisation"] = memorisation(np.load(npy), data)
+        ganworks("sample", str(run), *grid_args(config), "--seed", "0", "--out", str(grid), "--force", log=log)
         row["grid"] = grid.name
         rows.append(row)
         fd = row["scores"].get("fd")
@@ -307,6 +305,7 @@ def main() -> int:
     ap.add_argument("--out", help="output prefix (default benchmarks/results/quality_budget-DATA)")
     ap.add_argument("--keep-runs", help="train the runs in this folder (default: a temporary one, deleted)")
     ap.add_argument("--no-floor", action="store_true", help="skip scoring real images (smoke tests)")
+    ap.add_argument("--seed", type=int, help="train every run with this --seed (default: ganworks train's)")
     ap.add_argument("--n", type=int, help="samples per evaluation (default: 10,000; 26,000 on stacked-mnist)")
     a = ap.parse_args()
     try:
@@ -339,7 +338,7 @@ def main() -> int:
             res["floor"] = {"scores": scores(fl)}
             print(f"floor (real training images): {res['floor']['scores']}", flush=True)
         for recipe in recipes:
-            res["rows"] += run_recipe(recipe, a.data, budgets, a.mode, runs, workdir, prefix, log, n)
+            res["rows"] += run_recipe(recipe, a.data, budgets, a.mode, runs, workdir, prefix, log, n, a.seed)
             for r in res["rows"]:
                 add_ratios(r, res.get("floor"))
             _write(res, prefix)  # after each recipe: a long benchmark keeps what it has

@@ -91,3 +91,18 @@ def test_stacked_rows_split_the_kl_into_channels_and_dependence():
     assert row["modes.kl_to_uniform"] == pytest.approx(2 * np.log(10), rel=1e-12)
     titles = [t for t, _ in quality_budget.headline("stacked-mnist")]
     assert titles[-2:] == ["of it: channels", "of it: dependence"]
+
+
+def test_grids_of_conditional_runs_show_every_class():
+    """A conditional run's grid is 10 of each class, one class a row; `ganworks sample` draws the classes in
+    blocks, so the first 64 of its 10,000 samples (the grid before) were all class 0."""
+    assert quality_budget.grid_args({"train": {"conditional": True}}) == ["--n", "100", "--nrow", "10"]
+    assert quality_budget.grid_args({"train": {"conditional": False}}) == ["--n", "64"]
+    assert quality_budget.grid_args({"train": {}}) == ["--n", "64"]  # runs written before the setting
+
+
+def test_seed_goes_to_each_fresh_run_not_to_resumes(tmp_path):
+    fresh = quality_budget.train_cmd("default-lr1e-3", "fashion-mnist", tmp_path, 10, resume=False, seed=3)
+    assert fresh[:5] == ["train", "--data", "fashion-mnist", "--lr", "1e-3"] and fresh[5:7] == ["--seed", "3"]
+    assert "--seed" not in quality_budget.train_cmd("default", "fashion-mnist", tmp_path, 10, resume=False)
+    assert "--seed" not in quality_budget.train_cmd("default", "fashion-mnist", tmp_path, 10, resume=True, seed=3)
