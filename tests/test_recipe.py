@@ -7,7 +7,8 @@ import json
 import pytest
 
 from ganworks import train
-from ganworks.config import CPU_WITHOUT_BF16, CPU_WITHOUT_BF16_CHANGES, DATA_RECIPES, RECIPES, UNSET_DEFAULTS, TrainConfig, options_markdown
+from ganworks.config import (CPU_WITHOUT_BF16, CPU_WITHOUT_BF16_CHANGES, DATA_RECIPES, RECIPES, OPTIONS, UNSET_DEFAULTS, TrainConfig,
+                            options_markdown, rate_text)
 from ganworks.errors import GanworksError
 from ganworks.metrics.evaluate import evaluate
 from ganworks.training import precision
@@ -87,17 +88,21 @@ def test_the_recipe_rate_fills_in_only_where_the_objective_has_no_paper_rate():
 
 
 def test_fashion_mnist_takes_the_image_recipe_with_adam_without_momentum():
-    """--data fashion-mnist: the image recipe in every setting but Adam's beta1 (0) and class conditioning; the
+    """--data fashion-mnist: the image recipe in every setting but Adam's beta1 (0), lr 1e-3 and class conditioning; the
     other image data keep 0.5; a flag, a named model or an objective with betas of its own still wins; what was
     asked round-trips."""
     assert set(DATA_RECIPES) == {"fashion-mnist", "mnist-5k"}
     fashion = TrainConfig(data="fashion-mnist")
     assert fashion.recipe == "fashion-mnist"
     assert {k: v for k, v in RECIPES["fashion-mnist"].items() if RECIPES["images"].get(k) != v} == {
-        "betas": (0.0, 0.99), "conditional": True}
+        "betas": (0.0, 0.99), "conditional": True, "lr": 1e-3}
     assert (fashion.model, fashion.model_options, fashion.batch_size, fashion.lr_schedule) == (
         "dcgan", RECIPES["images"]["model_options"], 64, "cooldown")
-    assert fashion.resolved().betas == (0.0, 0.99) and fashion.resolved().lr_g == 6e-4
+    assert fashion.resolved().betas == (0.0, 0.99)
+    assert (fashion.resolved().lr_g, fashion.resolved().lr_d) == (1e-3, 1e-3) != (RECIPES["images"]["lr"],) * 2
+    assert TrainConfig(data="fashion-mnist", lr_d=2e-4).resolved().lr_d == 2e-4
+    assert TrainConfig(data="fashion-mnist", model="dcgan").resolved().lr_g == 2e-4  # no recipe, no recipe rate
+    assert "1e-3 on fashion-mnist" in " ".join(OPTIONS["lr_g"].help.split())
     for data in ("mnist", "stacked-mnist", "folder:/somewhere"):
         assert TrainConfig(data=data).resolved().betas == (0.5, 0.99), data
     assert TrainConfig(data="fashion-mnist", beta1=0.5).resolved().betas == (0.5, 0.99)
@@ -142,9 +147,9 @@ def test_a_cpu_without_bf16_units_gets_each_recipe_with_narrower_networks_and_sm
     # --model's help names every rate of the table (the plain one, and each recipe's own where it differs).
     help_text = options_markdown()
     base_lr = CPU_WITHOUT_BF16_CHANGES["images"]["lr"]
-    assert f"batch 32 and lr {base_lr:g}" in help_text
+    assert f"batch 32 and lr {rate_text(base_lr)}" in help_text and rate_text(1.5e-3) == "1.5e-3"
     for name, changes in CPU_WITHOUT_BF16_CHANGES.items():
-        assert changes["lr"] == base_lr or f"{changes['lr']:g} on {name}" in help_text, name
+        assert changes["lr"] == base_lr or f"{rate_text(changes['lr'])} on {name}" in help_text, name
     for flags, device, narrow in ((frozenset(), "auto", True), (frozenset({"avx2", "avx512f"}), "cpu", True),
                                   (frozenset({"amx_bf16"}), "auto", False), (frozenset({"avx512_bf16"}), "cpu", False),
                                   (frozenset(), "cuda", False)):
