@@ -86,8 +86,6 @@ RECIPES: dict[str, tuple[list[str], str]] = {
                                                         "to 0 over the last 20% of the budget (use --mode separate)"),
     "default-unconditional": (["--no-conditional"], "the default recipe without classes (on the data whose "
                                                        "recipe is class-conditional)"),
-    "default-seed1": (["--seed", "1"], "the default recipe, seed 1 (a second run of the same recipe)"),
-    "default-seed2": (["--seed", "2"], "the default recipe, seed 2 (a third run of the same recipe)"),
     "default-lr1e-3": (["--lr", "1e-3"], "the default recipe at lr 1e-3 for both networks"),
     "default-rpgan": (["--objective", "rpgan"], "the default recipe with the relativistic pairing loss (no R1/R2: "
                                                 "D keeps spectral normalization)"),

@@ -133,19 +133,22 @@ def rate_text(x: float) -> str:
     return f"{float(mantissa):g}e{int(exponent)}"
 
 
+def _own_rates(changes_by_name: dict[str, dict[str, Any]], base: float) -> list[str]:
+    """Each recipe's learning rate where it differs from ``base``: ["1e-3 on fashion-mnist"]."""
+    return [f"{rate_text(changes['lr'])} on {name}" for name, changes in changes_by_name.items()
+            if changes.get("lr", base) != base]
+
+
 def _recipe_rates() -> str:
     """The image recipes' learning rates, for the --lr-g help: "6e-4; 1e-3 on fashion-mnist"."""
     base = RECIPES["images"]["lr"]
-    own = [f"{rate_text(changes['lr'])} on {name}" for name, changes in DATA_RECIPES.items()
-           if changes.get("lr", base) != base]
-    return "; ".join([rate_text(base), *own])
+    return "; ".join([rate_text(base), *_own_rates(DATA_RECIPES, base)])
 
 
 def _cpu_without_bf16_rates() -> str:
     """The rates of the CPU-without-bf16 recipes, for the --model help: "lr 1e-3 (1.5e-3 on fashion-mnist)"."""
     base = CPU_WITHOUT_BF16_CHANGES["images"]["lr"]
-    own = [f"{rate_text(changes['lr'])} on {name}" for name, changes in CPU_WITHOUT_BF16_CHANGES.items()
-           if changes["lr"] != base]
+    own = _own_rates(CPU_WITHOUT_BF16_CHANGES, base)
     return f"lr {rate_text(base)}" + (f" ({'; '.join(own)})" if own else "")
 
 
