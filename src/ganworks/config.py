@@ -47,6 +47,10 @@ class Resolved:
     gp_weight: float
 
 
+#: ``--lr-schedule cooldown``: the share of the run at its end over which the rates fall linearly to 0, where
+#: neither the user (``--cooldown-share``) nor a recipe sets it. Hägele et al. 2024 found 20% enough.
+COOLDOWN_SHARE = 0.2
+
 #: What ``--model auto`` (the default) trains, by the kind of data: the model, its options and the
 #: settings a run leaves unset. "images": the recipe with the best quality per CPU-minute in
 #: ``benchmarks/quality_budget.py`` (docs/research/recipes.md); "points" (the 1-D and 2-D toy sets):
@@ -81,7 +85,7 @@ RECIPES: dict[str, dict[str, Any]] = {
 #: Fashion-MNIST's conditional pair trains at lr 1e-3: with bf16, 10 minutes gave FD 0.87 / 0.92 / 0.84 / 1.15 / 0.86
 #: (mean 0.93) against 1.04 / 1.30 at 6e-4; the relativistic pairing loss lost (1.70).
 DATA_RECIPES: dict[str, dict[str, Any]] = {
-    "fashion-mnist": {"betas": (0.0, 0.99), "conditional": True, "lr": 1e-3},
+    "fashion-mnist": {"betas": (0.0, 0.99), "conditional": True, "lr": 1e-3, "cooldown_share": 0.4, "ema_tail": 0.1},
     "mnist-5k": {"betas": (0.0, 0.99), "model_options": {"g_channels": 64, "g_extra": 2}, "conditional": True},
 }
 
@@ -107,7 +111,9 @@ RECIPES.update({name: _changed(RECIPES["images"], changes) for name, changes in 
 CPU_WITHOUT_BF16 = "cpu-without-bf16"
 CPU_WITHOUT_BF16_CHANGES: dict[str, dict[str, Any]] = {
     name: {"model_options": {"g_channels": 32, "d_channels": 32}, "batch_size": 32,
-           "lr": 1.5e-3 if name == "fashion-mnist" else 1e-3}
+           "lr": 1.5e-3 if name == "fashion-mnist" else 1e-3,
+           # the cooldown and the average's tail as measured there (the bf16 recipe's are unmeasured there)
+           "cooldown_share": COOLDOWN_SHARE, "ema_tail": 0.0}
     for name in ("images", *DATA_RECIPES)}
 RECIPES.update({f"{name}/{CPU_WITHOUT_BF16}": _changed(RECIPES[name], changes)
                 for name, changes in CPU_WITHOUT_BF16_CHANGES.items()})
@@ -125,6 +131,13 @@ def _recipe_beta1s() -> str:
         if "betas" in changes:
             by_value.setdefault(changes["betas"][0], []).append(name)
     return "; ".join(f"{value:g} on {' and '.join(names)}" for value, names in by_value.items())
+
+
+def _recipe_values(name: str) -> str:
+    """A setting's value in the image recipe and where a data recipe differs: "0.2, 0.4 on fashion-mnist"."""
+    base = RECIPES["images"].get(name, UNSET_DEFAULTS[name])
+    own = [f"{changes[name]:g} on {data}" for data, changes in DATA_RECIPES.items() if changes.get(name, base) != base]
+    return ", ".join([f"{base:g}", *own])
 
 
 def rate_text(x: float) -> str:
@@ -158,7 +171,11 @@ DEFAULT_KIMG = 600.0
 NO_IMAGE_LIMIT = 2 ** 62
 #: The value of each recipe setting when neither the user nor a recipe sets it (a named --model).
 UNSET_DEFAULTS: dict[str, Any] = {"batch_size": 64, "ema_kimg": 0.0, "ema_rampup": 0.0, "reuse_fakes": False,
-                                  "lr_schedule": "constant", "conditional": False}
+                                  "lr_schedule": "constant", "conditional": False,
+                                  "cooldown_share": COOLDOWN_SHARE, "ema_tail": 0.0}
+#: What a setting added after a run was written meant before it existed: a stored ``config.json`` without the
+#: key resumes with this value, not with today's recipe (a resumed run stays the run it was).
+BEFORE_IT_EXISTED: dict[str, Any] = {"cooldown_share": COOLDOWN_SHARE, "ema_tail": 0.0}
 
 
 def _path(metavar: str = "PATH") -> Check:
@@ -232,13 +249,17 @@ class TrainConfig:
                                 check=POSITIVE)
     lr_d: float | None = option(None, help="discriminator learning rate (default as --lr-g)", check=POSITIVE)
     # f(t), t = images shown / the run's total (kimg): constant 1, linear 1 - t, cosine (1 + cos(pi t)) / 2
-    # (Loshchilov & Hutter 2017), cooldown 1 then linear to 0 over the last 20% (the decay phase of
+    # (Loshchilov & Hutter 2017), cooldown 1 then linear to 0 over the last --cooldown-share (the decay phase of
     # warmup-stable-decay schedules; Hägele et al. 2024 found 20% enough). It follows kimg: resuming with a
     # larger --kimg stretches what is left.
     lr_schedule: str | None = option(None, help="both learning rates times f(t) over the run: constant, linear "
                                                 "(to 0 at the end), cosine, or cooldown (constant, then linear to 0 "
-                                                "over the last 20%; default: the recipe's with --model auto, else "
-                                                "constant)", check=Choice(LR_SCHEDULES))
+                                                "over the last --cooldown-share; default: the recipe's with --model "
+                                                "auto, else constant)", check=Choice(LR_SCHEDULES))
+    cooldown_share: float | None = option(None, help="--lr-schedule cooldown: the share of the run at its end over "
+                                                     "which the rates fall to 0 (default: the recipe's with --model "
+                                                     f"auto: {_recipe_values('cooldown_share')}; else {COOLDOWN_SHARE:g})",
+                                          check=Float(0, 1, lo_open=True))
     beta1: float | None = option(None, help="Adam beta1 (default: the objective's, else the recipe's: "
                                             f"{RECIPES['images']['betas'][0]:g}, {_recipe_beta1s()}; else 0.5)",
                                  check=UNIT)
@@ -277,6 +298,12 @@ class TrainConfig:
     ema_rampup: float | None = option(None, help="EMA ramp-up: the half-life is at most this share of the images "
                                                  "seen so far (StyleGAN2-ADA: 0.05; 0 = off; default: the recipe's "
                                                  "with --model auto, else 0)", check=NONNEGATIVE)
+    # Over the run's last part the average's weight on each new G falls as 1 / n (its half-life grows with the
+    # tail): a running mean of the iterates, Polyak & Juditsky 1992, taken where the cooldown has tamed them.
+    ema_tail: float | None = option(None, help="over the last this share of the run, the EMA of G becomes a running "
+                                               "mean (each step's weight 1/n, never less than the EMA's; 0 = off; "
+                                               "default: the recipe's with --model auto: "
+                                               f"{_recipe_values('ema_tail')}; else 0)", check=UNIT)
     init_discriminator: str | None = option(None, help="start D from a trained discriminator (run directory or "
                                                        "discriminator.safetensors)", check=_path("RUN_OR_FILE"))
     freeze_discriminator: bool = option(False, help="with --init-discriminator: never update D; G trains "
@@ -572,7 +599,7 @@ def _sequence_data(name: str) -> bool:
 #: What a sequence run refuses: image techniques its loop does not have (``_check_sequences``).
 IMAGE_ONLY = ("conditional", "gp_weight", "r1_gamma", "r2_gamma", "label_smoothing", "replay_size",
               "instance_noise", "augment", "ema_kimg", "ema_rampup", "init_discriminator", "freeze_discriminator",
-              "eval_every", "sync_bn", "reuse_fakes")
+              "eval_every", "sync_bn", "reuse_fakes", "ema_tail")
 #: The sequence options, which an image run refuses when they are set.
 SEQ_ONLY = ("estimator", "gumbel_temperature", "gumbel_schedule", "straight_through", "rollouts", "pretrain_kimg",
             "pretrain_lr", "tokens", "max_len", "max_vocab")

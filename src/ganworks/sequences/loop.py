@@ -98,7 +98,8 @@ def train_sequences(cfg: TrainConfig, resume_dir: Path | None, ckpt: Path | None
                 _schedule_rates(cfg, resolved, schedules, progress.nimg, pretrain, total, opt_g, opt_d)
             if progress.nimg < pretrain:
                 # Maximum likelihood: G alone, teacher-forced on a real batch.
-                _set_lr(opt_g, cfg.pretrain_lr * lr_factor(cfg.lr_schedule, progress.nimg / pretrain))
+                share = progress.nimg / pretrain
+                _set_lr(opt_g, cfg.pretrain_lr * lr_factor(cfg.lr_schedule, share, cfg.cooldown_share))
                 step_stats = mle_step(G, tokens[next(order)], opt_g)
                 problem = nonfinite("generator", step_stats["loss_mle"], step_stats["grad_G"])
                 shown = cfg.batch_size
@@ -166,7 +167,7 @@ def _schedule_rates(cfg: TrainConfig, resolved, schedules: Schedules, nimg: int,
     if pretrain == 0:
         schedules.set_learning_rates([(opt_g, resolved.lr_g), (opt_d, resolved.lr_d)], nimg, 0)
         return
-    f = lr_factor(cfg.lr_schedule, _game_share(schedules, nimg, pretrain, total))
+    f = lr_factor(cfg.lr_schedule, _game_share(schedules, nimg, pretrain, total), cfg.cooldown_share)
     _set_lr(opt_g, resolved.lr_g * f)
     _set_lr(opt_d, resolved.lr_d * f)
 

@@ -95,8 +95,9 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
     run_dir = choose_run_dir(cfg, desc, resume_dir, ckpt is not None, dist, device)
     model_info = config_to_dict(cfg.model, model_cfg)
     feed = Feed(data, cfg.batch_size, model_cfg.z_dim, num_classes, cfg.seed, dist, device)
-    # EMA with a half-life of ema_kimg thousand images (ramped up from 0 with --ema-rampup): Schedules.ema_beta.
-    G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema_kimg > 0 else None
+    # EMA with a half-life of ema_kimg thousand images (ramped up from 0 with --ema-rampup), a running mean over
+    # the run's last --ema-tail share: Schedules.ema_beta.
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema_kimg > 0 or cfg.ema_tail > 0 else None
     G_out = G_ema if G_ema is not None else G  # the network that grids and the saved "generator" use
     grids = SampleGrids(G_out, data, model_cfg.z_dim, num_classes, run_dir, device, dist.main)
 
@@ -136,7 +137,10 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
             if guard.tripped(problem):
                 continue
             if G_ema is not None:
-                update_ema(G_ema, G, schedules.ema_beta(progress.nimg))
+                if progress.tail_from is None and schedules.in_tail(progress.nimg):
+                    progress.tail_from = progress.g_step_count  # --ema-tail: the running mean starts here
+                tail = None if progress.tail_from is None else progress.g_step_count - progress.tail_from
+                update_ema(G_ema, G, schedules.ema_beta(progress.nimg, tail))
             progress.g_step_count += 1
             progress.nimg += per_iter
             tracker.step(per_iter, step_stats)

@@ -46,7 +46,8 @@ _COUNT, _KIMG = Int(0, 2**62), Float(0, finite=False)  # next_* / intervals may 
 _COUNTERS = Dict({"nimg": _COUNT}, optional={
     "tick": _COUNT, "d_step_count": _COUNT, "g_step_count": _COUNT, "next_tick": _KIMG, "next_snap": _KIMG,
     "next_eval": _KIMG, "next_ckpt": _KIMG, "elapsed_s": Float(0), "best_value": Opt(Float()),
-    "last_d_acc": Opt(Float(0, 1)), "rollbacks": _COUNT, "intervals": Map(_KIMG, max_len=16)}, extra=False)
+    "last_d_acc": Opt(Float(0, 1)), "rollbacks": _COUNT, "intervals": Map(_KIMG, max_len=16),
+    "tail_from": Opt(_COUNT)}, extra=False)
 _OPTIMIZER = Dict({"class": Str(), "param_groups": List(Dict({"params": List(Int(0))}), min_len=1),
                    "state": Map(Map(Dict(optional={"tensor": Str(), "value": Any_})))})
 STATE_SCHEMA = Dict({
@@ -321,6 +322,7 @@ class Counters:
     last_d_acc: float | None = None
     rollbacks: int = 0
     intervals: dict[str, float] = field(default_factory=dict)  # the schedule the next_* were counted on
+    tail_from: int | None = None  # --ema-tail: the G step where the running mean began (None: not yet, or off)
 
 
 # --------------------------------------------------------------------------- which run, which config
@@ -374,7 +376,7 @@ def plan(requested: dict[str, Any], overrides: dict[str, Any], resume: str):
     None, warnings about skipped checkpoints). A continued run keeps its own ``config.json``;
     an explicit override of anything outside :data:`RESUME_SAFE` that differs is an error.
     """
-    from ..config import RESUME_SAFE, TrainConfig
+    from ..config import BEFORE_IT_EXISTED, RESUME_SAFE, TrainConfig
     from ..models import make_model_config
 
     if resume == "auto":
@@ -397,7 +399,7 @@ def plan(requested: dict[str, Any], overrides: dict[str, Any], resume: str):
     try:
         written = json.loads(cfg_path.read_text())
         stored = written["train"]
-        stored = _saved_before(stored, written.get("model"))
+        stored = {**BEFORE_IT_EXISTED, **_saved_before(stored, written.get("model"))}  # settings added since
         base = TrainConfig.from_dict({**stored, **_as_resolved(stored, written.get("resolved"))}).to_dict()
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise GanworksError(f"--resume {resume}: cannot read {cfg_path}: {e}") from None

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..config import COOLDOWN_SHARE
 
 @dataclass
 class Every:
@@ -42,19 +43,16 @@ class Every:
         self.next = (nimg // self.interval + 1) * self.interval if self.interval > 0 else 0.0
 
 
-#: ``--lr-schedule cooldown``: the share of the run at the end over which the rates fall linearly to 0.
-COOLDOWN_SHARE = 0.2
-
-
-def lr_factor(schedule: str, t: float) -> float:
-    """The learning-rate multiplier at fraction t in [0, 1] of the run (``--lr-schedule``)."""
+def lr_factor(schedule: str, t: float, cooldown_share: float = COOLDOWN_SHARE) -> float:
+    """The learning-rate multiplier at fraction t in [0, 1] of the run (``--lr-schedule``; ``cooldown_share``:
+    ``--cooldown-share``)."""
     t = min(max(t, 0.0), 1.0)
     if schedule == "linear":
         return 1.0 - t
     if schedule == "cosine":
         return 0.5 * (1.0 + math.cos(math.pi * t))
     if schedule == "cooldown":
-        return min(1.0, (1.0 - t) / COOLDOWN_SHARE)
+        return min(1.0, (1.0 - t) / cooldown_share)
     return 1.0
 
 
@@ -159,6 +157,8 @@ class Schedules:
     ema_kimg: float = 0.0  # EMA half-life of G's weights (0: no EMA)
     ema_rampup: float = 0.0  # the half-life is at most this share of the images seen so far (0: off)
     batch_size: int = 1
+    cooldown_share: float = COOLDOWN_SHARE  # --lr-schedule cooldown: the rates fall to 0 over this last share
+    ema_tail: float = 0.0  # over this last share of the run the EMA becomes a running mean (0: off)
 
     @classmethod
     def of(cls, cfg, total: int) -> "Schedules":
@@ -166,7 +166,8 @@ class Schedules:
         return cls(total=total, lr=cfg.lr_schedule, nan_lr_factor=cfg.nan_lr_factor, noise=cfg.instance_noise,
                    noise_end=end, r1_gamma=cfg.r1_gamma, r1_interval=cfg.r1_interval, r2_gamma=cfg.r2_gamma,
                    budget=Budget.minutes(cfg.minutes), noise_to_end=cfg.instance_noise_kimg is None,
-                   ema_kimg=cfg.ema_kimg, ema_rampup=cfg.ema_rampup, batch_size=cfg.batch_size)
+                   ema_kimg=cfg.ema_kimg, ema_rampup=cfg.ema_rampup, batch_size=cfg.batch_size,
+                   cooldown_share=cfg.cooldown_share, ema_tail=cfg.ema_tail)
 
     def fraction(self, nimg: int, end: float) -> float:
         """How far the run is towards ``end`` images. Under a budget: the larger of that and the share
@@ -184,15 +185,25 @@ class Schedules:
         t = self.fraction(nimg, self.noise_end) if self.noise_to_end else nimg / self.noise_end
         return self.noise * max(0.0, 1.0 - t)
 
-    def ema_beta(self, nimg: int) -> float:
+    def ema_beta(self, nimg: int, tail_steps: int | None = None) -> float:
         """The EMA's decay per step: its weights halve every ``ema_kimg`` thousand images, or, with a
         ramp-up, every ``ema_rampup`` x the images seen so far when that is shorter (Karras et al. 2020,
         StyleGAN2-ADA's ``ema_rampup``): early in a run G changes fast, and an average over a fixed long
-        window would mostly hold the noise G started from. ``nimg``: images seen before this update."""
+        window would mostly hold the noise G started from. ``nimg``: images seen before this update.
+
+        ``tail_steps``: G steps already averaged in the run's tail (``--ema-tail``; None before it). There
+        the decay is at least n / (n + 1) for the (n + 1)-th update, so the average weighs every G of the
+        tail equally (a running mean) once that is the longer memory, and its history before the tail
+        fades as 1 / n."""
         half_life = self.ema_kimg * 1000
         if self.ema_rampup > 0:
             half_life = min(half_life, nimg * self.ema_rampup)
-        return 0.5 ** (self.batch_size / half_life) if half_life > 0 else 0.0
+        beta = 0.5 ** (self.batch_size / half_life) if half_life > 0 else 0.0
+        return beta if tail_steps is None else max(beta, tail_steps / (tail_steps + 1))
+
+    def in_tail(self, nimg: int) -> bool:
+        """True once the run has reached its last ``ema_tail`` share (by images, or by the budget used)."""
+        return self.ema_tail > 0 and self.fraction(nimg, self.total) >= 1.0 - self.ema_tail
 
     def r1_weight(self, d_step: int) -> float:
         """Lazy R1 (Karras et al. 2020): gamma / 2 on every r1_interval-th D step, times the interval
@@ -213,7 +224,8 @@ class Schedules:
 
     def set_learning_rates(self, rates: list[tuple[torch.optim.Optimizer, float]], nimg: int, rollbacks: int) -> None:
         """Each optimizer's base rate, times the rollback factor, times the schedule at ``nimg``."""
-        scale = self.nan_lr_factor ** rollbacks * lr_factor(self.lr, self.fraction(nimg, self.total))
+        scale = self.nan_lr_factor ** rollbacks * lr_factor(self.lr, self.fraction(nimg, self.total),
+                                                            self.cooldown_share)
         for opt, lr in rates:
             for group in opt.param_groups:
                 group["lr"] = lr * scale

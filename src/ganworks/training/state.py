@@ -42,6 +42,7 @@ class Progress:
     last_d_acc: float | None = None
     rollbacks: int = 0
     budget: Budget = field(default_factory=lambda: Budget(None))  # --minutes, and the clock at the last tick
+    tail_from: int | None = None  # --ema-tail: the G step at which the run's tail (the running mean) began
 
     @classmethod
     def of(cls, cfg, budget: Budget) -> "Progress":
@@ -59,6 +60,7 @@ class Progress:
         return Counters(nimg=self.nimg, tick=self.tick, d_step_count=self.d_step_count,
                         g_step_count=self.g_step_count, **nexts, elapsed_s=self.elapsed_s,
                         best_value=self.best_value, last_d_acc=self.last_d_acc, rollbacks=self.rollbacks,
+                        tail_from=self.tail_from,
                         intervals={name: self.events[name].interval for name in EVENTS}).__dict__
 
     def load_counters(self, record: dict[str, Any]) -> None:
@@ -70,7 +72,7 @@ class Progress:
             else:
                 event.next = getattr(saved, f"next_{name}")
         for name in ("nimg", "tick", "d_step_count", "g_step_count", "elapsed_s", "best_value", "last_d_acc",
-                     "rollbacks"):
+                     "rollbacks", "tail_from"):
             setattr(self, name, getattr(saved, name))
 
 
