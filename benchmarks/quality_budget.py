@@ -87,6 +87,8 @@ RECIPES: dict[str, tuple[list[str], str]] = {
     "default-unconditional": (["--no-conditional"], "the default recipe without classes (on the data whose "
                                                        "recipe is class-conditional)"),
     "default-lr1e-3": (["--lr", "1e-3"], "the default recipe at lr 1e-3 for both networks"),
+    "default-short-cooldown": (["--cooldown-share", "0.2", "--ema-tail", "0"], "the default recipe with the rates "
+                               "falling over the last 20% and no running mean of G in the tail"),
     "default-rpgan": (["--objective", "rpgan"], "the default recipe with the relativistic pairing loss (no R1/R2: "
                                                 "D keeps spectral normalization)"),
     "r3gan": ("--model r3 --objective rpgan --r1-gamma 0.1 --r2-gamma 0.1 --batch-size 64 --ema-kimg 10".split(),
