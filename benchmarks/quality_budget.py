@@ -88,7 +88,11 @@ RECIPES: dict[str, tuple[list[str], str]] = {
                                                        "recipe is class-conditional)"),
     "default-lr1e-3": (["--lr", "1e-3"], "the default recipe at lr 1e-3 for both networks"),
     "default-short-cooldown": (["--cooldown-share", "0.2", "--ema-tail", "0"], "the default recipe with the rates "
-                               "falling over the last 20% and no running mean of G in the tail"),
+                               "falling over the last 20% and no running mean of G in the tail (written out: the "
+                               "default recipe's own settings again since commit 6fbce48)"),
+    "default-tail": (["--cooldown-share", "0.4", "--ema-tail", "0.1"], "the default recipe with the rates falling "
+                     "over the last 40% and a running mean of G over the last 10% (Fashion-MNIST's recipe at "
+                     "commit 461863b)"),
     "default-rpgan": (["--objective", "rpgan"], "the default recipe with the relativistic pairing loss (no R1/R2: "
                                                 "D keeps spectral normalization)"),
     "r3gan": ("--model r3 --objective rpgan --r1-gamma 0.1 --r2-gamma 0.1 --batch-size 64 --ema-kimg 10".split(),
