@@ -95,8 +95,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
     run_dir = choose_run_dir(cfg, desc, resume_dir, ckpt is not None, dist, device)
     model_info = config_to_dict(cfg.model, model_cfg)
     feed = Feed(data, cfg.batch_size, model_cfg.z_dim, num_classes, cfg.seed, dist, device)
-    # EMA with a half-life of ema_kimg thousand images (ramped up from 0 with --ema-rampup), a running mean over
-    # the run's last --ema-tail share: Schedules.ema_beta.
+    # EMA with a half-life of ema_kimg kimg (--ema-rampup; a running mean over the last --ema-tail): _average.
     G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema_kimg > 0 or cfg.ema_tail > 0 else None
     G_out = G_ema if G_ema is not None else G  # the network that grids and the saved "generator" use
     grids = SampleGrids(G_out, data, model_cfg.z_dim, num_classes, run_dir, device, dist.main)
@@ -137,10 +136,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
             if guard.tripped(problem):
                 continue
             if G_ema is not None:
-                if progress.tail_from is None and schedules.in_tail(progress.nimg):
-                    progress.tail_from = progress.g_step_count  # --ema-tail: the running mean starts here
-                tail = None if progress.tail_from is None else progress.g_step_count - progress.tail_from
-                update_ema(G_ema, G, schedules.ema_beta(progress.nimg, tail))
+                _average(G_ema, G, schedules, progress)
             progress.g_step_count += 1
             progress.nimg += per_iter
             tracker.step(per_iter, step_stats)
@@ -233,6 +229,16 @@ def use_channels_last(net: nn.Module, precision: str) -> nn.Module:
     if precision == "bf16" and any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in net.modules()):
         net.to(memory_format=torch.channels_last)
     return net
+
+
+def _average(G_ema: nn.Module, G: nn.Module, schedules: Schedules, progress: Progress) -> None:
+    """One update of G's average after a G step: the EMA (``Schedules.ema_beta``), which from the step where the
+    run reaches its last ``--ema-tail`` share on (``progress.tail_from``, resume state) weighs each new G at least
+    1/(n+1), a running mean of the tail."""
+    if progress.tail_from is None and schedules.in_tail(progress.nimg):
+        progress.tail_from = progress.g_step_count
+    tail = None if progress.tail_from is None else progress.g_step_count - progress.tail_from
+    update_ema(G_ema, G, schedules.ema_beta(progress.nimg, tail))
 
 
 def _start_line(cfg: TrainConfig, resolved, run_dir: Path, data, device, dist, G: nn.Module, D: nn.Module,
