@@ -17,6 +17,7 @@ import torch
 
 from ..config import COOLDOWN_SHARE
 
+
 @dataclass
 class Every:
     """An event due every ``interval`` images (0: never): a tick, a sample grid, an evaluation, a
