@@ -138,7 +138,7 @@ def _recipe_default(name: str) -> str:
     0.4 on fashion-mnist; else 0.2"."""
     plain = UNSET_DEFAULTS[name]
     base = RECIPES["images"].get(name, plain)
-    own = [f"{changes[name]:g} on {data}" for data, changes in DATA_RECIPES.items() if changes.get(name, base) != base]
+    own = _own_values(DATA_RECIPES, name, base, lambda x: f"{x:g}")
     if base == plain and not own:
         return f"{plain:g}"
     return f"the recipe's with --model auto: {', '.join([f'{base:g}', *own])}; else {plain:g}"
@@ -150,22 +150,23 @@ def rate_text(x: float) -> str:
     return f"{float(mantissa):g}e{int(exponent)}"
 
 
-def _own_rates(changes_by_name: dict[str, dict[str, Any]], base: float) -> list[str]:
-    """Each recipe's learning rate where it differs from ``base``: ["1e-3 on fashion-mnist"]."""
-    return [f"{rate_text(changes['lr'])} on {name}" for name, changes in changes_by_name.items()
-            if changes.get("lr", base) != base]
+def _own_values(changes_by_name: dict[str, dict[str, Any]], key: str, base: Any, text=rate_text) -> list[str]:
+    """Each recipe's setting ``key`` where it differs from ``base``, as ``text`` writes it (a rate by default):
+    ["1e-3 on fashion-mnist"]."""
+    return [f"{text(changes[key])} on {name}" for name, changes in changes_by_name.items()
+            if changes.get(key, base) != base]
 
 
 def _recipe_rates() -> str:
     """The image recipes' learning rates, for the --lr-g help: "6e-4; 1e-3 on fashion-mnist"."""
     base = RECIPES["images"]["lr"]
-    return "; ".join([rate_text(base), *_own_rates(DATA_RECIPES, base)])
+    return "; ".join([rate_text(base), *_own_values(DATA_RECIPES, "lr", base)])
 
 
 def _cpu_without_bf16_rates() -> str:
     """The rates of the CPU-without-bf16 recipes, for the --model help: "lr 1e-3 (1.5e-3 on fashion-mnist)"."""
     base = CPU_WITHOUT_BF16_CHANGES["images"]["lr"]
-    own = _own_rates(CPU_WITHOUT_BF16_CHANGES, base)
+    own = _own_values(CPU_WITHOUT_BF16_CHANGES, "lr", base)
     return f"lr {rate_text(base)}" + (f" ({'; '.join(own)})" if own else "")
 
 
