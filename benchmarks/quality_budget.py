@@ -93,6 +93,9 @@ RECIPES: dict[str, tuple[list[str], str]] = {
     "default-tail": (["--cooldown-share", "0.4", "--ema-tail", "0.1"], "the default recipe with the rates falling "
                      "over the last 40% and a running mean of G over the last 10% (Fashion-MNIST's recipe at "
                      "commit 461863b)"),
+    "default-pick": (["--cooldown-share", "0.4", "--pick-tail", "0.1"], "the default recipe with the rates falling "
+                     "over the last 40% and, of G's average scored every 10 kimg over the last 10% by FD against "
+                     "the training split, the best kept"),
     "default-rpgan": (["--objective", "rpgan"], "the default recipe with the relativistic pairing loss (no R1/R2: "
                                                 "D keeps spectral normalization)"),
     "r3gan": ("--model r3 --objective rpgan --r1-gamma 0.1 --r2-gamma 0.1 --batch-size 64 --ema-kimg 10".split(),

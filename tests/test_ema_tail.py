@@ -128,7 +128,8 @@ def test_a_run_written_before_the_settings_existed_resumes_with_what_it_had(tmp_
     assert TrainConfig(data="ring8").ema_tail == 0.3
     train(resume=str(run), kimg=0.768)
     resumed = json.loads(cfg_path.read_text())["train"]
-    assert {k: resumed[k] for k in BEFORE_IT_EXISTED} == BEFORE_IT_EXISTED == {"cooldown_share": 0.2, "ema_tail": 0.0}
+    assert {k: resumed[k] for k in BEFORE_IT_EXISTED} == BEFORE_IT_EXISTED == {"cooldown_share": 0.2, "ema_tail": 0.0,
+                                                                              "pick_tail": 0.0}
 
 
 def test_sequences_refuse_the_tail():

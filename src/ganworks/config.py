@@ -177,10 +177,10 @@ NO_IMAGE_LIMIT = 2 ** 62
 #: The value of each recipe setting when neither the user nor a recipe sets it (a named --model).
 UNSET_DEFAULTS: dict[str, Any] = {"batch_size": 64, "ema_kimg": 0.0, "ema_rampup": 0.0, "reuse_fakes": False,
                                   "lr_schedule": "constant", "conditional": False,
-                                  "cooldown_share": COOLDOWN_SHARE, "ema_tail": 0.0}
+                                  "cooldown_share": COOLDOWN_SHARE, "ema_tail": 0.0, "pick_tail": 0.0}
 #: What a setting added after a run was written meant before it existed: a stored ``config.json`` without the
 #: key resumes with this value, not with today's recipe (a resumed run stays the run it was).
-BEFORE_IT_EXISTED: dict[str, Any] = {"cooldown_share": COOLDOWN_SHARE, "ema_tail": 0.0}
+BEFORE_IT_EXISTED: dict[str, Any] = {"cooldown_share": COOLDOWN_SHARE, "ema_tail": 0.0, "pick_tail": 0.0}
 
 
 def _path(metavar: str = "PATH") -> Check:
@@ -308,6 +308,15 @@ class TrainConfig:
     ema_tail: float | None = option(None, help="over the last this share of the run, the EMA of G becomes a running "
                                                "mean (each step's weight 1/n, never less than the EMA's; 0 = off; "
                                                f"default: {_recipe_default('ema_tail')})", check=UNIT)
+    # Model selection on the training split only (the benchmarks score the test split): over the tail, where the
+    # cooldown has slowed G, checkpoints 10 kimg apart still differ by 10-20% in FD (docs/research/recipes.md).
+    pick_tail: float | None = option(None, help="over the last this share of the run, score G (its average when "
+                                                "kept) every --pick-kimg kimg and at the end by FD against the "
+                                                "training split; the run's generator is the best of them (RUN/picked/;"
+                                                f" 0 = off, the last; default: {_recipe_default('pick_tail')})",
+                                     check=UNIT)
+    pick_kimg: float = option(10.0, help="--pick-tail: score G every this many kimg in the tail", check=POSITIVE)
+    pick_n: int = option(10_000, help="--pick-tail: samples per score", check=Int(2, max=10**6))
     init_discriminator: str | None = option(None, help="start D from a trained discriminator (run directory or "
                                                        "discriminator.safetensors)", check=_path("RUN_OR_FILE"))
     freeze_discriminator: bool = option(False, help="with --init-discriminator: never update D; G trains "
@@ -410,6 +419,8 @@ class TrainConfig:
             if self.best_metric and self.best_metric not in names:
                 raise GanworksError(f"--best-metric {self.best_metric!r} is not among --eval-metrics "
                                     f"({', '.join(names)})")
+        if self.pick_tail > 0:
+            self._check_pick()
         from .models import make_model_config
 
         # Validates option names and values; the image shape is filled in from the data later.
@@ -523,6 +534,14 @@ class TrainConfig:
         default = "mixture" if isinstance(spec, ToySpec) else "fd,modes"
         return parse_metrics(self.eval_metrics or default)
 
+    def _check_pick(self) -> None:
+        """--pick-tail scores G by FD, which needs a dataset with a feature network and a training split."""
+        from .metrics.evaluate import DEFAULT_EXTRACTOR
+
+        if self.data not in DEFAULT_EXTRACTOR:
+            raise GanworksError(f"--pick-tail scores G by FD against a dataset's training split, which needs a "
+                                f"feature network: {', '.join(DEFAULT_EXTRACTOR)}; not {self.data!r} (use 0)")
+
     def _reuse_fakes_blocked(self) -> str | None:
         """Why --reuse-fakes cannot apply to this run (None: it can). One forward of G serves D's step and
         G's only when there is exactly one D step per G step."""
@@ -603,7 +622,7 @@ def _sequence_data(name: str) -> bool:
 #: What a sequence run refuses: image techniques its loop does not have (``_check_sequences``).
 IMAGE_ONLY = ("conditional", "gp_weight", "r1_gamma", "r2_gamma", "label_smoothing", "replay_size",
               "instance_noise", "augment", "ema_kimg", "ema_rampup", "init_discriminator", "freeze_discriminator",
-              "eval_every", "sync_bn", "reuse_fakes", "ema_tail")
+              "eval_every", "sync_bn", "reuse_fakes", "ema_tail", "pick_tail")
 #: The sequence options, which an image run refuses when they are set.
 SEQ_ONLY = ("estimator", "gumbel_temperature", "gumbel_schedule", "straight_through", "rollouts", "pretrain_kimg",
             "pretrain_lr", "tokens", "max_len", "max_vocab")

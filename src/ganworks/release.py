@@ -24,8 +24,9 @@ from .images import atomic_path
 from .models import build_discriminator, build_generator, config_from_dict, config_to_dict
 from .schema import Dict, Str, load_json
 
-# generator: what sampling uses (the EMA of G when the run kept one); generator_raw: G itself then.
-KINDS = ("generator", "generator_raw", "discriminator")
+# generator: what sampling uses (the EMA of G when the run kept one; with --pick-tail the one picked);
+# generator_raw: G itself then; generator_last: the last generator when another one was picked.
+KINDS = ("generator", "generator_raw", "generator_last", "discriminator")
 # {kind}.json as read back: the model's own fields are checked by its config class (make_model_config).
 NETWORK_JSON = Dict({"model": Dict({"arch": Str()})}, optional={"kind": Str(KINDS), "ganworks_version": Str()})
 

@@ -3,6 +3,7 @@ kept in ``RUN/best/``, and an alarm when the samples collapse while D's accuracy
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from torch import nn
@@ -69,3 +70,46 @@ class Evaluator:
                      {"ema": self.ema, "kimg": kimg})
         write_json(self.run_dir / "best" / "best.json", {"metric": self.best_name, "value": value, "kimg": kimg,
                                                           "higher_is_better": higher_is_better})
+
+
+class Picker:
+    """``--pick-tail``: over the run's last share, G (the average when kept) is scored every ``--pick-kimg`` kimg
+    and at the run's end by FD against the training split (``--pick-n`` samples of its own noise, seed + 1: the
+    run trains on unchanged); the best so far is kept in ``RUN/picked/`` (``generator`` and ``picked.json``), each
+    score in ``RUN/picked/scores.jsonl``, and at the end it becomes the run's ``generator``. The best score and
+    where it was taken are resume state (``Progress.picked_value``, ``picked_at``): a run resumed with a longer
+    ``--kimg`` or ``--minutes`` forgets a pick that lies before its new tail. Rank 0 only."""
+
+    def __init__(self, cfg, G: nn.Module, ema: bool, model_cfg, run_dir: Path, tracker: Tracker, progress: Progress,
+                 schedules):
+        self.cfg, self.G, self.ema, self.model_cfg = cfg, G, ema, model_cfg
+        self.run_dir, self.tracker, self.progress, self.schedules = run_dir, tracker, progress, schedules
+        self.dir = run_dir / "picked"
+
+    def __call__(self, kimg: float) -> None:
+        from ..metrics.evaluate import evaluate
+
+        progress, cfg = self.progress, self.cfg
+        if not self.tracker.main or not self.schedules.in_pick(progress.nimg):
+            return
+        if progress.picked_at is not None and not self.schedules.in_pick(*progress.picked_at):
+            progress.picked_value = progress.picked_at = None  # a pick from before this run's (longer) tail
+        res = evaluate(self.G, data=cfg.data, metrics="fd", n=cfg.pick_n, seed=cfg.seed + 1, split="train")
+        value = res["metrics"]["fd"]["value"]
+        best = progress.picked_value
+        better = best is None or value < best
+        self.dir.mkdir(exist_ok=True)
+        append_jsonl(self.dir / "scores.jsonl", {"kimg": kimg, "fd_train": value, "picked": better})
+        self.tracker.log(f"pick kimg {kimg:<8g} fd (training split) {value:.4g}"
+                         + (" (the best so far: kept)" if better else f" (best {best:.4g})"))
+        if better:
+            save_network(self.dir, "generator", self.G, cfg.model, self.model_cfg, {"ema": self.ema, "kimg": kimg})
+            write_json(self.dir / "picked.json", {"metric": "fd", "split": "train", "n": cfg.pick_n, "value": value,
+                                                  "kimg": kimg})
+            progress.picked_value, progress.picked_at = value, [progress.nimg, progress.budget.at_tick_s]
+
+    def picked(self) -> dict | None:
+        """What was picked (``picked.json``), or None: no score in this run's tail."""
+        if self.progress.picked_value is None or not (self.dir / "picked.json").is_file():
+            return None
+        return json.loads((self.dir / "picked.json").read_text())

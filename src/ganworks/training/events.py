@@ -1,10 +1,10 @@
 """What a run does besides its steps: at its start, after each iteration, and at its end.
 
 After an iteration the events that fall due run in one fixed order: the tick (statistics, the log line,
-and the ``--minutes`` budget, which may end the run there), the evaluation, the sample grid, and last the
-checkpoint, so that a checkpoint holds exactly what the next iteration starts from. That order is part of
-the exact-resume guarantee (docs/guarantees.md): a resumed run meets the same events at the same image
-counts as an uninterrupted one.
+and the ``--minutes`` budget, which may end the run there), the evaluation, the score of ``--pick-tail``,
+the sample grid, and last the checkpoint, so that a checkpoint holds exactly what the next iteration starts
+from. That order is part of the exact-resume guarantee (docs/guarantees.md): a resumed run meets the same
+events at the same image counts as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..config import TrainConfig
 from . import distributed
-from .evaluation import Evaluator
+from .evaluation import Evaluator, Picker
 from .grids import SampleGrids
 from .schedule import Schedules
 from .setup import save_state
@@ -38,6 +38,7 @@ class RunEvents:
     dist: distributed.Dist
     sees: DInput
     probabilistic: bool  # the objective's D outputs a probability: the tick's alarms read D's accuracy
+    pick: Picker | None = None  # --pick-tail: scores G in the run's tail and keeps the best
 
     def start(self, ckpt: Path | None, skipped: list[str], start_line: str) -> None:
         """The first lines of the log (``ckpt``: the checkpoint a resumed run continues from); a fresh run's
@@ -61,7 +62,7 @@ class RunEvents:
         :meth:`end`."""
         progress = self.state.progress
         nimg = progress.nimg
-        ticks, snaps, evals, ckpts = (progress.events[name] for name in EVENTS)
+        ticks, snaps, evals, ckpts, picks = (progress.events[name] for name in EVENTS)
         if ticks.due(nimg, at_end=done):
             stats = self.tracker.tick(progress.tick, nimg, self.tick_extra(), self.probabilistic)
             progress.last_d_acc = stats.get("D_acc")
@@ -72,6 +73,9 @@ class RunEvents:
         if evals.due(nimg, at_end=done):
             self.evaluate(round(nimg / 1000, 3))
             evals.advance(nimg)
+        if picks.due(nimg, at_end=done) and self.pick is not None:
+            self.pick(round(nimg / 1000, 3))
+            picks.advance(nimg)
         if snaps.due(nimg) and not done:
             self.grids.snapshot(nimg // 1000)
             snaps.advance(nimg)

@@ -153,8 +153,9 @@ _CKPT_TMP = re.compile(r"^\.ckpt-\d+\.(tmp|old)-\d+$")  # resume.save_checkpoint
 # atomic_path's temporaries: ".NAME.RANDOM.tmpSUFFIX" (a ".pidPID" before RANDOM, where there is one, names the writer)
 _ATOMIC_TMP = re.compile(r"^\.(?P<name>.+?)(?:\.pid(?P<pid>\d+))?\.[A-Za-z0-9_]{3,}\.tmp(\.[^.]*)?$")
 # The files only a run's trainer writes (so, holding the lock, any temporary of theirs is stale).
-_TRAINER_FILES = re.compile(r"^((generator|generator_raw|discriminator)\.(safetensors|json)|config\.json|stats\.jsonl"
-                            r"|metrics\.jsonl|log\.txt|best\.json|reals\.png|fakes\d+\.png)$")
+_TRAINER_FILES = re.compile(r"^((generator|generator_raw|generator_last|discriminator)\.(safetensors|json)|config\.json"
+                            r"|stats\.jsonl|metrics\.jsonl|scores\.jsonl|log\.txt|best\.json|picked\.json|reals\.png"
+                            r"|fakes\d+\.png)$")
 
 
 def _alive(pid: int) -> bool:
@@ -181,7 +182,7 @@ def remove_stale_temporaries(run_dir: Path) -> list[Path]:
             if _CKPT_TMP.match(p.name) and p.is_dir() and not p.is_symlink():
                 shutil.rmtree(p, ignore_errors=True)
                 removed.append(p)
-    for folder in (Path(run_dir), Path(run_dir) / "samples", Path(run_dir) / "best"):
+    for folder in (Path(run_dir), Path(run_dir) / "samples", Path(run_dir) / "best", Path(run_dir) / "picked"):
         if not folder.is_dir():
             continue
         for p in folder.iterdir():

@@ -22,6 +22,7 @@ import json
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 from torch import nn
 
 from ..augment import diff_augment, parse_policy
@@ -33,7 +34,7 @@ from ..objectives import get_objective
 from ..release import load_discriminator, save_network
 from . import distributed, lock
 from .data import Feed
-from .evaluation import Evaluator, _collapsed  # noqa: F401  (_collapsed: importable from here as before)
+from .evaluation import Evaluator, Picker, _collapsed  # noqa: F401  (_collapsed: importable from here as before)
 from .game import Game
 from .grids import GRID_SEED, SampleGrids  # noqa: F401
 from .guard import Guard, nonfinite  # noqa: F401  (nonfinite: importable from here as before)
@@ -119,9 +120,9 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
     guard = Guard(cfg, run_dir, state, tracker, schedules, base_rates)
     game = Game(G_train, D_train, objective, opt_g, opt_d, autocast, d_setup, sees, resolved.d_steps,
                 cfg.freeze_discriminator, cfg.reuse_fakes)
-    evaluate_now = Evaluator(cfg, G_out, G_ema is not None, model_cfg, run_dir, tracker, progress)
+    evaluate_now, pick = _judges(cfg, G_out, G_ema is not None, model_cfg, run_dir, tracker, progress, schedules)
     events = RunEvents(cfg, state, schedules, tracker, evaluate_now, grids, run_dir, dist, sees,
-                       objective.probabilistic)
+                       objective.probabilistic, pick)
 
     with tracker.open(total, progress.nimg, ckpt is not None, cfg.progress, desc):
         events.start(ckpt, skipped, _start_line(cfg, resolved, run_dir, data, device, dist, G, D, precision))
@@ -145,7 +146,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
         # The end: a last resume state and grid, then the release files: both networks as safetensors + JSON.
         events.end()
         if dist.main:
-            _save_release(run_dir, cfg.model, model_cfg, G_out, G, G_ema, D, (progress.nimg, clock.elapsed()))
+            _save_release(run_dir, cfg.model, model_cfg, G_out, G, G_ema, D, (progress.nimg, clock.elapsed()), pick)
         tracker.log(f"done: {progress.nimg / 1000:.1f} kimg in {clock.elapsed():.1f}s; networks saved in {run_dir}")
     distributed.teardown(dist)
     return run_dir
@@ -231,11 +232,20 @@ def use_channels_last(net: nn.Module, precision: str) -> nn.Module:
     return net
 
 
+def _judges(cfg: TrainConfig, G_out: nn.Module, ema: bool, model_cfg, run_dir: Path, tracker: Tracker,
+            progress: Progress, schedules: Schedules) -> tuple[Evaluator, Picker | None]:
+    """What scores G during the run: ``--eval-every``'s evaluations, and ``--pick-tail``'s picker (None: off)."""
+    pick = Picker(cfg, G_out, ema, model_cfg, run_dir, tracker, progress, schedules) if cfg.pick_tail > 0 else None
+    return Evaluator(cfg, G_out, ema, model_cfg, run_dir, tracker, progress), pick
+
+
 def _average(G_ema: nn.Module, G: nn.Module, schedules: Schedules, progress: Progress) -> None:
     """One update of G's average after a G step: the EMA (``Schedules.ema_beta``), which from the step where the
     run reaches its last ``--ema-tail`` share on (``progress.tail_from``, resume state) weighs each new G at least
     1/(n+1), a running mean of the tail."""
-    if progress.tail_from is None and schedules.in_tail(progress.nimg):
+    if not schedules.in_tail(progress.nimg):
+        progress.tail_from = None  # before the tail, or a run resumed with a longer --kimg / --minutes: a new tail
+    elif progress.tail_from is None:
         progress.tail_from = progress.g_step_count
     tail = None if progress.tail_from is None else progress.g_step_count - progress.tail_from
     update_ema(G_ema, G, schedules.ema_beta(progress.nimg, tail))
@@ -254,12 +264,20 @@ def _start_line(cfg: TrainConfig, resolved, run_dir: Path, data, device, dist, G
 
 # ------------------------------------------------------------------------------------------- the end
 def _save_release(run_dir: Path, arch: str, model_cfg, G_out: nn.Module, G: nn.Module, G_ema: nn.Module | None,
-                  D: nn.Module, reached: tuple[int, float]) -> None:
-    """The finished run's networks: ``generator`` (the EMA when kept, else G), ``generator_raw``
-    (G itself, when an EMA was kept) and ``discriminator``; and where it ended in ``config.json``
-    (``reached``: images shown and seconds of training)."""
-    record_reached(run_dir, *reached)
-    save_network(run_dir, "generator", G_out, arch, model_cfg, {"ema": G_ema is not None})
+                  D: nn.Module, reached: tuple[int, float], pick: Picker | None = None) -> None:
+    """The finished run's networks: ``generator`` (the EMA when kept, else G; with ``--pick-tail`` the one
+    ``pick`` picked, recorded in ``config.json``, and the last one is then ``generator_last``), ``generator_raw``
+    (G itself, when an EMA was kept) and ``discriminator``; and where it ended in ``config.json`` (``reached``:
+    images shown and seconds of training)."""
+    picked = pick.picked() if pick is not None else None
+    record_reached(run_dir, *reached, picked)
+    if picked is None:
+        save_network(run_dir, "generator", G_out, arch, model_cfg, {"ema": G_ema is not None})
+    else:
+        save_network(run_dir, "generator_last", G_out, arch, model_cfg, {"ema": G_ema is not None})
+        chosen = copy.deepcopy(G_out)
+        chosen.load_state_dict(load_file(str(run_dir / "picked" / "generator.safetensors"), device="cpu"))
+        save_network(run_dir, "generator", chosen, arch, model_cfg, {"ema": G_ema is not None, "picked": picked})
     if G_ema is not None:
         save_network(run_dir, "generator_raw", G, arch, model_cfg)
     save_network(run_dir, "discriminator", D, arch, model_cfg)

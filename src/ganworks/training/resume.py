@@ -47,7 +47,8 @@ _COUNTERS = Dict({"nimg": _COUNT}, optional={
     "tick": _COUNT, "d_step_count": _COUNT, "g_step_count": _COUNT, "next_tick": _KIMG, "next_snap": _KIMG,
     "next_eval": _KIMG, "next_ckpt": _KIMG, "elapsed_s": Float(0), "best_value": Opt(Float()),
     "last_d_acc": Opt(Float(0, 1)), "rollbacks": _COUNT, "intervals": Map(_KIMG, max_len=16),
-    "tail_from": Opt(_COUNT)}, extra=False)
+    "tail_from": Opt(_COUNT), "next_pick": _KIMG, "picked_value": Opt(Float()),
+    "picked_at": Opt(List(Float(0), min_len=2, max_len=2))}, extra=False)
 _OPTIMIZER = Dict({"class": Str(), "param_groups": List(Dict({"params": List(Int(0))}), min_len=1),
                    "state": Map(Map(Dict(optional={"tensor": Str(), "value": Any_})))})
 STATE_SCHEMA = Dict({
@@ -323,6 +324,9 @@ class Counters:
     rollbacks: int = 0
     intervals: dict[str, float] = field(default_factory=dict)  # the schedule the next_* were counted on
     tail_from: int | None = None  # --ema-tail: the G step where the running mean began (None: not yet, or off)
+    next_pick: float = 0.0  # --pick-tail: where G is next scored (written since --pick-tail existed)
+    picked_value: float | None = None  # --pick-tail: the best score in the tail so far (RUN/picked/); None: none yet
+    picked_at: list[float] | None = None  # --pick-tail: [images, training seconds at the last tick] of that score
 
 
 # --------------------------------------------------------------------------- which run, which config

@@ -78,10 +78,14 @@ def write_run_config(run_dir: Path, cfg, resolved, model: dict, data, environmen
     })
 
 
-def record_reached(run_dir: Path, nimg: int, elapsed_s: float) -> None:
+def record_reached(run_dir: Path, nimg: int, elapsed_s: float, picked: dict | None = None) -> None:
     """Add to ``config.json`` where the run ended: kimg and minutes of training reached (with
-    ``--minutes`` the kimg reached depends on the machine's speed; --kimg is only the upper bound)."""
+    ``--minutes`` the kimg reached depends on the machine's speed; --kimg is only the upper bound), and with
+    ``--pick-tail`` which generator was picked (``picked``; without a pick the key is removed)."""
     path = run_dir / "config.json"
     config = json.loads(path.read_text())
     config["reached"] = {"kimg": round(nimg / 1000, 3), "minutes": round(elapsed_s / 60, 4)}
+    config.pop("picked", None)
+    if picked is not None:
+        config["picked"] = picked
     write_json(path, config)

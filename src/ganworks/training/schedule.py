@@ -160,6 +160,7 @@ class Schedules:
     batch_size: int = 1
     cooldown_share: float = COOLDOWN_SHARE  # --lr-schedule cooldown: the rates fall to 0 over this last share
     ema_tail: float = 0.0  # over this last share of the run the EMA becomes a running mean (0: off)
+    pick_tail: float = 0.0  # over this last share of the run G is scored and the best kept (0: off)
 
     @classmethod
     def of(cls, cfg, total: int) -> "Schedules":
@@ -168,7 +169,7 @@ class Schedules:
                    noise_end=end, r1_gamma=cfg.r1_gamma, r1_interval=cfg.r1_interval, r2_gamma=cfg.r2_gamma,
                    budget=Budget.minutes(cfg.minutes), noise_to_end=cfg.instance_noise_kimg is None,
                    ema_kimg=cfg.ema_kimg, ema_rampup=cfg.ema_rampup, batch_size=cfg.batch_size,
-                   cooldown_share=cfg.cooldown_share, ema_tail=cfg.ema_tail)
+                   cooldown_share=cfg.cooldown_share, ema_tail=cfg.ema_tail, pick_tail=cfg.pick_tail)
 
     def fraction(self, nimg: int, end: float) -> float:
         """How far the run is towards ``end`` images. Under a budget: the larger of that and the share
@@ -202,9 +203,24 @@ class Schedules:
         beta = 0.5 ** (self.batch_size / half_life) if half_life > 0 else 0.0
         return beta if tail_steps is None else max(beta, tail_steps / (tail_steps + 1))
 
+    def in_last(self, share: float, nimg: int, at_tick_s: float | None = None) -> bool:
+        """True once the run has reached its last ``share`` (by images, or by the budget used); never for 0.
+        ``at_tick_s``: where the run was by the budget at some earlier moment (default: at the last tick)."""
+        if share <= 0:
+            return False
+        if at_tick_s is not None and self.budget.seconds:
+            return max(nimg / self.total, min(at_tick_s / self.budget.seconds, 1.0)) >= 1.0 - share
+        return self.fraction(nimg, self.total) >= 1.0 - share
+
     def in_tail(self, nimg: int) -> bool:
-        """True once the run has reached its last ``ema_tail`` share (by images, or by the budget used)."""
-        return self.ema_tail > 0 and self.fraction(nimg, self.total) >= 1.0 - self.ema_tail
+        """True once the run has reached its last ``ema_tail`` share (--ema-tail)."""
+        return self.in_last(self.ema_tail, nimg)
+
+    def in_pick(self, nimg: int, at_tick_s: float | None = None) -> bool:
+        """True once the run has reached its last ``pick_tail`` share (--pick-tail); with ``at_tick_s``: whether
+        a score taken at ``nimg`` images and that budget position lies in the tail of the run as it now stands
+        (a run resumed with a longer --kimg or --minutes has a later tail)."""
+        return self.in_last(self.pick_tail, nimg, at_tick_s)
 
     def r1_weight(self, d_step: int) -> float:
         """Lazy R1 (Karras et al. 2020): gamma / 2 on every r1_interval-th D step, times the interval

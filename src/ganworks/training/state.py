@@ -25,14 +25,14 @@ from .resume import (Counters, check_tensors, load_checkpoint, load_optimizer, m
 from .schedule import Budget, Every
 from .tracking import Clock, TickMeans
 
-EVENTS = ("tick", "snap", "eval", "ckpt")  # the names under which their next_* and intervals are stored
+EVENTS = ("tick", "snap", "eval", "ckpt", "pick")  # the names under which their next_* and intervals are stored
 
 
 @dataclass
 class Progress:
     """Where the run is: images shown to D, ticks and steps taken, events due, best metric so far."""
 
-    events: dict[str, Every]  # tick, snap (sample grid), eval, ckpt
+    events: dict[str, Every]  # tick, snap (sample grid), eval, ckpt, pick (--pick-tail)
     nimg: int = 0
     tick: int = 0
     d_step_count: int = 0
@@ -43,12 +43,14 @@ class Progress:
     rollbacks: int = 0
     budget: Budget = field(default_factory=lambda: Budget(None))  # --minutes, and the clock at the last tick
     tail_from: int | None = None  # --ema-tail: the G step at which the run's tail (the running mean) began
+    picked_value: float | None = None  # --pick-tail: the best FD (training split) in the tail so far
+    picked_at: list[float] | None = None  # --pick-tail: where it was scored: [images, seconds at the last tick]
 
     @classmethod
     def of(cls, cfg, budget: Budget) -> "Progress":
         """A new run's position: its events every so many kimg, as configured, and its budget."""
         kimg = {"tick": cfg.tick_kimg, "snap": cfg.snapshot_kimg, "eval": cfg.eval_every,
-                "ckpt": cfg.checkpoint_every()}
+                "ckpt": cfg.checkpoint_every(), "pick": cfg.pick_kimg if cfg.pick_tail > 0 else 0.0}
         events = {name: Every.kimg(kimg[name]) for name in EVENTS}
         if budget.seconds is not None and events["tick"].interval > 0:
             events["tick"].next = 1.0  # --minutes: a first tick after one step measures the speed (Budget.next_tick)
@@ -60,7 +62,7 @@ class Progress:
         return Counters(nimg=self.nimg, tick=self.tick, d_step_count=self.d_step_count,
                         g_step_count=self.g_step_count, **nexts, elapsed_s=self.elapsed_s,
                         best_value=self.best_value, last_d_acc=self.last_d_acc, rollbacks=self.rollbacks,
-                        tail_from=self.tail_from,
+                        tail_from=self.tail_from, picked_value=self.picked_value, picked_at=self.picked_at,
                         intervals={name: self.events[name].interval for name in EVENTS}).__dict__
 
     def load_counters(self, record: dict[str, Any]) -> None:
@@ -72,7 +74,7 @@ class Progress:
             else:
                 event.next = getattr(saved, f"next_{name}")
         for name in ("nimg", "tick", "d_step_count", "g_step_count", "elapsed_s", "best_value", "last_d_acc",
-                     "rollbacks", "tail_from"):
+                     "rollbacks", "tail_from", "picked_value", "picked_at"):
             setattr(self, name, getattr(saved, name))
 
 

@@ -127,10 +127,11 @@ class Tracker:
         self.bar = self.tb = self._log_file = None
 
     def rewind(self, nimg: int) -> None:
-        """Cut stats.jsonl and metrics.jsonl back to ``nimg`` images (-1: empty), for a resumed run."""
+        """Cut stats.jsonl, metrics.jsonl and picked/scores.jsonl back to ``nimg`` images (-1: empty), for a
+        resumed run."""
         if self.main:
-            truncate_jsonl(self.run_dir / "stats.jsonl", nimg)
-            truncate_jsonl(self.run_dir / "metrics.jsonl", nimg)
+            for name in ("stats.jsonl", "metrics.jsonl", "picked/scores.jsonl"):
+                truncate_jsonl(self.run_dir / name, nimg)
 
     def open(self, total: int, nimg: int, resumed: bool, progress: bool, desc: str) -> "Tracker":
         """Open log.txt, TensorBoard and the progress bar (a count without a bar for a run that only --minutes

@@ -1,0 +1,131 @@
+"""--pick-tail: which steps are scored, that the saved generator is the best-scored one and its score is its own,
+exact resume inside and before the tail, a longer run picking from its new tail, and the errors."""
+
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from ganworks import GanworksError, TrainConfig, train
+from ganworks.config import BEFORE_IT_EXISTED, DATA_RECIPES
+from ganworks.training.schedule import Budget, Schedules
+
+from gwtest import RING, TINY, assert_bitwise, cli, needs_mnist5k, one_line_error, rewind_copy, stats
+
+# 1,024 images (32 steps of 32): scores every 128 images over the last half, from 512 on, and at the end.
+PICK = {**TINY, "kimg": 1.0, "pick_tail": 0.5, "pick_kimg": 0.128, "pick_n": 256, "checkpoint_kimg": 0.128,
+        "keep_checkpoints": 100}
+
+
+def _scores(run) -> list[dict]:
+    return [json.loads(x) for x in (run / "picked" / "scores.jsonl").read_text().splitlines()]
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_the_pick_share_under_images_and_under_a_budget():
+    base = dict(total=1000, lr="constant", nan_lr_factor=0.5, noise=0.0, noise_end=1000, r1_gamma=0.0,
+                r1_interval=16)
+    s = Schedules(**base, pick_tail=0.1)
+    assert [s.in_pick(n) for n in (0, 899, 900, 1000)] == [False, False, True, True]
+    assert not Schedules(**base).in_pick(1000)  # off by default
+    budget = Schedules(**{**base, "total": 10 ** 12}, pick_tail=0.1, budget=Budget(600.0))
+    budget.budget.at_tick_s = 539.0
+    assert not budget.in_pick(5)
+    budget.budget.at_tick_s = 540.0  # 90% of 10 minutes used at the last tick
+    assert budget.in_pick(5)
+
+
+@pytest.fixture(scope="module")
+def picked_run(tmp_path_factory):
+    return train(run_dir=str(tmp_path_factory.mktemp("pick") / "run"), **PICK)
+
+
+@needs_mnist5k
+def test_the_run_keeps_the_best_scored_generator_of_its_tail(picked_run):
+    from ganworks.metrics.evaluate import evaluate
+    from ganworks.release import load_generator
+
+    run = picked_run
+    scores = _scores(run)
+    assert [s["kimg"] for s in scores] == [0.512, 0.64, 0.768, 0.896, 1.024]  # none before the tail's start
+    best = min(scores, key=lambda s: s["fd_train"])
+    picked = json.loads((run / "picked" / "picked.json").read_text())
+    assert (picked["kimg"], picked["value"], picked["split"], picked["n"]) == (best["kimg"], best["fd_train"],
+                                                                               "train", 256)
+    # each score says whether it was the best so far
+    running = [s["fd_train"] < min([t["fd_train"] for t in scores[:i]], default=float("inf"))
+               for i, s in enumerate(scores)]
+    assert [s["picked"] for s in scores] == running
+    assert json.loads((run / "config.json").read_text())["picked"] == picked
+    assert json.loads((run / "generator.json").read_text())["picked"] == picked
+    saved = load_file(str(run / "generator.safetensors"))
+    assert _same(saved, load_file(str(run / "picked" / "generator.safetensors")))
+    # the last generator is kept beside it, and equals it exactly when the last score was the best
+    last = load_file(str(run / "generator_last.safetensors"))
+    assert _same(saved, last) == (best is scores[-1])
+    # the recorded score is the saved network's: the same evaluation of the released generator gives it again
+    again = evaluate(load_generator(run), data="mnist-5k", metrics="fd", n=256, seed=PICK.get("seed", 0) + 1,
+                     split="train")
+    assert again["metrics"]["fd"]["value"] == pytest.approx(picked["value"], rel=1e-6)
+    assert "pick kimg 0.512" in (run / "log.txt").read_text()
+
+
+@needs_mnist5k
+def test_resume_before_and_inside_the_tail_is_bitwise_exact(picked_run, tmp_path):
+    for nimg in (384, 640):  # before the first score, and after two
+        run = rewind_copy(picked_run, tmp_path / f"r{nimg}", nimg)
+        (run / "generator_last.safetensors").unlink()
+        if nimg == 384:
+            shutil.rmtree(run / "picked")  # a run killed before its tail has none
+        train(resume=str(run))
+        assert_bitwise(picked_run, run)
+        assert _scores(run) == _scores(picked_run)
+        assert stats(run) == stats(picked_run)
+        for name in ("picked/picked.json", "generator.json"):
+            assert json.loads((run / name).read_text()) == json.loads((picked_run / name).read_text())
+
+
+@needs_mnist5k
+def test_a_longer_run_picks_from_its_new_tail(picked_run, tmp_path):
+    """Resumed with --kimg 2: its last half starts at 1,000 images, so the first run's pick still counts only if
+    it was the score at 1,024; one from before is forgotten."""
+    run = tmp_path / "longer"
+    shutil.copytree(picked_run, run)
+    train(resume=str(run), kimg=2.0)
+    picked = json.loads((run / "picked" / "picked.json").read_text())
+    scores = _scores(run)
+    assert scores[:5] == _scores(picked_run)
+    assert [s["kimg"] for s in scores[5:]] == [1.152, 1.28, 1.408, 1.536, 1.664, 1.792, 1.92, 2.016]
+    before = json.loads((picked_run / "picked" / "picked.json").read_text())
+    kept = [{"kimg": before["kimg"], "fd_train": before["value"]}] if before["kimg"] >= 1.0 else []
+    best = min(kept + scores[5:], key=lambda s: s["fd_train"])
+    assert (picked["kimg"], picked["value"]) == (best["kimg"], best["fd_train"])
+    assert json.loads((run / "config.json").read_text())["picked"] == picked
+    assert _same(load_file(str(run / "generator.safetensors")), load_file(str(run / "picked" / "generator.safetensors")))
+
+
+def test_which_data_a_pick_needs(capsys, tmp_path):
+    for data, what in (("ring8", "ring8"), (f"folder:{tmp_path}", "folder:")):
+        with pytest.raises(GanworksError, match="--pick-tail scores G by FD"):
+            TrainConfig(data=data, pick_tail=0.1)
+        r = cli(capsys, "train", "--data", data, "--pick-tail", "0.1", "--run-dir", str(tmp_path / "x"))
+        one_line_error(r, "--pick-tail", what, "fashion-mnist")
+    with pytest.raises(GanworksError, match="--pick-tail is not supported for token sequences"):
+        TrainConfig(data="oracle", pick_tail=0.1)
+    for value in ("1", "-0.1", "x"):
+        r = cli(capsys, "train", *RING, "--pick-tail", value, "--run-dir", str(tmp_path / "y"))
+        one_line_error(r, "--pick-tail", value)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_defaults_follow_the_recipe():
+    recipe = DATA_RECIPES["fashion-mnist"].get("pick_tail", 0.0)
+    assert TrainConfig(data="fashion-mnist").pick_tail == recipe
+    assert TrainConfig(data="fashion-mnist", model="dcgan").pick_tail == 0.0  # a named model: off
+    assert TrainConfig(data="fashion-mnist", pick_tail=0.2).pick_tail == 0.2
+    assert BEFORE_IT_EXISTED["pick_tail"] == 0.0  # a run written before the option resumes without a pick
