@@ -109,6 +109,23 @@ def test_a_longer_run_picks_from_its_new_tail(picked_run, tmp_path):
     assert _same(load_file(str(run / "generator.safetensors")), load_file(str(run / "picked" / "generator.safetensors")))
 
 
+@needs_mnist5k
+def test_picking_by_the_class_histograms_kl(tmp_path):
+    """--pick-metric kl: the modes metric's KL to uniform scores G; the saved generator's KL is its record."""
+    from ganworks.metrics.evaluate import evaluate
+    from ganworks.release import load_generator
+
+    run = train(run_dir=str(tmp_path / "kl"), **{**PICK, "pick_metric": "kl", "checkpoint_kimg": 0.5, "seed": 3})
+    scores = _scores(run)
+    assert [s["kimg"] for s in scores] == [0.512, 0.64, 0.768, 0.896, 1.024]
+    best = min(scores, key=lambda s: s["kl_to_uniform"])
+    picked = json.loads((run / "picked" / "picked.json").read_text())
+    assert (picked["metric"], picked["split"], picked["kimg"], picked["value"]) == ("kl", None, best["kimg"],
+                                                                                    best["kl_to_uniform"])
+    again = evaluate(load_generator(run), data="mnist-5k", metrics="modes", n=256, seed=4)
+    assert again["metrics"]["modes"]["kl_to_uniform"] == pytest.approx(picked["value"], rel=1e-9)
+
+
 def test_which_data_a_pick_needs(capsys, tmp_path):
     for data, what in (("ring8", "ring8"), (f"folder:{tmp_path}", "folder:")):
         with pytest.raises(GanworksError, match="--pick-tail scores G by FD"):
@@ -117,9 +134,11 @@ def test_which_data_a_pick_needs(capsys, tmp_path):
         one_line_error(r, "--pick-tail", what, "fashion-mnist")
     with pytest.raises(GanworksError, match="--pick-tail is not supported for token sequences"):
         TrainConfig(data="oracle", pick_tail=0.1)
-    for value in ("1", "-0.1", "x"):
-        r = cli(capsys, "train", *RING, "--pick-tail", value, "--run-dir", str(tmp_path / "y"))
-        one_line_error(r, "--pick-tail", value)
+    for flag, value, named in (("--pick-tail", "1", "--pick-tail"), ("--pick-tail", "-0.1", "--pick-tail"),
+                               ("--pick-tail", "x", "--pick-tail"), ("--pick-kimg", "0", "--pick-kimg"),
+                               ("--pick-n", "1", "--pick-n"), ("--pick-metric", "fid", "pick metric")):
+        r = cli(capsys, "train", *RING, flag, value, "--run-dir", str(tmp_path / "y"))
+        one_line_error(r, named, value)
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 

@@ -170,6 +170,8 @@ def _cpu_without_bf16_rates() -> str:
     return f"lr {rate_text(base)}" + (f" ({'; '.join(own)})" if own else "")
 
 
+#: --pick-metric: what scores G in the run's tail (lower is better): the metric and its value's key.
+PICK_METRICS: dict[str, tuple[str, str]] = {"fd": ("fd", "value"), "kl": ("modes", "kl_to_uniform")}
 #: Training length without --kimg or --minutes, in thousands of images.
 DEFAULT_KIMG = 600.0
 #: The image count that stands for "no limit" in the loop (--minutes without --kimg): 2**62, never reached.
@@ -311,10 +313,14 @@ class TrainConfig:
     # Model selection on the training split only (the benchmarks score the test split): over the tail, where the
     # cooldown has slowed G, checkpoints 10 kimg apart still differ by 10-20% in FD (docs/research/recipes.md).
     pick_tail: float | None = option(None, help="over the last this share of the run, score G (its average when "
-                                                "kept) every --pick-kimg kimg and at the end by FD against the "
-                                                "training split; the run's generator is the best of them (RUN/picked/;"
-                                                f" 0 = off, the last; default: {_recipe_default('pick_tail')})",
+                                                "kept) every --pick-kimg kimg and at the end (--pick-metric: FD "
+                                                "against the training split); the run's generator is the best of "
+                                                "them (RUN/picked/; 0 = off, the last; default: "
+                                                f"{_recipe_default('pick_tail')})",
                                      check=UNIT)
+    pick_metric: str = option("fd", help="--pick-tail: the score, lower is better: fd (Frechet distance to the "
+                                         "training split) or kl (KL of the class histogram to uniform: the modes "
+                                         "metric, no reference data)", check=Choice(PICK_METRICS, noun="pick metric"))
     pick_kimg: float = option(10.0, help="--pick-tail: score G every this many kimg in the tail", check=POSITIVE)
     pick_n: int = option(10_000, help="--pick-tail: samples per score", check=Int(2, max=10**6))
     init_discriminator: str | None = option(None, help="start D from a trained discriminator (run directory or "

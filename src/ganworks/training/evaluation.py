@@ -8,6 +8,7 @@ from pathlib import Path
 
 from torch import nn
 
+from ..config import PICK_METRICS
 from ..release import save_network
 from .rundir import write_json
 from .state import Progress
@@ -74,9 +75,10 @@ class Evaluator:
 
 class Picker:
     """``--pick-tail``: over the run's last share, G (the average when kept) is scored every ``--pick-kimg`` kimg
-    and at the run's end by FD against the training split (``--pick-n`` samples of its own noise, seed + 1: the
-    run trains on unchanged); the best so far is kept in ``RUN/picked/`` (``generator`` and ``picked.json``), each
-    score in ``RUN/picked/scores.jsonl``, and at the end it becomes the run's ``generator``. The best score and
+    and at the run's end by ``--pick-metric`` (FD against the training split, or the class histogram's KL to
+    uniform), on ``--pick-n`` samples of its own noise (seed + 1: the run trains on unchanged); the best so far is
+    kept in ``RUN/picked/`` (``generator`` and ``picked.json``), each score in ``RUN/picked/scores.jsonl``, and at
+    the end it becomes the run's ``generator``. The best score and
     where it was taken are resume state (``Progress.picked_value``, ``picked_at``): a run resumed with a longer
     ``--kimg`` or ``--minutes`` forgets a pick that lies before its new tail. Rank 0 only."""
 
@@ -85,6 +87,7 @@ class Picker:
         self.cfg, self.G, self.ema, self.model_cfg = cfg, G, ema, model_cfg
         self.run_dir, self.tracker, self.progress, self.schedules = run_dir, tracker, progress, schedules
         self.dir = run_dir / "picked"
+        self.name = {"fd": "fd_train", "kl": "kl_to_uniform"}[cfg.pick_metric]  # as scores.jsonl names it
 
     def __call__(self, kimg: float) -> None:
         from ..metrics.evaluate import evaluate
@@ -94,18 +97,20 @@ class Picker:
             return
         if progress.picked_at is not None and not self.schedules.in_pick(*progress.picked_at):
             progress.picked_value = progress.picked_at = None  # a pick from before this run's (longer) tail
-        res = evaluate(self.G, data=cfg.data, metrics="fd", n=cfg.pick_n, seed=cfg.seed + 1, split="train")
-        value = res["metrics"]["fd"]["value"]
+        metric, key = PICK_METRICS[cfg.pick_metric]
+        res = evaluate(self.G, data=cfg.data, metrics=metric, n=cfg.pick_n, seed=cfg.seed + 1, split="train")
+        value = float(res["metrics"][metric][key])
         best = progress.picked_value
         better = best is None or value < best
         self.dir.mkdir(exist_ok=True)
-        append_jsonl(self.dir / "scores.jsonl", {"kimg": kimg, "fd_train": value, "picked": better})
-        self.tracker.log(f"pick kimg {kimg:<8g} fd (training split) {value:.4g}"
+        append_jsonl(self.dir / "scores.jsonl", {"kimg": kimg, self.name: value, "picked": better})
+        self.tracker.log(f"pick kimg {kimg:<8g} {self.name} {value:.4g}"
                          + (" (the best so far: kept)" if better else f" (best {best:.4g})"))
         if better:
             save_network(self.dir, "generator", self.G, cfg.model, self.model_cfg, {"ema": self.ema, "kimg": kimg})
-            write_json(self.dir / "picked.json", {"metric": "fd", "split": "train", "n": cfg.pick_n, "value": value,
-                                                  "kimg": kimg})
+            split = "train" if cfg.pick_metric == "fd" else None  # the KL needs no reference images
+            write_json(self.dir / "picked.json", {"metric": cfg.pick_metric, "split": split, "n": cfg.pick_n,
+                                                  "value": value, "kimg": kimg})
             progress.picked_value, progress.picked_at = value, [progress.nimg, progress.budget.at_tick_s]
 
     def picked(self) -> dict | None:
