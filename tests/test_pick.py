@@ -128,7 +128,7 @@ def test_picking_by_the_class_histograms_kl(tmp_path):
 
 def test_which_data_a_pick_needs(capsys, tmp_path):
     for data, what in (("ring8", "ring8"), (f"folder:{tmp_path}", "folder:")):
-        with pytest.raises(GanworksError, match="--pick-tail scores G by FD"):
+        with pytest.raises(GanworksError, match="--pick-tail scores G with a dataset's feature network"):
             TrainConfig(data=data, pick_tail=0.1)
         r = cli(capsys, "train", "--data", data, "--pick-tail", "0.1", "--run-dir", str(tmp_path / "x"))
         one_line_error(r, "--pick-tail", what, "fashion-mnist")

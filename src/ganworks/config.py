@@ -85,7 +85,8 @@ RECIPES: dict[str, dict[str, Any]] = {
 #: Fashion-MNIST's conditional pair trains at lr 1e-3: with bf16, 10 minutes gave FD 0.87 / 0.92 / 0.84 / 1.15 / 0.86
 #: (mean 0.93) against 1.04 / 1.30 at 6e-4; the relativistic pairing loss lost (1.70). Two more runs on a slower
 #: evening: 1.02 / 1.13. A 40% cooldown with a running mean over the last 10% (--cooldown-share 0.4 --ema-tail 0.1)
-#: won one seed of two (1.01 against 1.13, 1.06 against 1.02): not adopted (docs/research/recipes.md).
+#: won one seed of two (1.01 against 1.13, 1.06 against 1.02): not adopted; nor a 40% cooldown keeping the G that the
+#: training split scores best over the last 10% (--pick-tail 0.1: 0.959 against 0.950; docs/research/recipes.md).
 DATA_RECIPES: dict[str, dict[str, Any]] = {
     "fashion-mnist": {"betas": (0.0, 0.99), "conditional": True, "lr": 1e-3},
     "mnist-5k": {"betas": (0.0, 0.99), "model_options": {"g_channels": 64, "g_extra": 2}, "conditional": True},
@@ -541,12 +542,12 @@ class TrainConfig:
         return parse_metrics(self.eval_metrics or default)
 
     def _check_pick(self) -> None:
-        """--pick-tail scores G by FD, which needs a dataset with a feature network and a training split."""
+        """--pick-tail scores G with a named dataset's feature network and classifier (FD, the KL of the classes)."""
         from .metrics.evaluate import DEFAULT_EXTRACTOR
 
         if self.data not in DEFAULT_EXTRACTOR:
-            raise GanworksError(f"--pick-tail scores G by FD against a dataset's training split, which needs a "
-                                f"feature network: {', '.join(DEFAULT_EXTRACTOR)}; not {self.data!r} (use 0)")
+            raise GanworksError(f"--pick-tail scores G with a dataset's feature network and classifier, which "
+                                f"{', '.join(DEFAULT_EXTRACTOR)} have; not {self.data!r} (use 0)")
 
     def _reuse_fakes_blocked(self) -> str | None:
         """Why --reuse-fakes cannot apply to this run (None: it can). One forward of G serves D's step and
