@@ -142,6 +142,16 @@ def test_which_data_a_pick_needs(capsys, tmp_path):
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
+def test_samples_per_score_default_to_the_evaluations(tmp_path):
+    from ganworks.training.evaluation import Picker
+
+    def n(**kw):
+        return Picker(TrainConfig(pick_tail=0.1, **kw), None, False, None, tmp_path, None, None, None).n
+
+    assert (n(data="stacked-mnist"), n(data="fashion-mnist"), n(data="fashion-mnist", pick_n=500)) == (26_000, 10_000,
+                                                                                                       500)
+
+
 def test_defaults_follow_the_recipe():
     recipe = DATA_RECIPES["fashion-mnist"].get("pick_tail", 0.0)
     assert TrainConfig(data="fashion-mnist").pick_tail == recipe

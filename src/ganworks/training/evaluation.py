@@ -88,17 +88,20 @@ class Picker:
         self.run_dir, self.tracker, self.progress, self.schedules = run_dir, tracker, progress, schedules
         self.dir = run_dir / "picked"
         self.name = {"fd": "fd_train", "kl": "kl_to_uniform"}[cfg.pick_metric]  # as scores.jsonl names it
+        from ..metrics.evaluate import default_n
+
+        self.n = cfg.pick_n or default_n(cfg.data)  # as ganworks evaluate samples
 
     def __call__(self, kimg: float) -> None:
         from ..metrics.evaluate import evaluate
 
-        progress, cfg = self.progress, self.cfg
+        progress, cfg, n = self.progress, self.cfg, self.n
         if not self.tracker.main or not self.schedules.in_pick(progress.nimg):
             return
         if progress.picked_at is not None and not self.schedules.in_pick(*progress.picked_at):
             progress.picked_value = progress.picked_at = None  # a pick from before this run's (longer) tail
         metric, key = PICK_METRICS[cfg.pick_metric]
-        res = evaluate(self.G, data=cfg.data, metrics=metric, n=cfg.pick_n, seed=cfg.seed + 1, split="train")
+        res = evaluate(self.G, data=cfg.data, metrics=metric, n=n, seed=cfg.seed + 1, split="train")
         value = float(res["metrics"][metric][key])
         best = progress.picked_value
         better = best is None or value < best
@@ -109,7 +112,7 @@ class Picker:
         if better:
             save_network(self.dir, "generator", self.G, cfg.model, self.model_cfg, {"ema": self.ema, "kimg": kimg})
             split = "train" if cfg.pick_metric == "fd" else None  # the KL needs no reference images
-            write_json(self.dir / "picked.json", {"metric": cfg.pick_metric, "split": split, "n": cfg.pick_n,
+            write_json(self.dir / "picked.json", {"metric": cfg.pick_metric, "split": split, "n": n,
                                                   "value": value, "kimg": kimg})
             progress.picked_value, progress.picked_at = value, [progress.nimg, progress.budget.at_tick_s]
 
