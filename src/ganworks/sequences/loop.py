@@ -29,7 +29,7 @@ from ..training.guard import nonfinite
 from ..training.setup import count_parameters, environment, join, make_optimizer, save_state
 from ..training.rundir import choose_run_dir, record_reached, write_run_config
 from ..training.schedule import Schedules, lr_factor
-from ..training.state import EVENTS, Progress, TrainState
+from ..training.state import Progress, TrainState
 from ..training.tracking import Clock, Tracker
 from .data import load_sequences, write_vocab
 from .estimators import beta_at
@@ -72,7 +72,7 @@ def train_sequences(cfg: TrainConfig, resume_dir: Path | None, ckpt: Path | None
     pretrain = total if mle_only else int(round(cfg.pretrain_kimg * 1000))
     schedules = Schedules.of(cfg, total)
     progress = Progress.of(cfg, schedules.budget)
-    ticks, snaps, _, ckpts = (progress.events[name] for name in EVENTS)
+    ticks, snaps, ckpts = (progress.events[name] for name in ("tick", "snap", "ckpt"))  # no evaluation, no pick
     clock = Clock()
     tracker = Tracker(run_dir, dist, clock)
     state = TrainState(G, D, None, opt_g, opt_d, order, None, tracker.means, progress, clock, device,
