@@ -171,8 +171,10 @@ def _cpu_without_bf16_rates() -> str:
     return f"lr {rate_text(base)}" + (f" ({'; '.join(own)})" if own else "")
 
 
-#: --pick-metric: what scores G in the run's tail (lower is better): the metric and its value's key.
-PICK_METRICS: dict[str, tuple[str, str]] = {"fd": ("fd", "value"), "kl": ("modes", "kl_to_uniform")}
+#: --pick-metric: what scores G in the run's tail (lower is better): the metric, its value's key, and the score's
+#: name in RUN/picked/scores.jsonl.
+PICK_METRICS: dict[str, tuple[str, str, str]] = {"fd": ("fd", "value", "fd_train"),
+                                                 "kl": ("modes", "kl_to_uniform", "kl_to_uniform")}
 #: Training length without --kimg or --minutes, in thousands of images.
 DEFAULT_KIMG = 600.0
 #: The image count that stands for "no limit" in the loop (--minutes without --kimg): 2**62, never reached.

@@ -87,7 +87,7 @@ class Picker:
         self.cfg, self.G, self.ema, self.model_cfg = cfg, G, ema, model_cfg
         self.run_dir, self.tracker, self.progress, self.schedules = run_dir, tracker, progress, schedules
         self.dir = run_dir / "picked"
-        self.name = {"fd": "fd_train", "kl": "kl_to_uniform"}[cfg.pick_metric]  # as scores.jsonl names it
+        self.metric, self.key, self.name = PICK_METRICS[cfg.pick_metric]
         from ..metrics.evaluate import default_n
 
         self.n = cfg.pick_n or default_n(cfg.data)  # as ganworks evaluate samples
@@ -100,9 +100,8 @@ class Picker:
             return
         if progress.picked_at is not None and not self.schedules.in_pick(*progress.picked_at):
             progress.picked_value = progress.picked_at = None  # a pick from before this run's (longer) tail
-        metric, key = PICK_METRICS[cfg.pick_metric]
-        res = evaluate(self.G, data=cfg.data, metrics=metric, n=n, seed=cfg.seed + 1, split="train")
-        value = float(res["metrics"][metric][key])
+        res = evaluate(self.G, data=cfg.data, metrics=self.metric, n=n, seed=cfg.seed + 1, split="train")
+        value = float(res["metrics"][self.metric][self.key])
         best = progress.picked_value
         better = best is None or value < best
         self.dir.mkdir(exist_ok=True)

@@ -95,9 +95,11 @@ class Budget:
     def minutes(cls, minutes: float | None) -> "Budget":
         return cls(None if minutes is None else 60.0 * minutes)
 
-    def fraction(self) -> float:
-        """The share of the budget used at the last tick, in [0, 1] (0 without a budget)."""
-        return min(self.at_tick_s / self.seconds, 1.0) if self.seconds else 0.0
+    def fraction(self, at_tick_s: float | None = None) -> float:
+        """The share of the budget used at the last tick (or at a tick ``at_tick_s`` seconds in), in [0, 1] (0
+        without a budget)."""
+        at = self.at_tick_s if at_tick_s is None else at_tick_s
+        return min(at / self.seconds, 1.0) if self.seconds else 0.0
 
     @property
     def spent(self) -> bool:
@@ -171,14 +173,14 @@ class Schedules:
                    ema_kimg=cfg.ema_kimg, ema_rampup=cfg.ema_rampup, batch_size=cfg.batch_size,
                    cooldown_share=cfg.cooldown_share, ema_tail=cfg.ema_tail, pick_tail=cfg.pick_tail)
 
-    def fraction(self, nimg: int, end: float) -> float:
+    def fraction(self, nimg: int, end: float, at_tick_s: float | None = None) -> float:
         """How far the run is towards ``end`` images. Under a budget: the larger of that and the share
-        of the budget used (held since the last tick), since the run ends at whichever bound comes
-        first; so the schedules reach their end value when the run ends, and a budget that never
-        binds leaves them as they are without one."""
+        of the budget used (held since the last tick; ``at_tick_s``: at an earlier tick), since the run ends
+        at whichever bound comes first; so the schedules reach their end value when the run ends, and a
+        budget that never binds leaves them as they are without one."""
         if self.budget.seconds is None:
             return nimg / end
-        return max(nimg / end, self.budget.fraction())
+        return max(nimg / end, self.budget.fraction(at_tick_s))
 
     def noise_std(self, nimg: int) -> float:
         """Instance noise annealed linearly from ``noise`` to 0 at ``noise_end`` (Sonderby et al. 2017)."""
@@ -206,11 +208,7 @@ class Schedules:
     def in_last(self, share: float, nimg: int, at_tick_s: float | None = None) -> bool:
         """True once the run has reached its last ``share`` (by images, or by the budget used); never for 0.
         ``at_tick_s``: where the run was by the budget at some earlier moment (default: at the last tick)."""
-        if share <= 0:
-            return False
-        if at_tick_s is not None and self.budget.seconds:
-            return max(nimg / self.total, min(at_tick_s / self.budget.seconds, 1.0)) >= 1.0 - share
-        return self.fraction(nimg, self.total) >= 1.0 - share
+        return share > 0 and self.fraction(nimg, self.total, at_tick_s) >= 1.0 - share
 
     def in_tail(self, nimg: int) -> bool:
         """True once the run has reached its last ``ema_tail`` share (--ema-tail)."""

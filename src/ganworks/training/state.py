@@ -43,7 +43,7 @@ class Progress:
     rollbacks: int = 0
     budget: Budget = field(default_factory=lambda: Budget(None))  # --minutes, and the clock at the last tick
     tail_from: int | None = None  # --ema-tail: the G step at which the run's tail (the running mean) began
-    picked_value: float | None = None  # --pick-tail: the best FD (training split) in the tail so far
+    picked_value: float | None = None  # --pick-tail: the best score (--pick-metric) in the tail so far
     picked_at: list[float] | None = None  # --pick-tail: where it was scored: [images, seconds at the last tick]
 
     @classmethod
