@@ -99,6 +99,9 @@ RECIPES: dict[str, tuple[list[str], str]] = {
     "default-pick-kl": (["--pick-tail", "0.1", "--pick-metric", "kl", "--pick-n", "26000", "--pick-kimg", "60"],
                         "the default recipe; of G's average scored every 60 kimg over the last 10% by the KL of its "
                         "mode histogram to uniform (26,000 samples of other noise), the best kept (for Stacked MNIST)"),
+    "default-checkpoints": (["--checkpoint-kimg", "500", "--keep-checkpoints", "1000"],
+                            "the default recipe keeping a resume state every 500 kimg (for scoring G along a long "
+                            "run afterwards; training unchanged)"),
     "default-rpgan": (["--objective", "rpgan"], "the default recipe with the relativistic pairing loss (no R1/R2: "
                                                 "D keeps spectral normalization)"),
     "r3gan": ("--model r3 --objective rpgan --r1-gamma 0.1 --r2-gamma 0.1 --batch-size 64 --ema-kimg 10".split(),
