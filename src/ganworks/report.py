@@ -326,6 +326,18 @@ def _curves_html(records: list[dict], evals: list[dict]) -> list[str]:
     return parts
 
 
+def _picked_grid(run: Path) -> list[str]:
+    """--pick-tail: the grid of the run's generator (the G picked in the tail), which the grids over time,
+    drawn from the last G, do not show."""
+    try:  # config.json records the pick once the run has ended with one
+        kimg = json.loads((run / "config.json").read_text())["picked"]["kimg"]
+        data = (run / "picked" / "fakes.png").read_bytes()
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return [f"<figure>{_img(png_data_uri(data), f'the picked generator at {kimg} kimg')}"
+            f"<figcaption>picked: {kimg} kimg</figcaption></figure>"]
+
+
 def _samples_html(run: Path) -> list[str]:
     """The sample grids over time and the real images."""
     parts = ['<h2 id="samples">Samples over time</h2>'
@@ -338,6 +350,7 @@ def _samples_html(run: Path) -> list[str]:
                          f"<figcaption>{kimg} kimg</figcaption></figure>")
         except OSError as e:
             parts.append(f'<p class="note">{_e(f.name)}: {_e(e.strerror or e)}</p>')
+    parts += _picked_grid(run)
     reals = run / "samples" / "reals.png"
     if reals.is_file():
         parts.append(f"<figure>{_img(png_data_uri(reals.read_bytes()), 'real images')}"

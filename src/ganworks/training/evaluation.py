@@ -77,14 +77,14 @@ class Picker:
     """``--pick-tail``: over the run's last share, G (the average when kept) is scored every ``--pick-kimg`` kimg
     and at the run's end by ``--pick-metric`` (FD against the training split, or the class histogram's KL to
     uniform), on ``--pick-n`` samples of its own noise (seed + 1: the run trains on unchanged); the best so far is
-    kept in ``RUN/picked/`` (``generator`` and ``picked.json``), each score in ``RUN/picked/scores.jsonl``, and at
-    the end it becomes the run's ``generator``. The best score and where it was taken are resume state
+    kept in ``RUN/picked/`` (``generator``, ``picked.json`` and its sample grid ``fakes.png``), each score in
+    ``RUN/picked/scores.jsonl``, and at the end it becomes the run's ``generator``. The best score and where it was taken are resume state
     (``Progress.picked_value``, ``picked_at``): a run resumed with a longer ``--kimg`` or ``--minutes`` forgets a
     pick that lies before its new tail. Rank 0 only."""
 
     def __init__(self, cfg, G: nn.Module, ema: bool, model_cfg, run_dir: Path, tracker: Tracker, progress: Progress,
-                 schedules):
-        self.cfg, self.G, self.ema, self.model_cfg = cfg, G, ema, model_cfg
+                 schedules, grids=None):
+        self.cfg, self.G, self.ema, self.model_cfg, self.grids = cfg, G, ema, model_cfg, grids
         self.run_dir, self.tracker, self.progress, self.schedules = run_dir, tracker, progress, schedules
         self.dir = run_dir / "picked"
         self.metric, self.key, self.name = PICK_METRICS[cfg.pick_metric]
@@ -110,6 +110,8 @@ class Picker:
                          + (" (the best so far: kept)" if better else f" (best {best:.4g})"))
         if better:
             save_network(self.dir, "generator", self.G, cfg.model, self.model_cfg, {"ema": self.ema, "kimg": kimg})
+            if self.grids is not None:  # the grids over time show the last G; this one shows the run's generator
+                self.grids.write(self.dir / "fakes.png")
             split = "train" if cfg.pick_metric == "fd" else None  # the KL needs no reference images
             write_json(self.dir / "picked.json", {"metric": cfg.pick_metric, "split": split, "n": n,
                                                   "value": value, "kimg": kimg})

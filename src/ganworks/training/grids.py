@@ -36,6 +36,11 @@ class SampleGrids:
             save_png(make_grid(data.images[:64], nrow=8), run_dir / "samples" / "reals.png", scale=2)
 
     def snapshot(self, kimg: int) -> None:
+        """``RUN/samples/fakesNNNNNN.png``: G now, at ``kimg``."""
+        self.write(self.run_dir / "samples" / f"fakes{kimg:06d}.png")
+
+    def write(self, path: Path) -> None:
+        """The grid of G as it is now, to ``path`` (``--pick-tail``: ``RUN/picked/fakes.png``, the picked G)."""
         if not self.main:
             return
         was_training = self.G.training
@@ -43,7 +48,6 @@ class SampleGrids:
         with torch.no_grad():
             out = self.G(self.z, self.y)
         self.G.train(was_training)
-        path = self.run_dir / "samples" / f"fakes{kimg:06d}.png"
         if self.points:
             save_png(plot_points(out, self.data.images[:2500]), path)
         else:

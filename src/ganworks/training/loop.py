@@ -120,7 +120,7 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
     guard = Guard(cfg, run_dir, state, tracker, schedules, base_rates)
     game = Game(G_train, D_train, objective, opt_g, opt_d, autocast, d_setup, sees, resolved.d_steps,
                 cfg.freeze_discriminator, cfg.reuse_fakes)
-    evaluate_now, pick = _judges(cfg, G_out, G_ema is not None, model_cfg, run_dir, tracker, progress, schedules)
+    evaluate_now, pick = _judges(cfg, G_out, G_ema is not None, model_cfg, run_dir, tracker, progress, schedules, grids)
     events = RunEvents(cfg, state, schedules, tracker, evaluate_now, grids, run_dir, dist, sees,
                        objective.probabilistic, pick)
 
@@ -233,9 +233,10 @@ def use_channels_last(net: nn.Module, precision: str) -> nn.Module:
 
 
 def _judges(cfg: TrainConfig, G_out: nn.Module, ema: bool, model_cfg, run_dir: Path, tracker: Tracker,
-            progress: Progress, schedules: Schedules) -> tuple[Evaluator, Picker | None]:
+            progress: Progress, schedules: Schedules, grids: SampleGrids) -> tuple[Evaluator, Picker | None]:
     """What scores G during the run: ``--eval-every``'s evaluations, and ``--pick-tail``'s picker (None: off)."""
-    pick = Picker(cfg, G_out, ema, model_cfg, run_dir, tracker, progress, schedules) if cfg.pick_tail > 0 else None
+    pick = Picker(cfg, G_out, ema, model_cfg, run_dir, tracker, progress, schedules,
+                  grids) if cfg.pick_tail > 0 else None
     return Evaluator(cfg, G_out, ema, model_cfg, run_dir, tracker, progress), pick
 
 
