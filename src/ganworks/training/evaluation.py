@@ -78,9 +78,9 @@ class Picker:
     and at the run's end by ``--pick-metric`` (FD against the training split, or the class histogram's KL to
     uniform), on ``--pick-n`` samples of its own noise (seed + 1: the run trains on unchanged); the best so far is
     kept in ``RUN/picked/`` (``generator``, ``picked.json`` and its sample grid ``fakes.png``), each score in
-    ``RUN/picked/scores.jsonl``, and at the end it becomes the run's ``generator``. The best score and where it was taken are resume state
-    (``Progress.picked_value``, ``picked_at``): a run resumed with a longer ``--kimg`` or ``--minutes`` forgets a
-    pick that lies before its new tail. Rank 0 only."""
+    ``RUN/picked/scores.jsonl``, and at the end it becomes the run's ``generator``. The best score and where it
+    was taken are resume state (``Progress.picked_value``, ``picked_at``): a run resumed with a longer ``--kimg``
+    or ``--minutes`` forgets a pick that lies before its new tail. Rank 0 only."""
 
     def __init__(self, cfg, G: nn.Module, ema: bool, model_cfg, run_dir: Path, tracker: Tracker, progress: Progress,
                  schedules, grids=None):
