@@ -106,6 +106,15 @@ def test_the_picked_generator_has_its_grid_and_the_report_shows_it(picked_run, t
 
 
 @needs_mnist5k
+@pytest.mark.parametrize("pick_kimg, scored", [(0.992, [0.992]), (0.96, [0.96, 1.024])])
+def test_a_score_one_step_before_the_end_stands_for_the_ends(tmp_path, pick_kimg, scored):
+    # 32 steps of 32 images: a score due at 992 images comes one G step before the end (1,024), one due at 960 two
+    run = train(run_dir=str(tmp_path / "run"), **{**PICK, "pick_kimg": pick_kimg})
+    assert [s["kimg"] for s in _scores(run)] == scored
+    assert json.loads((run / "config.json").read_text())["picked"]["kimg"] in scored
+
+
+@needs_mnist5k
 def test_resume_before_and_inside_the_tail_is_bitwise_exact(picked_run, tmp_path):
     for nimg in (384, 640):  # before the first score, and after two
         run = rewind_copy(picked_run, tmp_path / f"r{nimg}", nimg)

@@ -92,12 +92,16 @@ class Picker:
 
         self.n = cfg.pick_n or default_n(cfg.data)  # as ganworks evaluate samples
 
-    def __call__(self, kimg: float) -> None:
+    def __call__(self, kimg: float, at_end: bool = False) -> None:
+        """Score G now (``at_end``: the run's end, which a score one G step before stands for)."""
         from ..metrics.evaluate import evaluate
 
         progress, cfg, n = self.progress, self.cfg, self.n
         if not self.tracker.main or not self.schedules.in_pick(progress.nimg):
             return
+        if at_end and progress.scored_step is not None and progress.g_step_count - progress.scored_step <= 1:
+            return  # a scheduled score one step before the end: G has hardly moved since
+        progress.scored_step = progress.g_step_count
         if progress.picked_at is not None and not self.schedules.in_pick(*progress.picked_at):
             progress.picked_value = progress.picked_at = None  # a pick from before this run's (longer) tail
         res = evaluate(self.G, data=cfg.data, metrics=self.metric, n=n, seed=cfg.seed + 1, split="train")

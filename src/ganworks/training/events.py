@@ -74,7 +74,7 @@ class RunEvents:
             self.evaluate(round(nimg / 1000, 3))
             evals.advance(nimg)
         if picks.due(nimg, at_end=done) and self.pick is not None:
-            self.pick(round(nimg / 1000, 3))
+            self.pick(round(nimg / 1000, 3), at_end=done)
             picks.advance(nimg)
         if snaps.due(nimg) and not done:
             self.grids.snapshot(nimg // 1000)

@@ -48,7 +48,7 @@ _COUNTERS = Dict({"nimg": _COUNT}, optional={
     "next_eval": _KIMG, "next_ckpt": _KIMG, "elapsed_s": Float(0), "best_value": Opt(Float()),
     "last_d_acc": Opt(Float(0, 1)), "rollbacks": _COUNT, "intervals": Map(_KIMG, max_len=16),
     "tail_from": Opt(_COUNT), "next_pick": _KIMG, "picked_value": Opt(Float()),
-    "picked_at": Opt(List(Float(0), min_len=2, max_len=2))}, extra=False)
+    "picked_at": Opt(List(Float(0), min_len=2, max_len=2)), "scored_step": Opt(_COUNT)}, extra=False)
 _OPTIMIZER = Dict({"class": Str(), "param_groups": List(Dict({"params": List(Int(0))}), min_len=1),
                    "state": Map(Map(Dict(optional={"tensor": Str(), "value": Any_})))})
 STATE_SCHEMA = Dict({
@@ -327,6 +327,7 @@ class Counters:
     next_pick: float = 0.0  # --pick-tail: where G is next scored (written since --pick-tail existed)
     picked_value: float | None = None  # --pick-tail: the best score in the tail so far (RUN/picked/); None: none yet
     picked_at: list[float] | None = None  # --pick-tail: [images, training seconds at the last tick] of that score
+    scored_step: int | None = None  # --pick-tail: the G step of the last score (None: none yet)
 
 
 # --------------------------------------------------------------------------- which run, which config

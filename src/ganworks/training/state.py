@@ -45,6 +45,7 @@ class Progress:
     tail_from: int | None = None  # --ema-tail: the G step at which the run's tail (the running mean) began
     picked_value: float | None = None  # --pick-tail: the best score (--pick-metric) in the tail so far
     picked_at: list[float] | None = None  # --pick-tail: where it was scored: [images, seconds at the last tick]
+    scored_step: int | None = None  # --pick-tail: the G step of the last score, taken or not
 
     @classmethod
     def of(cls, cfg, budget: Budget) -> "Progress":
@@ -63,6 +64,7 @@ class Progress:
                         g_step_count=self.g_step_count, **nexts, elapsed_s=self.elapsed_s,
                         best_value=self.best_value, last_d_acc=self.last_d_acc, rollbacks=self.rollbacks,
                         tail_from=self.tail_from, picked_value=self.picked_value, picked_at=self.picked_at,
+                        scored_step=self.scored_step,
                         intervals={name: self.events[name].interval for name in EVENTS}).__dict__
 
     def load_counters(self, record: dict[str, Any]) -> None:
@@ -74,7 +76,7 @@ class Progress:
             else:
                 event.next = getattr(saved, f"next_{name}")
         for name in ("nimg", "tick", "d_step_count", "g_step_count", "elapsed_s", "best_value", "last_d_acc",
-                     "rollbacks", "tail_from", "picked_value", "picked_at"):
+                     "rollbacks", "tail_from", "picked_value", "picked_at", "scored_step"):
             setattr(self, name, getattr(saved, name))
 
 
