@@ -80,12 +80,14 @@ def test_train_state_round_trip():
     a.progress.nimg, a.progress.tick, a.progress.best_value, a.progress.rollbacks = 96, 2, 0.25, 1
     a.progress.tail_from = 5  # --ema-tail: the running mean began at G step 5
     a.progress.picked_value, a.progress.picked_at = 0.75, [64, 12.5]  # --pick-tail: the best score, and where
+    a.progress.scored_step = 3  # --pick-tail: the G step of the last score
     a.progress.events["ckpt"].advance(96)
     tensors, meta = a.state_dict()
     meta = json.loads(json.dumps(meta))  # what state.json holds
     assert set(meta["counters"]) == {"nimg", "tick", "d_step_count", "g_step_count", "next_tick", "next_snap",
                                      "next_eval", "next_ckpt", "elapsed_s", "best_value", "last_d_acc", "rollbacks",
-                                     "intervals", "tail_from", "next_pick", "picked_value", "picked_at"}
+                                     "intervals", "tail_from", "next_pick", "picked_value", "picked_at",
+                                     "scored_step"}
     assert {"G.net.0.weight", "G_ema.net.0.weight", "opt_d.state.0.exp_avg", "rng.torch", "data.gen",
             "replay.images", "tick_sum.loss_D"} <= set(tensors)
     after = torch.randn(5)
@@ -103,7 +105,7 @@ def test_train_state_round_trip():
     assert b.opt_d.state_dict()["state"][0]["step"] == a.opt_d.state_dict()["state"][0]["step"]
     p = b.progress
     assert (p.nimg, p.tick, p.best_value, p.rollbacks, p.tail_from) == (96, 2, 0.25, 1, 5)
-    assert (p.picked_value, p.picked_at) == (0.75, [64, 12.5])
+    assert (p.picked_value, p.picked_at, p.scored_step) == (0.75, [64, 12.5], 3)
     assert p.events["ckpt"].next == a.progress.events["ckpt"].next == 400.0
     assert p.events["tick"].next == 250.0  # interval changed: restarted after the saved position
 
