@@ -185,7 +185,7 @@ def test_samples_per_score_default_to_the_evaluations(tmp_path):
     from ganworks.training.evaluation import Picker
 
     def n(**kw):
-        return Picker(TrainConfig(pick_tail=0.1, **kw), None, False, None, tmp_path, None, None, None).n
+        return Picker(TrainConfig(pick_tail=0.1, **kw), None, False, None, tmp_path, None, None, None, None).n
 
     assert (n(data="stacked-mnist"), n(data="fashion-mnist"), n(data="fashion-mnist", pick_n=500)) == (26_000, 10_000,
                                                                                                        500)

@@ -83,7 +83,7 @@ class Picker:
     or ``--minutes`` forgets a pick that lies before its new tail. Rank 0 only."""
 
     def __init__(self, cfg, G: nn.Module, ema: bool, model_cfg, run_dir: Path, tracker: Tracker, progress: Progress,
-                 schedules, grids=None):
+                 schedules, grids):
         self.cfg, self.G, self.ema, self.model_cfg, self.grids = cfg, G, ema, model_cfg, grids
         self.run_dir, self.tracker, self.progress, self.schedules = run_dir, tracker, progress, schedules
         self.dir = run_dir / "picked"
@@ -114,8 +114,7 @@ class Picker:
                          + (" (the best so far: kept)" if better else f" (best {best:.4g})"))
         if better:
             save_network(self.dir, "generator", self.G, cfg.model, self.model_cfg, {"ema": self.ema, "kimg": kimg})
-            if self.grids is not None:  # the grids over time show the last G; this one shows the run's generator
-                self.grids.write(self.dir / "fakes.png")
+            self.grids.write(self.dir / "fakes.png")  # the grids over time show the last G; this, the run's generator
             split = "train" if cfg.pick_metric == "fd" else None  # the KL needs no reference images
             write_json(self.dir / "picked.json", {"metric": cfg.pick_metric, "split": split, "n": n,
                                                   "value": value, "kimg": kimg})

@@ -45,7 +45,7 @@ class Progress:
     tail_from: int | None = None  # --ema-tail: the G step at which the run's tail (the running mean) began
     picked_value: float | None = None  # --pick-tail: the best score (--pick-metric) in the tail so far
     picked_at: list[float] | None = None  # --pick-tail: where it was scored: [images, seconds at the last tick]
-    scored_step: int | None = None  # --pick-tail: the G step of the last score, taken or not
+    scored_step: int | None = None  # --pick-tail: the G step of the last score, kept or not (None: none yet)
 
     @classmethod
     def of(cls, cfg, budget: Budget) -> "Progress":
