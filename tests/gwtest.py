@@ -114,3 +114,18 @@ def rewind_copy(ref: Path, run: Path, nimg: int) -> Path:
         (run / name).unlink()
     return run
 
+
+
+def grid_of(G, z_dim: int, path: Path):
+    """The sample grid of ``G`` on a run's fixed noise, as RUN/samples/, RUN/picked/ and RUN/best/ hold it,
+    written to ``path`` and read back as an int16 array (so that differences do not wrap)."""
+    import numpy as np
+    from PIL import Image
+
+    from ganworks.training.grids import SampleGrids
+
+    (path.parent / "samples").mkdir(exist_ok=True)  # where the grids write the real images' grid
+    grids = SampleGrids(G, SimpleNamespace(images=torch.zeros(1, 1, 28, 28, dtype=torch.uint8)), z_dim, 0, path.parent,
+                        torch.device("cpu"), main=True)
+    grids.write(path)
+    return np.asarray(Image.open(path), dtype=np.int16)

@@ -14,7 +14,7 @@ from ganworks import GanworksError, TrainConfig, train
 from ganworks.config import BEFORE_IT_EXISTED, DATA_RECIPES
 from ganworks.training.schedule import Budget, Schedules
 
-from gwtest import RING, TINY, assert_bitwise, cli, needs_mnist5k, one_line_error, rewind_copy, stats
+from gwtest import RING, TINY, assert_bitwise, cli, grid_of, needs_mnist5k, one_line_error, rewind_copy, stats
 
 # 1,024 images (32 steps of 32): scores every 128 images over the last half, from 512 on, and at the end.
 PICK = {**TINY, "kimg": 1.0, "pick_tail": 0.5, "pick_kimg": 0.128, "pick_n": 256, "checkpoint_kimg": 0.128,
@@ -77,19 +77,6 @@ def test_the_run_keeps_the_best_scored_generator_of_its_tail(picked_run):
     assert "pick kimg 0.512" in (run / "log.txt").read_text()
 
 
-def _grid(G, z_dim: int, path) -> np.ndarray:
-    """The sample grid of ``G`` on the run's fixed noise, as RUN/samples/ and RUN/picked/ hold it."""
-    from types import SimpleNamespace
-
-    from ganworks.training.grids import SampleGrids
-
-    (path.parent / "samples").mkdir(exist_ok=True)  # where the grids write the real images' grid
-    grids = SampleGrids(G, SimpleNamespace(images=torch.zeros(1, 1, 28, 28, dtype=torch.uint8)), z_dim, 0, path.parent,
-                        torch.device("cpu"), main=True)
-    grids.write(path)
-    return np.asarray(Image.open(path), dtype=np.int16)
-
-
 @needs_mnist5k
 def test_the_picked_generator_has_its_grid_and_the_report_shows_it(picked_run, tmp_path):
     from ganworks.cli import main
@@ -98,9 +85,9 @@ def test_the_picked_generator_has_its_grid_and_the_report_shows_it(picked_run, t
     run, z_dim = picked_run, PICK["model_options"]["z_dim"]
     picked = json.loads((run / "config.json").read_text())["picked"]
     shown = np.asarray(Image.open(run / "picked" / "fakes.png"), dtype=np.int16)
-    assert np.abs(shown - _grid(load_network(run, "generator"), z_dim, tmp_path / "g.png")).max() <= 1
+    assert np.abs(shown - grid_of(load_network(run, "generator"), z_dim, tmp_path / "g.png")).max() <= 1
     if picked["kimg"] != _scores(run)[-1]["kimg"]:  # the last G differs from the picked one: so does its grid
-        assert np.abs(shown - _grid(load_network(run, "generator_last"), z_dim, tmp_path / "l.png")).max() > 1
+        assert np.abs(shown - grid_of(load_network(run, "generator_last"), z_dim, tmp_path / "l.png")).max() > 1
     assert main(["report", str(run), "--out", str(tmp_path / "r.html")]) == 0
     assert f"<figcaption>picked: {picked['kimg']} kimg</figcaption>" in (tmp_path / "r.html").read_text()
 

@@ -79,19 +79,23 @@ def test_report_is_self_contained_html(report, evaluated_run, capsys):
         u.startswith("data:image/png;base64,") for u in re.findall(r'(?:src|href)="([^"]*)"', text))
     assert "http://" not in text and "https://" not in text and "url(" not in text and "<script" not in text
     assert "default-src 'none'; img-src data:" in text
-    # The images: curves, metric curves, two grids, the real images, and the interpolation strip.
+    # The images: curves, metric curves, two grids, the best generator's grid (--eval-every), the real images,
+    # and the interpolation strip.
     pngs = _embedded_pngs(text)
-    assert len(pngs) == 6
+    assert len(pngs) == 7
     grids = [np.asarray(p) for p in pngs[2:4]]
     disk = [np.asarray(Image.open(f)) for f in sorted((evaluated_run / "samples").glob("fakes*.png"))]
     assert len(disk) == 2 and all(np.array_equal(a, b) for a, b in zip(grids, disk))  # the very grids of the run
-    assert pngs[5].size == (2 * (2 + 10 * 30), 2 * (2 + 4 * 30))  # 10 steps x 4 walks of 28 px, scale 2
+    assert np.array_equal(np.asarray(pngs[4]), np.asarray(Image.open(evaluated_run / "best" / "fakes.png")))
+    best_kimg = json.loads((evaluated_run / "best" / "best.json").read_text())["kimg"]
+    assert f"<figcaption>best: {best_kimg} kimg</figcaption>" in text
+    assert pngs[6].size == (2 * (2 + 10 * 30), 2 * (2 + 4 * 30))  # 10 steps x 4 walks of 28 px, scale 2
     # The strip is what `ganworks interpolate --slerp` draws with the same settings.
     walk = report.parent / "walk.png"
     r = cli(capsys, "interpolate", str(evaluated_run), "--steps", "10", "--rows", "4", "--slerp", "--seed", "0",
             "--out", str(walk))
     assert r.returncode == 0, r.stderr
-    assert np.array_equal(np.asarray(pngs[5]), np.asarray(Image.open(walk)))
+    assert np.array_equal(np.asarray(pngs[6]), np.asarray(Image.open(walk)))
     cfg = json.loads((evaluated_run / "config.json").read_text())
     shown = re.search(r"<h3>config.json</h3><pre>(.*?)</pre>", text, re.S).group(1)
     assert json.loads(html.unescape(shown)) == cfg  # the whole config, exactly
@@ -130,7 +134,7 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     seen = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
     assert seen["sections"] == list(SECTIONS)
     sizes = [p.size for p in _embedded_pngs(text)]
-    assert len(seen["images"]) == len(sizes) == 6
+    assert len(seen["images"]) == len(sizes) == 7
     for (alt, complete, w, h), size in zip(seen["images"], sizes):
         assert complete and (w, h) == size, alt  # decoded by the browser, not a broken-image icon
 

@@ -2,15 +2,19 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from ganworks import GanworksError, Generator, TrainConfig, load_discriminator, load_generator, sample, train
+from ganworks.cli import main
 from ganworks.models import build_generator
 from ganworks.objectives import get_objective
+from ganworks.release import load_network
 from ganworks.training.loop import discriminator_step, generator_step
 
-from gwtest import TINY, assert_bitwise, needs_mnist5k, pair, stats
+from gwtest import TINY, assert_bitwise, grid_of, needs_mnist5k, pair, stats
 
 
 def _snapshot(m):
@@ -218,6 +222,14 @@ def test_eval_during_training_tracks_best_and_flags_collapse(tmp_path):
     assert best["metric"] == "fd" and best["value"] == min(fds)
     assert best["kimg"] == evals[fds.index(min(fds))]["kimg"]
     assert torch.equal(sample(load_generator(run / "best"), 4), sample(load_generator(run / "best"), 4))
+    # best/ has the grid of the best G (the grids over time show the last), and the report shows it
+    shown = np.asarray(Image.open(run / "best" / "fakes.png"), dtype=np.int16)
+    z_dim = TINY["model_options"]["z_dim"]
+    assert np.abs(shown - grid_of(load_network(run / "best", "generator"), z_dim, tmp_path / "b.png")).max() <= 1
+    if best["kimg"] != evals[-1]["kimg"]:
+        assert np.abs(shown - grid_of(load_network(run, "generator"), z_dim, tmp_path / "l.png")).max() > 1
+    assert main(["report", str(run), "--out", str(tmp_path / "r.html")]) == 0
+    assert f"<figcaption>best: {best['kimg']} kimg</figcaption>" in (tmp_path / "r.html").read_text()
     # The log raises a mode-collapse alarm exactly for the evaluations whose histogram collapsed
     # (a 1-kimg tiny generator makes a blur the classifier puts in one or two classes).
     log = (run / "log.txt").read_text()

@@ -326,16 +326,21 @@ def _curves_html(records: list[dict], evals: list[dict]) -> list[str]:
     return parts
 
 
-def _picked_grid(run: Path) -> list[str]:
-    """--pick-tail: the grid of the run's generator (the G picked in the tail), which the grids over time,
-    drawn from the last G, do not show."""
-    try:  # config.json records the pick once the run has ended with one
-        kimg = json.loads((run / "config.json").read_text())["picked"]["kimg"]
-        data = (run / "picked" / "fakes.png").read_bytes()
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
-    return [f"<figure>{_img(png_data_uri(data), f'the picked generator at {kimg} kimg')}"
-            f"<figcaption>picked: {kimg} kimg</figcaption></figure>"]
+def _kept_grids(run: Path) -> list[str]:
+    """The grids of the generators a run kept besides its last: ``--pick-tail``'s pick (the run's generator) and
+    ``--eval-every``'s best (``best/``). The grids over time are drawn from the last G, so they show neither."""
+    figures = []
+    for what, record, grid, alt in (("picked", "config.json", "picked/fakes.png", "the picked generator"),
+                                    ("best", "best/best.json", "best/fakes.png", "the best-evaluated generator")):
+        try:  # config.json records the pick once the run has ended with one; best.json is written with its grid
+            kept = json.loads((run / record).read_text())
+            kimg = kept["picked"]["kimg"] if what == "picked" else kept["kimg"]
+            data = (run / grid).read_bytes()
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        figures.append(f"<figure>{_img(png_data_uri(data), f'{alt} at {kimg} kimg')}"
+                       f"<figcaption>{what}: {kimg} kimg</figcaption></figure>")
+    return figures
 
 
 def _samples_html(run: Path) -> list[str]:
@@ -350,7 +355,7 @@ def _samples_html(run: Path) -> list[str]:
                          f"<figcaption>{kimg} kimg</figcaption></figure>")
         except OSError as e:
             parts.append(f'<p class="note">{_e(f.name)}: {_e(e.strerror or e)}</p>')
-    parts += _picked_grid(run)
+    parts += _kept_grids(run)
     reals = run / "samples" / "reals.png"
     if reals.is_file():
         parts.append(f"<figure>{_img(png_data_uri(reals.read_bytes()), 'real images')}"

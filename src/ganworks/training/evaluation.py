@@ -1,5 +1,5 @@
 """Evaluation during training (``--eval-every``): metrics of G on fresh samples, the best generator
-kept in ``RUN/best/``, and an alarm when the samples collapse while D's accuracy sits at chance."""
+kept in ``RUN/best/`` with its sample grid, and an alarm when the samples collapse while D's accuracy sits at chance."""
 
 from __future__ import annotations
 
@@ -29,8 +29,9 @@ def _collapsed(result: dict) -> str | None:
 class Evaluator:
     """Evaluates G (the EMA when kept) on ``cfg.eval_n`` samples; rank 0 only (a no-op elsewhere)."""
 
-    def __init__(self, cfg, G: nn.Module, ema: bool, model_cfg, run_dir: Path, tracker: Tracker, progress: Progress):
-        self.cfg, self.G, self.ema, self.model_cfg = cfg, G, ema, model_cfg
+    def __init__(self, cfg, G: nn.Module, ema: bool, model_cfg, run_dir: Path, tracker: Tracker, progress: Progress,
+                 grids):
+        self.cfg, self.G, self.ema, self.model_cfg, self.grids = cfg, G, ema, model_cfg, grids
         self.run_dir, self.tracker, self.progress = run_dir, tracker, progress
         self.names = cfg.eval_metric_names() if cfg.eval_every > 0 else []
         self.best_name = cfg.best_metric or (self.names[0] if self.names else "")
@@ -69,6 +70,7 @@ class Evaluator:
         (self.run_dir / "best").mkdir(exist_ok=True)
         save_network(self.run_dir / "best", "generator", self.G, self.cfg.model, self.model_cfg,
                      {"ema": self.ema, "kimg": kimg})
+        self.grids.write(self.run_dir / "best" / "fakes.png")  # the grids' fixed noise, through the best G
         write_json(self.run_dir / "best" / "best.json", {"metric": self.best_name, "value": value, "kimg": kimg,
                                                           "higher_is_better": higher_is_better})
 

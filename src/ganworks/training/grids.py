@@ -40,7 +40,7 @@ class SampleGrids:
         self.write(self.run_dir / "samples" / f"fakes{kimg:06d}.png")
 
     def write(self, path: Path) -> None:
-        """The grid of G as it is now, to ``path`` (``--pick-tail``: ``RUN/picked/fakes.png``, the picked G)."""
+        """The grid of G as it is now, to ``path`` (``RUN/picked/fakes.png``, ``RUN/best/fakes.png``: a kept G)."""
         if not self.main:
             return
         was_training = self.G.training

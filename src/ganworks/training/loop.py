@@ -237,7 +237,7 @@ def _judges(cfg: TrainConfig, G_out: nn.Module, ema: bool, model_cfg, run_dir: P
     """What scores G during the run: ``--eval-every``'s evaluations, and ``--pick-tail``'s picker (None: off)."""
     pick = Picker(cfg, G_out, ema, model_cfg, run_dir, tracker, progress, schedules,
                   grids) if cfg.pick_tail > 0 else None
-    return Evaluator(cfg, G_out, ema, model_cfg, run_dir, tracker, progress), pick
+    return Evaluator(cfg, G_out, ema, model_cfg, run_dir, tracker, progress, grids), pick
 
 
 def _average(G_ema: nn.Module, G: nn.Module, schedules: Schedules, progress: Progress) -> None:
