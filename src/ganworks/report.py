@@ -330,11 +330,15 @@ def _kept_grids(run: Path) -> list[str]:
     """The grids of the generators a run kept besides its last: ``--pick-tail``'s pick (the run's generator) and
     ``--eval-every``'s best (``best/``). The grids over time are drawn from the last G, so they show neither."""
     figures = []
-    for what, record, grid, alt in (("picked", "config.json", "picked/fakes.png", "the picked generator"),
-                                    ("best", "best/best.json", "best/fakes.png", "the best-evaluated generator")):
-        try:  # config.json records the pick once the run has ended with one; best.json is written with its grid
-            kept = json.loads((run / record).read_text())
-            kimg = kept["picked"]["kimg"] if what == "picked" else kept["kimg"]
+    # (what, its record, the keys to its kimg there, the grid, alt text). config.json records the pick once the
+    # run has ended with one (a stale picked/ is never shown); best.json is written with its grid.
+    for what, record, keys, grid, alt in (
+            ("picked", "config.json", ("picked", "kimg"), "picked/fakes.png", "the picked generator"),
+            ("best", "best/best.json", ("kimg",), "best/fakes.png", "the best-evaluated generator")):
+        try:
+            kimg = json.loads((run / record).read_text())
+            for key in keys:
+                kimg = kimg[key]
             data = (run / grid).read_bytes()
         except (OSError, ValueError, KeyError, TypeError):
             continue

@@ -26,6 +26,15 @@ def _collapsed(result: dict) -> str | None:
     return None
 
 
+def keep_generator(directory: Path, judge, kimg: float, record_name: str, record: dict) -> None:
+    """Keep the G a judge (Evaluator, Picker) scored best: ``generator.*``, its grid ``fakes.png`` (the fixed noise
+    of ``samples/``, whose grids show the last G) and the record of its score, in ``directory``."""
+    directory.mkdir(exist_ok=True)
+    save_network(directory, "generator", judge.G, judge.cfg.model, judge.model_cfg, {"ema": judge.ema, "kimg": kimg})
+    judge.grids.write(directory / "fakes.png")
+    write_json(directory / record_name, record)
+
+
 class Evaluator:
     """Evaluates G (the EMA when kept) on ``cfg.eval_n`` samples; rank 0 only (a no-op elsewhere)."""
 
@@ -67,12 +76,8 @@ class Evaluator:
         if best is not None and not (value > best if higher_is_better else value < best):
             return
         self.progress.best_value = value
-        (self.run_dir / "best").mkdir(exist_ok=True)
-        save_network(self.run_dir / "best", "generator", self.G, self.cfg.model, self.model_cfg,
-                     {"ema": self.ema, "kimg": kimg})
-        self.grids.write(self.run_dir / "best" / "fakes.png")  # the grids' fixed noise, through the best G
-        write_json(self.run_dir / "best" / "best.json", {"metric": self.best_name, "value": value, "kimg": kimg,
-                                                          "higher_is_better": higher_is_better})
+        keep_generator(self.run_dir / "best", self, kimg, "best.json",
+                       {"metric": self.best_name, "value": value, "kimg": kimg, "higher_is_better": higher_is_better})
 
 
 class Picker:
@@ -115,11 +120,9 @@ class Picker:
         self.tracker.log(f"pick kimg {kimg:<8g} {self.name} {value:.4g}"
                          + (" (the best so far: kept)" if better else f" (best {best:.4g})"))
         if better:
-            save_network(self.dir, "generator", self.G, cfg.model, self.model_cfg, {"ema": self.ema, "kimg": kimg})
-            self.grids.write(self.dir / "fakes.png")  # the grids over time show the last G; this, the run's generator
             split = "train" if cfg.pick_metric == "fd" else None  # the KL needs no reference images
-            write_json(self.dir / "picked.json", {"metric": cfg.pick_metric, "split": split, "n": n,
-                                                  "value": value, "kimg": kimg})
+            keep_generator(self.dir, self, kimg, "picked.json", {"metric": cfg.pick_metric, "split": split, "n": n,
+                                                                 "value": value, "kimg": kimg})
             progress.picked_value, progress.picked_at = value, [progress.nimg, progress.budget.at_tick_s]
 
     def picked(self) -> dict | None:
