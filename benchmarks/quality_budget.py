@@ -102,6 +102,10 @@ RECIPES: dict[str, tuple[list[str], str]] = {
     "default-checkpoints": (["--checkpoint-kimg", "500", "--keep-checkpoints", "1000"],
                             "the default recipe keeping a resume state every 500 kimg (for scoring G along a long "
                             "run afterwards; training unchanged)"),
+    "d48-lr4e-4-checkpoints": (["--d-channels", "48", "--lr", "4e-4", "--beta2", "0.999", "--checkpoint-kimg", "500",
+                                "--keep-checkpoints", "1000"],
+                               "the default recipe with D at width 48, lr 4e-4 and beta2 0.999 (commit 66afade's "
+                               "Stacked MNIST settings, with the cooldown), keeping a resume state every 500 kimg"),
     "default-rpgan": (["--objective", "rpgan"], "the default recipe with the relativistic pairing loss (no R1/R2: "
                                                 "D keeps spectral normalization)"),
     "r3gan": ("--model r3 --objective rpgan --r1-gamma 0.1 --r2-gamma 0.1 --batch-size 64 --ema-kimg 10".split(),
