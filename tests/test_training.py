@@ -14,7 +14,7 @@ from ganworks.objectives import get_objective
 from ganworks.release import load_network
 from ganworks.training.loop import discriminator_step, generator_step
 
-from gwtest import TINY, assert_bitwise, grid_of, needs_mnist5k, pair, stats
+from gwtest import TINY, assert_bitwise, grid_of, needs_mnist5k, pair, rewind_copy, stats
 
 
 def _snapshot(m):
@@ -236,6 +236,56 @@ def test_eval_during_training_tracks_best_and_flags_collapse(tmp_path):
     n_collapsed = sum(e["metrics"]["modes"]["collapsed"] for e in evals)
     assert log.count("mode collapse") == n_collapsed
     assert n_collapsed >= 1
+
+
+# Evaluations at 256, 512, 768 and 1,024 images, a checkpoint at each.
+EVALS = {**TINY, "kimg": 1.024, "eval_every": 0.256, "eval_n": 300, "checkpoint_kimg": 0.256, "keep_checkpoints": 100}
+
+
+@needs_mnist5k
+def test_a_run_continued_from_a_checkpoint_keeps_the_best_of_its_own_history(tmp_path):
+    """best/ is resume state: a run continued from a checkpoint writes back the G it had kept by then, the best of
+    the evaluations metrics.jsonl still holds, and forgets one kept later in the branch it left. Each copy of the
+    run killed after a checkpoint is resumed to end there (--kimg N), so that nothing later is redone."""
+    from safetensors.torch import load_file
+
+    from ganworks.training.resume import take
+
+    ref = train(run_dir=str(tmp_path / "ref"), **EVALS)
+    evals = [json.loads(x) for x in (ref / "metrics.jsonl").read_text().splitlines()]
+    assert [e["kimg"] for e in evals] == [0.256, 0.512, 0.768, 1.024]
+    for nimg in (256, 512, 768):
+        run = rewind_copy(ref, tmp_path / f"r{nimg}", nimg)
+        train(resume=str(run), kimg=nimg / 1000)
+        by_then = evals[:nimg // 256]
+        assert [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()] == by_then
+        fds = [e["metrics"]["fd"]["value"] for e in by_then]
+        best = json.loads((run / "best" / "best.json").read_text())
+        assert (best["kimg"], best["value"]) == (by_then[fds.index(min(fds))]["kimg"], min(fds))
+        # its weights are G's at that evaluation, which its checkpoint holds; its grid is that G's
+        then = load_file(str(ref / "checkpoints" / f"ckpt-{round(best['kimg'] * 1000):09d}" / "state.safetensors"))
+        kept = load_file(str(run / "best" / "generator.safetensors"))
+        assert kept.keys() == take(then, "G").keys() and all(torch.equal(kept[k], take(then, "G")[k]) for k in kept)
+        shown = np.asarray(Image.open(run / "best" / "fakes.png"), dtype=np.int16)
+        G = load_network(run / "best", "generator")
+        assert np.abs(shown - grid_of(G, TINY["model_options"]["z_dim"], tmp_path / f"g{nimg}.png")).max() <= 1
+        assert json.loads((run / "best" / "generator.json").read_text())["kimg"] == best["kimg"]
+
+
+@needs_mnist5k
+def test_a_checkpoint_that_did_not_record_the_kept_generators_leaves_them_alone(tmp_path):
+    """Checkpoints of earlier versions say nothing of best/: resuming from one leaves the directory as it is."""
+    from ganworks.training.resume import list_checkpoints, load_checkpoint, save_checkpoint
+
+    ref = train(run_dir=str(tmp_path / "ref"), **{**EVALS, "kimg": 0.768})
+    run = rewind_copy(ref, tmp_path / "r", 512)
+    tensors, meta = load_checkpoint(list_checkpoints(run)[-1])
+    assert "kept" in meta
+    del meta["kept"]
+    save_checkpoint(run, 512, {k: v for k, v in tensors.items() if not k.startswith("kept.")}, meta, keep=100)
+    before = {p.name: p.read_bytes() for p in (run / "best").iterdir()}
+    train(resume=str(run), kimg=0.512)
+    assert {p.name: p.read_bytes() for p in (run / "best").iterdir()} == before
 
 
 @needs_mnist5k

@@ -1,15 +1,20 @@
 """Evaluation during training (``--eval-every``): metrics of G on fresh samples, the best generator
-kept in ``RUN/best/`` with its sample grid, and an alarm when the samples collapse while D's accuracy sits at chance."""
+kept in ``RUN/best/`` with its sample grid, and an alarm when the samples collapse while D's accuracy sits at chance;
+``--pick-tail``'s scores of the run's tail; and the Gs both keep, which are resume state."""
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
+from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
 from ..config import PICK_METRICS
+from ..errors import GanworksError
 from ..release import save_network
+from .resume import take
 from .rundir import write_json
 from .state import Progress
 from .tracking import Tracker, append_jsonl
@@ -26,21 +31,71 @@ def _collapsed(result: dict) -> str | None:
     return None
 
 
-def keep_generator(directory: Path, judge, kimg: float, record_name: str, record: dict) -> None:
-    """Keep the G a judge (Evaluator, Picker) scored best: ``generator.*``, its grid ``fakes.png`` (the fixed noise
-    of ``samples/``, whose grids show the last G) and the record of its score, in ``directory``."""
-    directory.mkdir(exist_ok=True)
-    save_network(directory, "generator", judge.G, judge.cfg.model, judge.model_cfg, {"ema": judge.ema, "kimg": kimg})
-    judge.grids.write(directory / "fakes.png")
-    write_json(directory / record_name, record)
+class KeptGenerators:
+    """The generators the run's judges keep: ``RUN/best/`` (``--eval-every``) and ``RUN/picked/`` (``--pick-tail``),
+    each with ``generator.*``, its grid ``fakes.png`` (the fixed noise of ``samples/``, whose grids show the last G)
+    and the record of its score. They are resume state: a checkpoint holds the kept weights and records, and a run
+    that continues from one (``--resume``, ``--on-nan rollback``) writes the directories back as they were then, so a
+    kept G is always one of the run's own history, never one of a branch it left (a G kept after the checkpoint is
+    removed, or replaced by the one kept before it). A checkpoint of an earlier version says nothing of them: the
+    directories are then left as they are. Rank 0 only (the judges keep nothing elsewhere)."""
+
+    RECORDS = {"best": "best.json", "picked": "picked.json"}  # the directory and its record's file name
+
+    def __init__(self, run_dir: Path, G: nn.Module, arch: str, model_cfg, ema: bool, grids, main: bool):
+        self.run_dir, self.G, self.arch, self.model_cfg, self.ema, self.grids = run_dir, G, arch, model_cfg, ema, grids
+        self.main = main
+        self.kept: dict[str, dict[str, Any]] = {}  # name -> {"kimg", "record", "tensors"}
+        self.known = True  # False after loading a checkpoint that did not record what was kept
+
+    def keep(self, name: str, kimg: float, record: dict) -> None:
+        """Keep G as it is now in ``RUN/<name>/``, and its weights for the next checkpoint."""
+        self._write(name, kimg, record, self.G)
+        self.kept[name] = {"kimg": kimg, "record": record,
+                           "tensors": {k: v.detach().to("cpu", copy=True) for k, v in self.G.state_dict().items()}}
+
+    def _write(self, name: str, kimg: float, record: dict, G: nn.Module) -> None:
+        directory = self.run_dir / name
+        directory.mkdir(exist_ok=True)
+        save_network(directory, "generator", G, self.arch, self.model_cfg, {"ema": self.ema, "kimg": kimg})
+        self.grids.write(directory / "fakes.png", G)
+        write_json(directory / self.RECORDS[name], record)
+
+    def state(self) -> tuple[dict[str, Tensor], dict[str, Any] | None]:
+        """(tensors ``kept.<name>.*``, the record for state.json's ``kept``; None: not known)."""
+        if not self.known:
+            return {}, None
+        tensors = {f"kept.{name}.{k}": v.contiguous() for name, e in self.kept.items() for k, v in e["tensors"].items()}
+        return tensors, {name: {"kimg": e["kimg"], "record": e["record"]} for name, e in self.kept.items()}
+
+    def load(self, tensors: dict[str, Tensor], record: dict[str, Any] | None, source: str) -> None:
+        """Put back what a checkpoint kept (``record``: its state.json's ``kept``) and write the directories as
+        they were at it; None: a checkpoint that did not record them, whose directories are left alone."""
+        self.known = record is not None
+        networks = {}
+        for name in record or {}:  # every kept G must fit before any directory is written
+            networks[name] = copy.deepcopy(self.G)
+            try:
+                networks[name].load_state_dict(take(tensors, f"kept.{name}"))
+            except RuntimeError as err:
+                raise GanworksError(f"{source}: its kept generator {name!r} does not fit this run's generator: "
+                                    f"{str(err).strip().splitlines()[0]}") from None
+        self.kept = {name: {**e, "tensors": take(tensors, f"kept.{name}")} for name, e in (record or {}).items()}
+        if not self.main or record is None:
+            return
+        for name, file in self.RECORDS.items():
+            if name in networks:
+                self._write(name, record[name]["kimg"], record[name]["record"], networks[name])
+            else:  # a G kept after the checkpoint goes (scores.jsonl, which the tracker cuts back, stays)
+                for stale in ("generator.safetensors", "generator.json", "fakes.png", file):
+                    (self.run_dir / name / stale).unlink(missing_ok=True)
 
 
 class Evaluator:
     """Evaluates G (the EMA when kept) on ``cfg.eval_n`` samples; rank 0 only (a no-op elsewhere)."""
 
-    def __init__(self, cfg, G: nn.Module, ema: bool, model_cfg, run_dir: Path, tracker: Tracker, progress: Progress,
-                 grids):
-        self.cfg, self.G, self.ema, self.model_cfg, self.grids = cfg, G, ema, model_cfg, grids
+    def __init__(self, cfg, G: nn.Module, run_dir: Path, tracker: Tracker, progress: Progress, kept: KeptGenerators):
+        self.cfg, self.G, self.kept = cfg, G, kept
         self.run_dir, self.tracker, self.progress = run_dir, tracker, progress
         self.names = cfg.eval_metric_names() if cfg.eval_every > 0 else []
         self.best_name = cfg.best_metric or (self.names[0] if self.names else "")
@@ -76,8 +131,8 @@ class Evaluator:
         if best is not None and not (value > best if higher_is_better else value < best):
             return
         self.progress.best_value = value
-        keep_generator(self.run_dir / "best", self, kimg, "best.json",
-                       {"metric": self.best_name, "value": value, "kimg": kimg, "higher_is_better": higher_is_better})
+        self.kept.keep("best", kimg, {"metric": self.best_name, "value": value, "kimg": kimg,
+                                      "higher_is_better": higher_is_better})
 
 
 class Picker:
@@ -86,12 +141,12 @@ class Picker:
     uniform), on ``--pick-n`` samples of its own noise (seed + 1: the run trains on unchanged); the best so far is
     kept in ``RUN/picked/`` (``generator``, ``picked.json`` and its sample grid ``fakes.png``), each score in
     ``RUN/picked/scores.jsonl``, and at the end it becomes the run's ``generator``. The best score and where it
-    was taken are resume state (``Progress.picked_value``, ``picked_at``): a run resumed with a longer ``--kimg``
-    or ``--minutes`` forgets a pick that lies before its new tail. Rank 0 only."""
+    was taken are resume state (``Progress.picked_value``, ``picked_at``; the G itself: :class:`KeptGenerators`): a
+    run resumed with a longer ``--kimg`` or ``--minutes`` forgets a pick that lies before its new tail. Rank 0 only."""
 
-    def __init__(self, cfg, G: nn.Module, ema: bool, model_cfg, run_dir: Path, tracker: Tracker, progress: Progress,
-                 schedules, grids):
-        self.cfg, self.G, self.ema, self.model_cfg, self.grids = cfg, G, ema, model_cfg, grids
+    def __init__(self, cfg, G: nn.Module, run_dir: Path, tracker: Tracker, progress: Progress, schedules,
+                 kept: KeptGenerators):
+        self.cfg, self.G, self.kept = cfg, G, kept
         self.run_dir, self.tracker, self.progress, self.schedules = run_dir, tracker, progress, schedules
         self.dir = run_dir / "picked"
         self.metric, self.key, self.name = PICK_METRICS[cfg.pick_metric]
@@ -121,8 +176,8 @@ class Picker:
                          + (" (the best so far: kept)" if better else f" (best {best:.4g})"))
         if better:
             split = "train" if cfg.pick_metric == "fd" else None  # the KL needs no reference images
-            keep_generator(self.dir, self, kimg, "picked.json", {"metric": cfg.pick_metric, "split": split, "n": n,
-                                                                 "value": value, "kimg": kimg})
+            self.kept.keep("picked", kimg, {"metric": cfg.pick_metric, "split": split, "n": n, "value": value,
+                                            "kimg": kimg})
             progress.picked_value, progress.picked_at = value, [progress.nimg, progress.budget.at_tick_s]
 
     def picked(self) -> dict | None:

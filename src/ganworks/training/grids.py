@@ -39,15 +39,17 @@ class SampleGrids:
         """``RUN/samples/fakesNNNNNN.png``: G now, at ``kimg``."""
         self.write(self.run_dir / "samples" / f"fakes{kimg:06d}.png")
 
-    def write(self, path: Path) -> None:
-        """The grid of G as it is now, to ``path`` (``RUN/picked/fakes.png``, ``RUN/best/fakes.png``: a kept G)."""
+    def write(self, path: Path, G: nn.Module | None = None) -> None:
+        """The grid of G as it is now (or of ``G``, a kept copy), to ``path`` (``RUN/picked/fakes.png``,
+        ``RUN/best/fakes.png``: a kept G)."""
         if not self.main:
             return
-        was_training = self.G.training
-        self.G.eval()
+        G = self.G if G is None else G
+        was_training = G.training
+        G.eval()
         with torch.no_grad():
-            out = self.G(self.z, self.y)
-        self.G.train(was_training)
+            out = G(self.z, self.y)
+        G.train(was_training)
         if self.points:
             save_png(plot_points(out, self.data.images[:2500]), path)
         else:

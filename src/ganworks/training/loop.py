@@ -34,7 +34,7 @@ from ..objectives import get_objective
 from ..release import load_discriminator, save_network
 from . import distributed, lock
 from .data import Feed
-from .evaluation import Evaluator, Picker, _collapsed  # noqa: F401  (_collapsed: importable from here as before)
+from .evaluation import Evaluator, KeptGenerators, Picker, _collapsed  # noqa: F401  (_collapsed: as before)
 from .game import Game
 from .grids import GRID_SEED, SampleGrids  # noqa: F401
 from .guard import Guard, nonfinite  # noqa: F401  (nonfinite: importable from here as before)
@@ -107,8 +107,9 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
     progress = Progress.of(cfg, schedules.budget)  # events every so many kimg; the --minutes budget
     clock = Clock()
     tracker = Tracker(run_dir, dist, clock)
+    evaluate_now, pick = _judges(cfg, G_out, G_ema is not None, model_cfg, run_dir, tracker, progress, schedules, grids)
     state = TrainState(G, D, G_ema, opt_g, opt_d, feed.order, replay, tracker.means, progress, clock, device,
-                       info={"model": model_info, "train": cfg.to_dict(), "world_size": dist.world})
+                       {"model": model_info, "train": cfg.to_dict(), "world_size": dist.world}, evaluate_now.kept)
 
     # ---- resume: every piece of state above continues from the checkpoint
     state.continue_run(ckpt, resume_dir, run_dir, tracker)
@@ -120,7 +121,6 @@ def train(config: TrainConfig | dict | None = None, *, resume: str | None = None
     guard = Guard(cfg, run_dir, state, tracker, schedules, base_rates)
     game = Game(G_train, D_train, objective, opt_g, opt_d, autocast, d_setup, sees, resolved.d_steps,
                 cfg.freeze_discriminator, cfg.reuse_fakes)
-    evaluate_now, pick = _judges(cfg, G_out, G_ema is not None, model_cfg, run_dir, tracker, progress, schedules, grids)
     events = RunEvents(cfg, state, schedules, tracker, evaluate_now, grids, run_dir, dist, sees,
                        objective.probabilistic, pick)
 
@@ -234,10 +234,11 @@ def use_channels_last(net: nn.Module, precision: str) -> nn.Module:
 
 def _judges(cfg: TrainConfig, G_out: nn.Module, ema: bool, model_cfg, run_dir: Path, tracker: Tracker,
             progress: Progress, schedules: Schedules, grids: SampleGrids) -> tuple[Evaluator, Picker | None]:
-    """What scores G during the run: ``--eval-every``'s evaluations, and ``--pick-tail``'s picker (None: off)."""
-    pick = Picker(cfg, G_out, ema, model_cfg, run_dir, tracker, progress, schedules,
-                  grids) if cfg.pick_tail > 0 else None
-    return Evaluator(cfg, G_out, ema, model_cfg, run_dir, tracker, progress, grids), pick
+    """What scores G during the run: ``--eval-every``'s evaluations, and ``--pick-tail``'s picker (None: off); the
+    Gs they keep (``.kept``, resume state) are one :class:`.evaluation.KeptGenerators` for both."""
+    kept = KeptGenerators(run_dir, G_out, cfg.model, model_cfg, ema, grids, tracker.main)
+    pick = Picker(cfg, G_out, run_dir, tracker, progress, schedules, kept) if cfg.pick_tail > 0 else None
+    return Evaluator(cfg, G_out, run_dir, tracker, progress, kept), pick
 
 
 def _average(G_ema: nn.Module, G: nn.Module, schedules: Schedules, progress: Progress) -> None:

@@ -60,7 +60,9 @@ STATE_SCHEMA = Dict({
                 optional={"cuda_devices": Int(0, 4096)}),
     "data": Dict({"n": Int(1), "batch_size": Int(1), "pos": Int(0), "started": Bool}),
     "replay": Opt(Dict({"size": Int(0), "capacity": Int(0)})), "model": Dict({"arch": Str()}), "train": Dict(),
-    "world_size": Int(1)}, optional={"budget": Opt(Dict({"at_tick_s": Float(0)})), "ganworks_version": Str()})
+    "world_size": Int(1)}, optional={"budget": Opt(Dict({"at_tick_s": Float(0)})), "ganworks_version": Str(),
+                                     "kept": Dict(optional={name: Dict({"kimg": Float(0), "record": Dict()})
+                                                            for name in ("best", "picked")}, extra=False)})
 
 
 def check_tensors(tensors: dict[str, Tensor], expected: dict[str, tuple[tuple[int, ...] | None, torch.dtype]],

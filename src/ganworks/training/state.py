@@ -2,7 +2,8 @@
 
 :class:`TrainState` turns G, D, the EMA of G, both optimizers, every RNG, the data order, the
 replay buffer, the tick's partial sums and the loop's counters into the tensors and JSON of a
-``ganworks-resume-1`` checkpoint (see :mod:`.resume` for the files), and back. The key names are
+``ganworks-resume-1`` checkpoint (see :mod:`.resume` for the files), and back; with them the generators
+that ``--eval-every`` and ``--pick-tail`` keep (:class:`.evaluation.KeptGenerators`). The key names are
 the on-disk format: checkpoints written by earlier versions must keep loading.
 """
 
@@ -97,6 +98,7 @@ class TrainState:
     clock: Clock
     device: torch.device
     info: dict[str, Any] = field(default_factory=dict)  # model, train, world_size: recorded, and the model checked
+    kept: Any = None  # evaluation.KeptGenerators: the Gs that --eval-every and --pick-tail keep (None: none kept)
 
     def state_dict(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
         """(tensors for state.safetensors, JSON for state.json)."""
@@ -124,6 +126,11 @@ class TrainState:
                 "world_size": self.info["world_size"], "ganworks_version": __version__}
         if self.progress.budget.seconds is not None:
             meta["budget"] = self.progress.budget.state()  # the held schedule position: a resume goes on with it
+        if self.kept is not None:
+            t_kept, meta_kept = self.kept.state()
+            tensors.update(t_kept)
+            if meta_kept is not None:
+                meta["kept"] = meta_kept
         return tensors, meta
 
     def load_state_dict(self, tensors: dict[str, Tensor], meta: dict[str, Any], source: str = "checkpoint") -> None:
@@ -150,6 +157,8 @@ class TrainState:
         self.means.load(take(tensors, "tick_sum"), meta["tick_counts"], self.device)
         self.progress.load_counters(meta["counters"])
         self.progress.budget.load(meta.get("budget"), self.progress.elapsed_s)
+        if self.kept is not None:  # last: the kept directories are written back only once all else has loaded
+            self.kept.load(tensors, meta.get("kept"), source)
 
     def check_tensors(self, tensors: dict[str, Tensor], meta: dict[str, Any], source: str) -> None:
         """The networks', data order's, replay buffer's and tick sums' tensors are all there, with the
