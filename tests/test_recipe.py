@@ -91,7 +91,7 @@ def test_fashion_mnist_takes_the_image_recipe_with_adam_without_momentum():
     """--data fashion-mnist: the image recipe in every setting but Adam's beta1 (0), lr 1e-3 and class conditioning; the
     other image data keep 0.5; a flag, a named model or an objective with betas of its own still wins; what was
     asked round-trips."""
-    assert set(DATA_RECIPES) == {"fashion-mnist", "mnist-5k"}
+    assert set(DATA_RECIPES) == {"fashion-mnist", "mnist-5k", "stacked-mnist"}
     fashion = TrainConfig(data="fashion-mnist")
     assert fashion.recipe == "fashion-mnist"
     assert {k: v for k, v in RECIPES["fashion-mnist"].items() if RECIPES["images"].get(k) != v} == {
@@ -104,7 +104,7 @@ def test_fashion_mnist_takes_the_image_recipe_with_adam_without_momentum():
     assert TrainConfig(data="fashion-mnist", lr_d=2e-4).resolved().lr_d == 2e-4
     assert TrainConfig(data="fashion-mnist", model="dcgan").resolved().lr_g == 2e-4  # no recipe, no recipe rate
     assert "1e-3 on fashion-mnist" in " ".join(OPTIONS["lr_g"].help.split())
-    for data in ("mnist", "stacked-mnist", "folder:/somewhere"):
+    for data in ("mnist", "folder:/somewhere"):
         assert TrainConfig(data=data).resolved().betas == (0.5, 0.99), data
     assert TrainConfig(data="fashion-mnist", beta1=0.5).resolved().betas == (0.5, 0.99)
     assert TrainConfig(data="fashion-mnist", model="dcgan").resolved().betas == (0.5, 0.999)
@@ -117,7 +117,7 @@ def test_fashion_mnist_takes_the_image_recipe_with_adam_without_momentum():
 def test_mnist_5k_takes_a_larger_g_and_adam_without_momentum_and_flags_still_win():
     """--data mnist-5k: the image recipe with G at width 64, two refining convolutions per resolution and beta1 0;
     D and every other setting are the image recipe's; a model option the user gives replaces only its own key;
-    the full MNIST and Stacked MNIST keep the image recipe's G."""
+    the full MNIST, Fashion-MNIST and Stacked MNIST keep the image recipe's G."""
     digits = TrainConfig(data="mnist-5k")
     assert digits.recipe == "mnist-5k"
     images = RECIPES["images"]
@@ -130,12 +130,39 @@ def test_mnist_5k_takes_a_larger_g_and_adam_without_momentum_and_flags_still_win
     assert mine.model_options == {**images["model_options"], "g_channels": 32, "g_extra": 2}
     assert mine.resolved().betas == (0.5, 0.99)
     assert TrainConfig(data="mnist-5k", model="dcgan").model_options == {}  # a named model: its plain options
-    for data in ("mnist", "stacked-mnist", "fashion-mnist"):
+    for data in ("mnist", "fashion-mnist"):
         assert TrainConfig(data=data).model_options == images["model_options"], data
+    stacked = TrainConfig(data="stacked-mnist").model_options
+    assert {k: v for k, v in stacked.items() if k != "d_channels"} == {
+        k: v for k, v in images["model_options"].items() if k != "d_channels"}
     assert TrainConfig.from_dict(digits.to_dict()) == digits
     again = TrainConfig.from_dict(digits.requested())  # re-decided from what was asked: the same recipe
     assert (again.recipe, again.model_options) == ("mnist-5k", digits.model_options)
     assert "0.5, 0 on fashion-mnist and mnist-5k; else 0.5" in options_markdown()  # --beta1's help, from DATA_RECIPES
+
+
+def test_stacked_mnist_takes_a_wider_d_and_a_lower_rate_unconditionally(monkeypatch):
+    """--data stacked-mnist: the image recipe with D at width 48, lr 4e-4 and Adam's betas (0.5, 0.999), and no
+    classes (its 1,000 modes are what its benchmark counts); flags still win; on a CPU without bf16 units, where
+    these settings were never measured, exactly the image recipe's settings for such a CPU."""
+    stacked = TrainConfig(data="stacked-mnist", device="cpu")
+    if stacked.recipe == "stacked-mnist":  # this CPU has bf16 units: the plain recipe
+        images = RECIPES["images"]
+        assert {k: v for k, v in RECIPES["stacked-mnist"].items() if images.get(k) != v} == {
+            "model_options": {**images["model_options"], "d_channels": 48}, "lr": 4e-4, "betas": (0.5, 0.999)}
+        assert stacked.model_options["d_channels"] == 48 and stacked.model_options["g_channels"] == 48
+        r = stacked.resolved()
+        assert (r.lr_g, r.lr_d, r.betas, stacked.conditional) == (4e-4, 4e-4, (0.5, 0.999), False)
+        mine = TrainConfig(data="stacked-mnist", device="cpu", model_options={"d_channels": 32}, lr_g=6e-4, beta2=0.99)
+        assert (mine.model_options["d_channels"], mine.resolved().lr_g, mine.resolved().lr_d) == (32, 6e-4, 4e-4)
+        assert mine.resolved().betas == (0.5, 0.99)
+    assert "0.999 on stacked-mnist" in " ".join(OPTIONS["beta2"].help.split())
+    assert "4e-4 on stacked-mnist" in " ".join(OPTIONS["lr_g"].help.split())
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2"}))
+    narrow = TrainConfig(data="stacked-mnist", device="cpu")
+    assert narrow.recipe == f"stacked-mnist/{CPU_WITHOUT_BF16}"
+    assert RECIPES[narrow.recipe] == RECIPES[f"images/{CPU_WITHOUT_BF16}"]
+    assert narrow.resolved().betas == RECIPES["images"]["betas"]
 
 
 def test_a_cpu_without_bf16_units_gets_each_recipe_with_narrower_networks_and_smaller_batches(monkeypatch):
