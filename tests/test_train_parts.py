@@ -177,3 +177,16 @@ def test_a_checkpoint_holds_what_the_next_iteration_starts_from(tmp_path):
         assert counters["next_tick"] > nimg and counters["next_eval"] > nimg
         if nimg < 640:  # in the loop the grid and the checkpoint move past the step too
             assert counters["next_snap"] > nimg and counters["next_ckpt"] > nimg
+
+
+def test_a_kept_generator_that_does_not_fit_is_refused_before_any_file_is_written(tmp_path):
+    from ganworks import GanworksError
+    from ganworks.training.evaluation import KeptGenerators
+
+    _, G, _ = pair("mlp", seed=0)
+    kept = KeptGenerators(tmp_path, G, "mlp", None, False, None, True)
+    tensors = {f"kept.best.{k}": torch.zeros(v.shape[0] + 1, *v.shape[1:]) for k, v in G.state_dict().items()}
+    record = {"best": {"kimg": 1.0, "record": {"metric": "fd", "value": 1.0, "kimg": 1.0}}}
+    with pytest.raises(GanworksError, match="ckpt-x: its kept generator 'best' does not fit this run's generator"):
+        kept.load(tensors, record, "ckpt-x")
+    assert not any(tmp_path.iterdir())

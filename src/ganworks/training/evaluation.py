@@ -65,27 +65,27 @@ class KeptGenerators:
         """(tensors ``kept.<name>.*``, the record for state.json's ``kept``; None: not known)."""
         if not self.known:
             return {}, None
-        tensors = {f"kept.{name}.{k}": v.contiguous() for name, e in self.kept.items() for k, v in e["tensors"].items()}
+        tensors = {f"kept.{name}.{k}": v for name, e in self.kept.items() for k, v in e["tensors"].items()}
         return tensors, {name: {"kimg": e["kimg"], "record": e["record"]} for name, e in self.kept.items()}
 
     def load(self, tensors: dict[str, Tensor], record: dict[str, Any] | None, source: str) -> None:
         """Put back what a checkpoint kept (``record``: its state.json's ``kept``) and write the directories as
         they were at it; None: a checkpoint that did not record them, whose directories are left alone."""
         self.known = record is not None
+        self.kept = {name: {**e, "tensors": take(tensors, f"kept.{name}")} for name, e in (record or {}).items()}
         networks = {}
-        for name in record or {}:  # every kept G must fit before any directory is written
+        for name, e in self.kept.items():  # every kept G must fit before any directory is written
             networks[name] = copy.deepcopy(self.G)
             try:
-                networks[name].load_state_dict(take(tensors, f"kept.{name}"))
+                networks[name].load_state_dict(e["tensors"])
             except RuntimeError as err:
                 raise GanworksError(f"{source}: its kept generator {name!r} does not fit this run's generator: "
                                     f"{str(err).strip().splitlines()[0]}") from None
-        self.kept = {name: {**e, "tensors": take(tensors, f"kept.{name}")} for name, e in (record or {}).items()}
         if not self.main or record is None:
             return
         for name, file in self.RECORDS.items():
             if name in networks:
-                self._write(name, record[name]["kimg"], record[name]["record"], networks[name])
+                self._write(name, self.kept[name]["kimg"], self.kept[name]["record"], networks[name])
             else:  # a G kept after the checkpoint goes (scores.jsonl, which the tracker cuts back, stays)
                 for stale in ("generator.safetensors", "generator.json", "fakes.png", file):
                     (self.run_dir / name / stale).unlink(missing_ok=True)
