@@ -23,6 +23,7 @@ import platform
 import shlex
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -34,6 +35,8 @@ CPU_FLAGS = ("avx512f", "avx512_bf16", "amx_bf16")
 # What results say in place of a run directory outside the repository (a temporary one, or a
 # path on another machine): a reader could not follow it.
 RUNS_NOT_KEPT = "not kept (outside the repository)"
+# What a recorded command says in place of the temporary folder (``/tmp``) in a path it was given.
+SCRATCH = "SCRATCH"
 
 
 def cpu_info() -> dict:
@@ -82,7 +85,19 @@ def command_line(argv: list[str] | None = None) -> str:
     if argv:
         script = Path(argv[0]).resolve()
         argv[0] = script.relative_to(REPO).as_posix() if script.is_relative_to(REPO) else script.name
-    return shlex.join(["python", *argv])
+    return shlex.join(["python", *(_scratch(a) for a in argv)])
+
+
+def _scratch(arg: str) -> str:
+    """An argument with a path into the temporary folder (``--keep-runs /tmp/x``, ``--out=/tmp/y``) written
+    from SCRATCH: the path names nothing on another machine, and results must not point into ``/tmp``."""
+    flag, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+    tmp = Path(tempfile.gettempdir()).resolve()
+    path = Path(value)
+    if not path.is_absolute() or not path.resolve().is_relative_to(tmp):
+        return arg
+    rel = path.resolve().relative_to(tmp).as_posix()
+    return f"{flag}{eq}{SCRATCH}/{rel}" if rel != "." else f"{flag}{eq}{SCRATCH}"
 
 
 def provenance(argv: list[str] | None = None) -> dict:

@@ -9,6 +9,7 @@ import platform
 import re
 import subprocess
 import sys
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -90,6 +91,14 @@ def test_provenance_names_runs_only_inside_the_repository(tmp_path):
 def test_provenance_command_line_is_relative_to_the_repository():
     cmd = provenance.command_line([str(BENCH), "--seeds", "0,1", "--set", "lr_schedule=cosine x"])
     assert cmd == "python benchmarks/toy_modes.py --seeds 0,1 --set 'lr_schedule=cosine x'"
+
+
+def test_provenance_command_line_names_no_temporary_folder():
+    tmp = tempfile.gettempdir()
+    cmd = provenance.command_line([str(BENCH), "--keep-runs", f"{tmp}/exp/runs", f"--out={tmp}/exp/r", "--data",
+                                   tmp, "--x", "relative/tmp/y", "--y", "/usr/share/x"])
+    assert cmd == ("python benchmarks/toy_modes.py --keep-runs SCRATCH/exp/runs --out=SCRATCH/exp/r --data SCRATCH "
+                   "--x relative/tmp/y --y /usr/share/x")
 
 
 def test_provenance_markdown_footer_says_what_the_json_says():
