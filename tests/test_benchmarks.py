@@ -276,7 +276,8 @@ def test_toy_modes_trajectory_and_reuse(tmp_path):
     res = results(r, again, "toy_modes", tmp_path)
     assert res["provenance"]["threads"] == res["threads"] == 1 and row2["run"] == provenance.RUNS_NOT_KEPT
     assert_md_footer(again.with_suffix(".md").read_text())
-    assert json.loads(out.read_text())["provenance"]["command"].endswith(f"--out {out}")
+    scratch = out.resolve().relative_to(Path(tempfile.gettempdir()).resolve()).as_posix()  # tmp_path lies in /tmp
+    assert json.loads(out.read_text())["provenance"]["command"].endswith(f"--out SCRATCH/{scratch}")
 
 
 @pytest.mark.slow
