@@ -92,12 +92,10 @@ def _scratch(arg: str) -> str:
     """An argument with a path into the temporary folder (``--keep-runs /tmp/x``, ``--out=/tmp/y``) written
     from SCRATCH: the path names nothing on another machine, and results must not point into ``/tmp``."""
     flag, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
-    tmp = Path(tempfile.gettempdir()).resolve()
-    path = Path(value)
+    tmp, path = Path(tempfile.gettempdir()).resolve(), Path(value)
     if not path.is_absolute() or not path.resolve().is_relative_to(tmp):
         return arg
-    rel = path.resolve().relative_to(tmp).as_posix()
-    return f"{flag}{eq}{SCRATCH}/{rel}" if rel != "." else f"{flag}{eq}{SCRATCH}"
+    return flag + eq + (Path(SCRATCH) / path.resolve().relative_to(tmp)).as_posix()
 
 
 def provenance(argv: list[str] | None = None) -> dict:
