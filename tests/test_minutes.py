@@ -208,3 +208,20 @@ def test_minutes_in_help_and_resume_safe(capsys):
     r = cli(capsys, "train", "--help")
     assert r.returncode == 0 and "--minutes" in r.stdout
     assert "minutes" in RESUME_SAFE
+
+
+def test_length_bound_names_the_schedules_that_follow_the_run_length(tmp_path, fake_clock):
+    kw = dict(RING_KW, kimg=1000, checkpoint_kimg=0)
+    assert TrainConfig(**kw).length_bound() == []  # constant rates, no noise, no tail
+    assert TrainConfig(**kw, instance_noise=0.1, instance_noise_kimg=5).length_bound() == []  # ends at its kimg
+    cfg = TrainConfig(**kw, lr_schedule="cooldown", instance_noise=0.1, ema_kimg=1, ema_tail=0.25)
+    assert cfg.length_bound() == ["--lr-schedule cooldown", "--instance-noise 0.1", "--ema-tail 0.25"]
+    assert TrainConfig(**kw, lr_schedule="linear").length_bound() == ["--lr-schedule linear"]
+    # Why it matters: a cooled run resumed to twice its budget takes its rate up again (what quality_budget's
+    # --mode extend would score as "the longer budget"), where a fresh run of that budget still holds it.
+    run = train(run_dir=str(tmp_path / "r"), minutes=0.6 / 60, lr_g=2e-4, lr_d=2e-4, lr_schedule="cooldown", **kw)
+    cooled = [json.loads(x)["lr_G"] for x in (run / "stats.jsonl").read_text().splitlines()]
+    assert cooled[-1] < 2e-4 * 0.5  # the last tick ran at the rate held since the one before
+    train(resume=str(run), minutes=1.2 / 60)
+    resumed = [json.loads(x)["lr_G"] for x in (run / "stats.jsonl").read_text().splitlines()][len(cooled):]
+    assert resumed and max(resumed) == pytest.approx(2e-4, rel=1e-12)

@@ -31,6 +31,7 @@ def test_quality_budget_extends_one_run_per_recipe(tmp_path):
     assert "--minutes 0.02 " in first["command"]
     assert second["command"] == "ganworks train --resume RUN --minutes 0.05 --no-progress"  # extended
     assert second["kimg"] > first["kimg"] > 0 and first["model"] == "mlp"
+    assert first["mode"] == second["mode"] == "extend"  # --mode auto: the MLP's rates are constant
     assert first["precision"] in ("fp32", "bf16")
     for row in res["rows"]:
         assert row["scores"]["fd"] > res["floor"]["scores"]["fd"] >= 0 and row["fd_ratio"] > 1
@@ -39,6 +40,7 @@ def test_quality_budget_extends_one_run_per_recipe(tmp_path):
         assert (tmp_path / row["grid"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = out.with_suffix(".md").read_text()
     assert "| real training images (floor) |" in md and "| mlp-demo | 0.02 |" in md
+    assert "Mode: extend (each budget resumes the run of the one before)." in md
     assert_md_footer(md)
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -106,3 +108,23 @@ def test_seed_goes_to_each_fresh_run_not_to_resumes(tmp_path):
     assert fresh[:5] == ["train", "--data", "fashion-mnist", "--lr", "1e-3"] and fresh[5:7] == ["--seed", "3"]
     assert "--seed" not in quality_budget.train_cmd("default", "fashion-mnist", tmp_path, 10, resume=False)
     assert "--seed" not in quality_budget.train_cmd("default", "fashion-mnist", tmp_path, 10, resume=True, seed=3)
+
+
+def test_mode_auto_trains_recipes_that_follow_the_run_length_separately(tmp_path, capsys, monkeypatch):
+    modes = quality_budget.recipe_modes(["default", "mlp-demo", "default-linear", "default-tail", "r3gan"],
+                                        "fashion-mnist", "auto")
+    assert modes == {"default": "separate", "mlp-demo": "extend", "default-linear": "separate",
+                     "default-tail": "separate", "r3gan": "extend"}
+    assert quality_budget.length_bound("default-tail", "mnist-5k") == ["--lr-schedule cooldown", "--ema-tail 0.1"]
+    assert set(quality_budget.recipe_modes(["default", "mlp-demo"], "stacked-mnist", "separate").values()) == {
+        "separate"}
+    # --mode extend with such a recipe: one line naming the recipe and its schedule, exit 2, nothing written.
+    rc, err = _main(capsys, monkeypatch, "--data", "fashion-mnist", "--minutes", "2,5", "--recipes",
+                    "mlp-demo,default", "--mode", "extend", "--out", tmp_path / "qb")
+    assert rc == 2 and "'default'" in err and "--lr-schedule cooldown" in err and "--mode separate" in err, err
+    assert "'mlp-demo'" not in err and list(tmp_path.iterdir()) == []
+    head = quality_budget.mode_text({"mode": "auto", "recipes": ["default", "mlp-demo", "dcgan-ns"],
+                                     "modes": {"default": "separate", "mlp-demo": "extend", "dcgan-ns": "extend"}})
+    assert head == ("auto: separate (a run per budget) for default; extend (each budget resumes the run of the one "
+                    "before) for mlp-demo, dcgan-ns")
+    assert quality_budget.mode_text({"mode": "extend", "recipes": ["mlp-demo"]}).startswith("extend (")

@@ -542,6 +542,17 @@ class TrainConfig:
             return f"{self.kimg:g} kimg"
         return f"{self.minutes:g} minutes" + ("" if self.kimg is None else f" (at most {self.kimg:g} kimg)")
 
+    def length_bound(self) -> list[str]:
+        """The settings whose schedules follow the run's length (its --kimg, or the share of --minutes used), as
+        flags: ["--lr-schedule cooldown"]. A finished run resumed to a longer length picks them up where the longer
+        run would be (a cooled rate back at full), so it is not the run a fresh one of that length trains."""
+        bound = [f"--lr-schedule {self.lr_schedule}"] if self.lr_schedule != "constant" else []
+        if self.instance_noise > 0 and self.instance_noise_kimg is None:
+            bound.append(f"--instance-noise {self.instance_noise:g}")
+        bound += [f"{flag_of(name)} {getattr(self, name):g}" for name in ("ema_tail", "pick_tail")
+                  if getattr(self, name) > 0]
+        return bound
+
     def eval_metric_names(self) -> list[str]:
         """The metrics evaluated during training, validated against the metric registry."""
         from .data import get_spec
