@@ -91,7 +91,7 @@ RECIPES: dict[str, dict[str, Any]] = {
 #: D at width 48, lr 4e-4 and beta2 0.999. An hour with bf16 gave KL 0.0289 / 0.0320 (seeds 0 / 1), where the image
 #: recipe's hours gave 0.0306 / 0.0332 and its two hours 0.0328, and it is lower at equal images in both seeds (2,000
 #: kimg: 0.031 / 0.033 against 0.036): the wider D evens each channel's digits out sooner (docs/research/recipes.md).
-#: Its budget for the target is 90 minutes: seed 1 then scored 0.0280 (4,100 kimg; the channels' part still falling).
+#: Its budget for the target is 90 minutes: seeds 0 / 1 then scored 0.0246 / 0.0280 (4,100-4,200 kimg).
 #: Unconditional: the modes are what the benchmark counts.
 DATA_RECIPES: dict[str, dict[str, Any]] = {
     "fashion-mnist": {"betas": (0.0, 0.99), "conditional": True, "lr": 1e-3},
