@@ -86,7 +86,8 @@ RECIPES: dict[str, dict[str, Any]] = {
 #: (mean 0.93) against 1.04 / 1.30 at 6e-4; the relativistic pairing loss lost (1.70). Two more runs on a slower
 #: evening: 1.02 / 1.13. A 40% cooldown with a running mean over the last 10% (--cooldown-share 0.4 --ema-tail 0.1)
 #: won one seed of two (1.01 against 1.13, 1.06 against 1.02): not adopted; nor a 40% cooldown keeping the G that the
-#: training split scores best over the last 10% (--pick-tail 0.1: 0.959 against 0.950; docs/research/recipes.md).
+#: training split scores best over the last 10% (--pick-tail 0.1: 0.959 against 0.950), nor lr 1.5e-3 (1.00 / 1.06;
+#: docs/research/recipes.md).
 #: Stacked MNIST (its target: all 1,000 modes, KL to uniform <= 0.03 on 26,000 samples, at a budget of our choice):
 #: D at width 48, lr 4e-4 and beta2 0.999. An hour with bf16 gave KL 0.0289 / 0.0320 (seeds 0 / 1), where the image
 #: recipe's hours gave 0.0306 / 0.0332 and its two hours 0.0328, and it is lower at equal images in both seeds (2,000
