@@ -324,7 +324,7 @@ def mode_text(res: dict) -> str:
     where they differ (``--mode auto``)."""
     what = {"extend": "extend (each budget resumes the run of the one before)",
             "separate": "separate (a run per budget)"}
-    modes = res.get("modes") or {name: res["mode"] for name in res["recipes"]}  # files written before auto
+    modes = res["modes"]
     if len(set(modes.values())) == 1:
         return what[next(iter(modes.values()))]
     return f"{res['mode']}: " + "; ".join(f"{what[m]} for {', '.join(n for n in modes if modes[n] == m)}"

@@ -127,4 +127,4 @@ def test_mode_auto_trains_recipes_that_follow_the_run_length_separately(tmp_path
                                      "modes": {"default": "separate", "mlp-demo": "extend", "dcgan-ns": "extend"}})
     assert head == ("auto: separate (a run per budget) for default; extend (each budget resumes the run of the one "
                     "before) for mlp-demo, dcgan-ns")
-    assert quality_budget.mode_text({"mode": "extend", "recipes": ["mlp-demo"]}).startswith("extend (")
+    assert quality_budget.mode_text({"mode": "auto", "modes": {"mlp-demo": "extend"}}).startswith("extend (")
