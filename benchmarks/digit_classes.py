@@ -12,7 +12,6 @@ Prints a table and writes JSON (default benchmarks/results/digit_classes.json) w
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import tempfile
@@ -24,10 +23,11 @@ import torch
 
 from digits import class_metrics, features_and_probs, train_classifier
 from provenance import RUNS_NOT_KEPT, run_ref, write_json
+from ganworks.cli import OneLineParser
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(description=__doc__.splitlines()[0])
     ap.add_argument("run")
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)

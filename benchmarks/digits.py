@@ -11,7 +11,6 @@ Usage: python benchmarks/digits.py [--epochs 10] [--seed 0] [--out benchmarks/re
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from torch import nn
 from ganworks.data import load_dataset
 from ganworks.metrics import frechet_distance  # noqa: F401  (re-exported for the benchmarks)
 from provenance import cpu_name, write_json  # noqa: F401  (cpu_name lived here; kept importable)
+from ganworks.cli import OneLineParser
 
 
 class DigitCNN(nn.Module):
@@ -99,7 +99,7 @@ def class_metrics(probs: torch.Tensor) -> dict:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description="Train the benchmarks' digit classifier; report how good a judge it is.")
+    ap = OneLineParser(description="Train the benchmarks' digit classifier; report how good a judge it is.")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=float, default=10, help="training epochs (0.2 is enough for a smoke test)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "digits.json"))

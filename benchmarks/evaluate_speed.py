@@ -14,7 +14,6 @@ Prints a table of seconds per stage and writes the JSON with its provenance.
 
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 import time
@@ -27,6 +26,7 @@ from ganworks.data import load_dataset
 from ganworks.metrics.evaluate import evaluate
 
 from provenance import RUNS_NOT_KEPT, cpu_name, provenance, run_ref, write_json
+from ganworks.cli import OneLineParser
 
 METRICS = "fd,kid,pr,dc,score,modes,parzen"
 
@@ -44,7 +44,7 @@ def _real_ish(n: int, tmp: Path) -> Path:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", help="a trained run on mnist-5k to sample (default: 10,000 real-ish digits)")
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--metrics", default=METRICS, help=f"image metrics to time (default {METRICS})")

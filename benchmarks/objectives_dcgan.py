@@ -18,7 +18,6 @@ into --out (default benchmarks/results); the runs go under --runs (default runs/
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import time
@@ -31,12 +30,13 @@ from digits import class_metrics, features_and_probs, frechet_distance, train_cl
 from provenance import REPO, RUNS_NOT_KEPT, markdown_footer, provenance, run_ref, write_json
 from ganworks.data import load_dataset
 from ganworks.images import make_grid, save_png
+from ganworks.cli import OneLineParser
 
 MAIN = "ns,minimax,wgan,wgan-gp,hinge,lsgan,ragan,f:kl,f:js"
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kimg", type=float, default=200.0)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--objectives", default=MAIN)

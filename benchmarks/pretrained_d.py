@@ -13,7 +13,6 @@ benchmarks/results); the runs go under --runs (default runs/ in the repository).
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import torch
@@ -23,6 +22,7 @@ from digits import class_metrics, features_and_probs, frechet_distance, train_cl
 from provenance import REPO, RUNS_NOT_KEPT, run_ref, write_json
 from ganworks.data import load_dataset
 from ganworks.images import make_grid, save_png, to_float
+from ganworks.cli import OneLineParser
 
 # The demo's settings (Makefile), so the source run's D fits.
 DEMO = dict(data="mnist-5k", model="mlp", objective="ns", batch_size=128, lr_g=1e-3, lr_d=5e-4, ema_kimg=10,
@@ -30,7 +30,7 @@ DEMO = dict(data="mnist-5k", model="mlp", objective="ns", batch_size=128, lr_g=1
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(description=__doc__.splitlines()[0])
     ap.add_argument("source")
     ap.add_argument("--kimg", type=float, default=100.0)
     ap.add_argument("--n", type=int, default=1000, help="samples judged per variant")

@@ -30,7 +30,6 @@ one sample grid per recipe and budget beside them (PREFIX-RECIPE-Mmin.png).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shlex
@@ -43,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from provenance import markdown_footer, provenance, run_ref, write_json
+from ganworks.cli import OneLineParser
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -356,7 +356,7 @@ def figure(res: dict, path: Path) -> None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True, choices=sorted(DATASETS))
     ap.add_argument("--minutes", default="2,5,10", help="comma-separated budgets, increasing")
     ap.add_argument("--recipes", default="default,mlp-demo,dcgan-ns,r3gan", help=f"from: {', '.join(RECIPES)}")

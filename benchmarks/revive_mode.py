@@ -31,6 +31,7 @@ from ganworks.objectives import get_objective
 from ganworks.training.loop import DOptions, discriminator_step, generator_step
 from ganworks.training.replay import ReplayBuffer
 from provenance import RUNS_NOT_KEPT, run_ref, write_json
+from ganworks.cli import OneLineParser
 
 SPECS = {"grid25": GRID25, "ring8": RING8}
 
@@ -47,7 +48,7 @@ def run_data(run: str, ap: argparse.ArgumentParser) -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(description=__doc__.splitlines()[0])
     ap.add_argument("run")
     ap.add_argument("mode", type=int, help="the mode to watch (an index into the mixture's modes)")
     ap.add_argument("kimg", type=float)

@@ -28,7 +28,6 @@ Writes PREFIX.json, PREFIX.md and PREFIX.png (default benchmarks/results/sequenc
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -42,6 +41,7 @@ import time
 from pathlib import Path
 
 from provenance import markdown_footer, provenance, run_ref, write_json
+from ganworks.cli import OneLineParser
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -426,7 +426,7 @@ def _unit(job: tuple) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     """The benchmark with ``argv`` (default: this process's command line); 0, or 2 for a bad argument."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     ap.add_argument("--datasets", default=",".join(BUDGETS), help=f"comma-separated, from: {', '.join(BUDGETS)}")
     ap.add_argument("--kimg", help="MLE kimg of every data set (default: per data set, BUDGETS); the game keeps "

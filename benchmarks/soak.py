@@ -33,7 +33,6 @@ Targets: every cycle bitwise exact, zero leftovers, zero reader errors.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -50,6 +49,7 @@ import torch
 from safetensors.torch import load_file
 
 from provenance import cpu_name, markdown_footer, provenance, write_json
+from ganworks.cli import OneLineParser
 
 # tests/gwtest.py's RING: a tiny MLP pair on the 2-D ring, a whole run in seconds on one thread.
 RING = ["--data", "ring8", "--batch-size", "64", "--z-dim", "4", "--g-hidden", "32", "--d-hidden", "32",
@@ -282,7 +282,7 @@ def soak_round(a, seed: int, work: Path, readers: Readers, deadline: float, rng:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=3.0, help="how long to keep killing (default 3)")
     ap.add_argument("--cycles", type=int, default=None, help="stop killing after this many kills (default: no limit)")
     ap.add_argument("--kimg", type=float, default=200.0, help="length of each run (default 200)")

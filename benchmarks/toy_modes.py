@@ -16,7 +16,6 @@ Writes the JSON results and a markdown table beside them (toy_modes.md), both wi
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import json
 import multiprocessing
@@ -35,6 +34,7 @@ import ganworks
 from ganworks.data.toy import GRID25, RING8
 from ganworks.metrics import mixture_modes
 from provenance import RUNS_NOT_KEPT, cpu_name, markdown_footer, provenance, run_ref, write_json
+from ganworks.cli import OneLineParser
 
 SPECS = {"ring8": RING8, "grid25": GRID25}
 N_SAMPLES = 2500
@@ -170,7 +170,7 @@ def table(data: str, rows: list[dict], mean: dict) -> list[str]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0,1,2,3,4")
     ap.add_argument("--datasets", default="ring8,grid25")
     ap.add_argument("--kimg", type=float, default=None, help="override every configuration's training length")

@@ -39,7 +39,6 @@ Writes benchmarks/results/train_speed-DEVICE.json and .md (or --json) with their
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import tempfile
@@ -53,6 +52,7 @@ import ganworks
 from ganworks.config import RECIPES
 from ganworks.models import build_discriminator, build_generator, make_model_config
 from provenance import cpu_name, markdown_footer, provenance, write_json
+from ganworks.cli import OneLineParser
 
 #: name -> (ganworks model, its options, image side, the canonical script reimplemented for it or None)
 MODELS = {"mlp": ("mlp", {"g_batchnorm": True}, 28, None),
@@ -263,7 +263,7 @@ def fp32_matmul_peak(device: str, n: int = 2048, seconds: float = 2.0) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--precisions", default="fp32,bf16")

@@ -137,6 +137,25 @@ def grid25_cut_run(tmp_path_factory) -> Path:
                                              d_hidden=(32,), d_dropout=0.0))
 
 
+SCRIPTS = sorted(p.stem for p in BENCH_DIR.glob("*.py") if p.stem != "provenance")  # provenance: a helper
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize("args", [("--no-such-option",), ("--help-me", "--out", "x.json")])
+def test_every_benchmark_states_a_bad_command_line_in_one_line(script, args):
+    """A bad command line is one line on stderr (no usage dump, no traceback) with exit status 2, for every
+    script in benchmarks/, and nothing in benchmarks/results changes."""
+    results_dir = BENCH_DIR / "results"
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in results_dir.iterdir())
+    r = bench_here(script, *args)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1, r.stderr
+    assert lines[0].startswith(f"{script}.py: error: ") and "usage:" not in r.stderr
+    # Either the first missing required argument or the unknown option itself is named.
+    assert "required" in lines[0] or "--no-such-option" in lines[0] or "--help-me" in lines[0], lines[0]
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in results_dir.iterdir()) == before
+
+
 @needs_mnist5k
 @pytest.mark.slow
 def test_digits_judge(tmp_path):

@@ -17,7 +17,7 @@ from pathlib import Path
 from .errors import GanworksError
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (no usage dump) and exit status 2."""
 
     def error(self, message: str):  # type: ignore[override]
@@ -402,7 +402,7 @@ def _cmd_data(a: argparse.Namespace) -> int:
 
 def _add_data(sub) -> None:
     p = sub.add_parser("data", help="list, describe and download datasets")
-    dsub = p.add_subparsers(dest="action", required=True, metavar="{list,info,fetch,pick}", parser_class=_Parser)
+    dsub = p.add_subparsers(dest="action", required=True, metavar="{list,info,fetch,pick}", parser_class=OneLineParser)
     dsub.add_parser("list", help="datasets and whether they are cached")
     dsub.add_parser("info", help="one dataset's details (JSON)").add_argument("name")
     dsub.add_parser("fetch", help="download (or locate) a dataset's files").add_argument("name")
@@ -527,7 +527,7 @@ def _cmd_classifier(a: argparse.Namespace) -> int:
 
 def _add_classifier(sub) -> None:
     p = sub.add_parser("classifier", help="train the LeNet classifier behind the lenet-* feature extractors")
-    csub = p.add_subparsers(dest="action", required=True, metavar="{train}", parser_class=_Parser)
+    csub = p.add_subparsers(dest="action", required=True, metavar="{train}", parser_class=OneLineParser)
     t = csub.add_parser("train", help="train on a dataset; writes NAME.safetensors and NAME.json",
                         description="Train the LeNet classifier (lenet-mnist or lenet-fashion) and write its weights "
                                     "and a JSON record of how it was trained and its held-out test accuracy.")
@@ -616,9 +616,9 @@ def _add_lab(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from ._version import __version__
 
-    p = _Parser(prog="ganworks", description="Train, sample and understand generative adversarial networks.")
+    p = OneLineParser(prog="ganworks", description="Train, sample and understand generative adversarial networks.")
     p.add_argument("--version", action="version", version=f"ganworks {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)
     _add_train(sub)
     _add_sample(sub)
     _add_interpolate(sub)
