@@ -88,22 +88,26 @@ def test_the_recipe_rate_fills_in_only_where_the_objective_has_no_paper_rate():
 
 
 def test_fashion_mnist_takes_the_image_recipe_with_adam_without_momentum():
-    """--data fashion-mnist: the image recipe in every setting but Adam's beta1 (0), lr 1e-3 and class conditioning; the
-    other image data keep 0.5; a flag, a named model or an objective with betas of its own still wins; what was
+    """--data fashion-mnist: the image recipe in every setting but Adam's beta1 (0), lr 1.5e-3, batch 128 and class
+    conditioning; the other image data keep beta1 0.5 and batch 64; a flag, a named model or an objective with betas of its own still wins; what was
     asked round-trips."""
     assert set(DATA_RECIPES) == {"fashion-mnist", "mnist-5k", "stacked-mnist"}
     fashion = TrainConfig(data="fashion-mnist")
     assert fashion.recipe == "fashion-mnist"
     assert {k: v for k, v in RECIPES["fashion-mnist"].items() if RECIPES["images"].get(k) != v} == {
-        "betas": (0.0, 0.99), "conditional": True, "lr": 1e-3}
+        "betas": (0.0, 0.99), "conditional": True, "lr": 1.5e-3, "batch_size": 128}
     assert (fashion.model, fashion.model_options, fashion.batch_size, fashion.lr_schedule) == (
-        "dcgan", RECIPES["images"]["model_options"], 64, "cooldown")
+        "dcgan", RECIPES["images"]["model_options"], 128, "cooldown")
     assert (fashion.cooldown_share, fashion.ema_tail) == (0.2, 0.0)  # the cooldown's share, no running mean
     assert fashion.resolved().betas == (0.0, 0.99)
-    assert (fashion.resolved().lr_g, fashion.resolved().lr_d) == (1e-3, 1e-3) != (RECIPES["images"]["lr"],) * 2
+    assert (fashion.resolved().lr_g, fashion.resolved().lr_d) == (1.5e-3, 1.5e-3) != (RECIPES["images"]["lr"],) * 2
     assert TrainConfig(data="fashion-mnist", lr_d=2e-4).resolved().lr_d == 2e-4
     assert TrainConfig(data="fashion-mnist", model="dcgan").resolved().lr_g == 2e-4  # no recipe, no recipe rate
-    assert "1e-3 on fashion-mnist" in " ".join(OPTIONS["lr_g"].help.split())
+    assert "1.5e-3 on fashion-mnist" in " ".join(OPTIONS["lr_g"].help.split())
+    assert "64, 128 on fashion-mnist, 32 on a CPU without bf16 units" in " ".join(OPTIONS["batch_size"].help.split())
+    assert TrainConfig(data="fashion-mnist", batch_size=64).batch_size == 64  # the flag wins
+    for data in ("mnist", "mnist-5k", "stacked-mnist", "folder:/somewhere"):
+        assert TrainConfig(data=data).batch_size == 64, data
     for data in ("mnist", "folder:/somewhere"):
         assert TrainConfig(data=data).resolved().betas == (0.5, 0.99), data
     assert TrainConfig(data="fashion-mnist", beta1=0.5).resolved().betas == (0.5, 0.99)
