@@ -94,7 +94,8 @@ RECIPES: dict[str, tuple[list[str], str]] = {
     "default-lr1.5e-3": (["--lr", "1.5e-3"], "the default recipe at lr 1.5e-3 for both networks (Fashion-MNIST's "
                          "rate on a CPU without bf16 units)"),
     "default-b128-lr1.5e-3": (["--batch-size", "128", "--lr", "1.5e-3"], "the default recipe at batch 128 and lr "
-                              "1.5e-3 (the rate times about the square root of the batch's growth)"),
+                              "1.5e-3 (the rate times about the square root of the batch's growth; Fashion-MNIST's "
+                              "recipe since commit ae82ee3)"),
     "default-short-cooldown": (["--cooldown-share", "0.2", "--ema-tail", "0"], "the default recipe with the rates "
                                "falling over the last 20% and no running mean of G in the tail (written out: the "
                                "default recipe's own settings again since commit 6fbce48)"),

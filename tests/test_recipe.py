@@ -28,7 +28,7 @@ def test_auto_picks_the_image_recipe_for_images_and_the_mlp_for_points():
         cfg = TrainConfig(data=data)
         assert (cfg.model, cfg.recipe) == (RECIPES["images"]["model"], data if data in DATA_RECIPES else "images"), data
         assert cfg.model_options == RECIPES[cfg.recipe]["model_options"]
-        assert cfg.batch_size == RECIPES["images"]["batch_size"] and cfg.ema_kimg == RECIPES["images"]["ema_kimg"]
+        assert cfg.batch_size == RECIPES[cfg.recipe]["batch_size"] and cfg.ema_kimg == RECIPES["images"]["ema_kimg"]
     for data in ("ring8", "grid25", "moons", "normal1d"):
         cfg = TrainConfig(data=data)
         assert (cfg.model, cfg.recipe, cfg.batch_size, cfg.ema_kimg) == ("mlp", "points", 64, 0.0), data
