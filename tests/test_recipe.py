@@ -89,8 +89,8 @@ def test_the_recipe_rate_fills_in_only_where_the_objective_has_no_paper_rate():
 
 def test_fashion_mnist_takes_the_image_recipe_with_adam_without_momentum():
     """--data fashion-mnist: the image recipe in every setting but Adam's beta1 (0), lr 1.5e-3, batch 128 and class
-    conditioning; the other image data keep beta1 0.5 and batch 64; a flag, a named model or an objective with betas of its own still wins; what was
-    asked round-trips."""
+    conditioning; the other image data keep beta1 0.5 and batch 64; a flag, a named model or an objective with betas
+    of its own still wins; what was asked round-trips."""
     assert set(DATA_RECIPES) == {"fashion-mnist", "mnist-5k", "stacked-mnist"}
     fashion = TrainConfig(data="fashion-mnist")
     assert fashion.recipe == "fashion-mnist"

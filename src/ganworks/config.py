@@ -174,10 +174,11 @@ def _own_values(changes_by_name: dict[str, dict[str, Any]], key: str, base: Any,
 def _recipe_batches() -> str:
     """The image recipes' batch sizes, for the --batch-size help: "64, 128 on fashion-mnist, 32 on a CPU without
     bf16 units"."""
-    base = RECIPES["images"]["batch_size"]
-    cpu = sorted({changes["batch_size"] for changes in CPU_WITHOUT_BF16_CHANGES.values()})
+    base, cpu = RECIPES["images"]["batch_size"], CPU_WITHOUT_BF16_CHANGES["images"]["batch_size"]
+    cpu_own = _own_values(CPU_WITHOUT_BF16_CHANGES, "batch_size", cpu, str)
+    cpu_text = f"{cpu} ({'; '.join(cpu_own)})" if cpu_own else f"{cpu}"
     return ", ".join([str(base), *_own_values(DATA_RECIPES, "batch_size", base, str),
-                      f"{' or '.join(map(str, cpu))} on a CPU without bf16 units"])
+                      f"{cpu_text} on a CPU without bf16 units"])
 
 
 def _recipe_rates() -> str:
